@@ -1,0 +1,65 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Hot kernels are written with Swift SIMD types; on x86-64 we ask for AVX2 + FMA (haswell),
+// which every machine this project runs on has (see docs/benchmarks.md for the machine).
+#if arch(x86_64)
+let cpuFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let cpuFlags: [SwiftSetting] = []
+#endif
+let kernelSettings: [SwiftSetting] = cpuFlags
+
+let package = Package(
+    name: "flexctl",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "flexctl", targets: ["flexctl"]),
+        .library(name: "FlexRuntime", targets: ["FlexRuntime"]),
+        .library(name: "FlexTraining", targets: ["FlexTraining"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+    ],
+    targets: [
+        // C libraries through pkg-config. No stable API: internal to flexctl.
+        .systemLibrary(
+            name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]),
+
+        // Runtime: tensors, forward kernels, activations. Never depends on training code.
+        .target(
+            name: "FlexRuntime",
+            dependencies: [.product(name: "RealModule", package: "swift-numerics")],
+            swiftSettings: kernelSettings),
+        // Training: backward passes, loss, optimiser, regulariser.
+        .target(
+            name: "FlexTraining",
+            dependencies: ["FlexRuntime", .product(name: "RealModule", package: "swift-numerics")],
+            swiftSettings: kernelSettings),
+        // Line plots to SVG and PNG (PNG through libpng's simplified API).
+        .target(name: "FlexPlot", dependencies: ["CPNG"]),
+        // The command-line interface, as a library so tests can drive it.
+        .target(
+            name: "FlexCLI",
+            dependencies: [
+                "FlexRuntime", "FlexTraining", "FlexPlot",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(name: "flexctl", dependencies: ["FlexCLI"]),
+
+        .testTarget(
+            name: "FlexRuntimeTests",
+            dependencies: ["FlexRuntime", .product(name: "PropertyBased", package: "swift-property-based")],
+            resources: [.copy("Reference")]),
+        .testTarget(
+            name: "FlexTrainingTests",
+            dependencies: [
+                "FlexRuntime", "FlexTraining",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]),
+        .testTarget(name: "FlexCLITests", dependencies: ["FlexCLI", "FlexPlot"]),
+    ]
+)

@@ -1,0 +1,362 @@
+import ArgumentParser
+import Foundation
+import FlexPlot
+import FlexRuntime
+import FlexTraining
+
+/// `flexctl activation NAME`: tabulates a member of the flexible family and its derivatives on a grid,
+/// optionally plotting o(z) and dO/dz.
+public struct ActivationCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "activation",
+        abstract: "Tabulate an activation function and its derivatives over a grid of z.",
+        discussion: """
+        Prints z, o(z), dO/dz, dO/dalpha (one column per stored alpha) and dO/dbeta (one per beta) for z \
+        from --from to --to in steps of --step (--to included when it lies on the grid). Members: \
+        \(ActivationFunction.memberNames.joined(separator: ", ")).
+
+        --alpha takes the free weights: one value for a two-component member (the components get alpha and \
+        1 - alpha); for a member with K >= 3 components, K-1 values (the last weight is 1 minus their sum) \
+        or all K values summing to 1. Without --alpha/--beta the member's initial values are used.
+        """
+    )
+
+    /// Output formats.
+    public enum Format: String, ExpressibleByArgument, CaseIterable, Sendable {
+        case table, csv, json
+    }
+
+    /// The most grid points one call prints.
+    public static let maxPoints = 100_000
+
+    @Argument(help: ArgumentHelp("The member's name, e.g. p-sig-ramp.", valueName: "name"),
+              completion: .list(ActivationFunction.memberNames))
+    public var name: String
+
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Free alpha weights, comma-separated (default: the member's initial alpha).",
+                               valueName: "a[,a2...]"))
+    public var alpha: String?
+
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Beta, comma-separated if the member has several (default: initial beta).",
+                               valueName: "b"))
+    public var beta: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("First z.", valueName: "x"))
+    public var from: Double = -4
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Last z (included when on the grid).", valueName: "y"))
+    public var to: Double = 4
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Grid spacing.", valueName: "s"))
+    public var step: Double = 0.5
+
+    @Option(help: "Output format: table, csv or json.")
+    public var format: Format = .table
+
+    @Option(help: ArgumentHelp("Also plot o(z) and dO/dz to this file (.png or .svg).", valueName: "file"))
+    public var plot: String?
+
+    public init() {}
+
+    // MARK: Validation
+
+    /// Everything the command needs, checked.
+    public struct Resolved: Sendable {
+        public var function: ActivationFunction
+        public var alpha: [Double]
+        public var beta: [Double]
+        public var grid: [Double]
+    }
+
+    public func validate() throws {
+        _ = try resolve()
+    }
+
+    /// Checks every input and resolves defaults; throws `ValidationError`s that quote the bad value.
+    public func resolve() throws -> Resolved {
+        let function: ActivationFunction
+        do {
+            function = try ActivationFunction.member(name)
+        } catch {
+            throw ValidationError(
+                "unknown activation '\(name)'; valid members: \(ActivationFunction.memberNames.joined(separator: ", "))")
+        }
+        let alphaValues = try resolveAlpha(function)
+        let betaValues = try resolveBeta(function)
+        do {
+            try function.validate(alpha: alphaValues, beta: betaValues)
+        } catch {
+            throw ValidationError("\(describeParameters(function, alphaValues, betaValues)): \(error.message)")
+        }
+        let grid = try Self.makeGrid(from: from, to: to, step: step)
+        if let plot {
+            guard LinePlot.Format(path: plot) != nil else {
+                throw ValidationError("--plot '\(plot)': unsupported file type; use a .png or .svg file name")
+            }
+            if let reason = reasonPathIsNotWritable(plot) {
+                throw ValidationError("--plot '\(plot)': cannot write there (\(reason))")
+            }
+        }
+        return Resolved(function: function, alpha: alphaValues, beta: betaValues, grid: grid)
+    }
+
+    private func describeParameters(_ f: ActivationFunction, _ a: [Double], _ b: [Double]) -> String {
+        var parts: [String] = []
+        if let alpha { parts.append("--alpha '\(alpha)'") } else if !a.isEmpty { parts.append("alpha \(list(a))") }
+        if let beta { parts.append("--beta '\(beta)'") } else if !b.isEmpty { parts.append("beta \(list(b))") }
+        return parts.isEmpty ? "'\(f.name)'" : parts.joined(separator: " with ")
+    }
+
+    private func list(_ v: [Double]) -> String { v.map(NumberText.exact).joined(separator: ",") }
+
+    /// Parses `a,b,c` into finite Doubles.
+    static func parseList(_ text: String, option: String) throws -> [Double] {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        var values: [Double] = []
+        for p in parts {
+            guard let v = Double(p), v.isFinite else {
+                throw ValidationError("\(option) '\(text)': '\(p)' is not a finite number")
+            }
+            values.append(v)
+        }
+        return values
+    }
+
+    func resolveAlpha(_ f: ActivationFunction) throws -> [Double] {
+        let width = f.alphaWidth
+        guard let alpha else { return doubles(f.defaultAlpha()) }
+        if width == 0 {
+            throw ValidationError("--alpha '\(alpha)': '\(f.name)' has no alpha weights; leave out --alpha")
+        }
+        let values = try Self.parseList(alpha, option: "--alpha")
+        if width == 1 {
+            guard values.count == 1 else {
+                throw ValidationError("--alpha '\(alpha)': '\(f.name)' takes 1 value (its components get alpha and "
+                    + "1 - alpha), found \(values.count)")
+            }
+            return values
+        }
+        // K >= 3 stored weights on the simplex; the tolerance matches `validate(alpha:beta:)`'s (1e-4).
+        let tolerance = 1e-4
+        let onSimplex = "alpha must lie on the simplex (every weight >= 0, sum 1)"
+        if let bad = values.first(where: { $0 < -tolerance }) {
+            throw ValidationError("--alpha '\(alpha)': weight \(NumberText.exact(bad)) is negative; \(onSimplex)")
+        }
+        let sum = values.reduce(0, +)
+        if values.count == width - 1 {
+            let last = 1 - sum
+            if last < -tolerance {
+                throw ValidationError("--alpha '\(alpha)': the values sum to \(NumberText.short(sum)) > 1, which "
+                    + "leaves alpha\(width) = \(NumberText.short(last)); \(onSimplex)")
+            }
+            return values + [Swift.max(0, last)]
+        }
+        if values.count == width {
+            guard abs(sum - 1) <= tolerance else {
+                throw ValidationError("--alpha '\(alpha)': \(width) values must sum to 1, found "
+                    + "\(NumberText.short(sum)); \(onSimplex)")
+            }
+            return values
+        }
+        throw ValidationError("--alpha '\(alpha)': '\(f.name)' has \(width) weights: give \(width - 1) values "
+            + "(alpha\(width) = 1 - their sum) or \(width) values summing to 1, found \(values.count)")
+    }
+
+    func resolveBeta(_ f: ActivationFunction) throws -> [Double] {
+        guard let beta else { return doubles(f.defaultBeta()) }
+        if f.betaWidth == 0 {
+            throw ValidationError("--beta '\(beta)': '\(f.name)' has no beta parameter; leave out --beta")
+        }
+        let values = try Self.parseList(beta, option: "--beta")
+        guard values.count == f.betaWidth else {
+            throw ValidationError("--beta '\(beta)': '\(f.name)' takes \(f.betaWidth) value"
+                + "\(f.betaWidth == 1 ? "" : "s"), found \(values.count)")
+        }
+        return values
+    }
+
+    /// The z grid: `from`, `from + step`, ... up to `to`, with `to` included when it lands on the grid
+    /// (within rounding). Decimal inputs give decimal points (-4, -3.9, ... not -3.9000000000000004).
+    public static func makeGrid(from: Double, to: Double, step: Double) throws -> [Double] {
+        let t = NumberText.short
+        guard from.isFinite else { throw ValidationError("--from \(t(from)): must be a finite number") }
+        guard to.isFinite else { throw ValidationError("--to \(t(to)): must be a finite number") }
+        guard step.isFinite, step > 0 else { throw ValidationError("--step \(t(step)): must be a positive number") }
+        guard from < to else {
+            throw ValidationError("--from \(t(from)) must be below --to \(t(to))")
+        }
+        let intervals = (to - from) / step
+        guard intervals.isFinite, intervals < Double(maxPoints) else {
+            throw ValidationError("--from \(t(from)) --to \(t(to)) --step \(t(step)) gives "
+                + "\(intervals.isFinite ? String(Int(intervals) + 1) : "too many") points; the limit is \(maxPoints) "
+                + "(use a larger --step or a shorter range)")
+        }
+        // Exact decimal arithmetic when all three are short decimals.
+        if let d = [from, to, step].map(decimals).reduce(Optional(0), { a, b in
+            guard let a, let b else { return nil }
+            return Swift.max(a, b)
+        }) {
+            let scale = pow10(d)
+            let f = (from * scale).rounded(), e = (to * scale).rounded(), s = (step * scale).rounded()
+            if s > 0, Swift.max(abs(f), abs(e)) < 1e15 {
+                let n = Int((e - f) / s) // intervals, rounded down: exact for integers below 2^53
+                var grid = (0...n).map { (f + Double($0) * s) / scale }
+                if grid.count > maxPoints { grid.removeLast(grid.count - maxPoints) }
+                return grid.map { $0 == 0 ? 0 : $0 }
+            }
+        }
+        let n = Int((intervals + 1e-9 * Swift.max(1, intervals)).rounded(.down))
+        var grid = (0...n).map { from + Double($0) * step }
+        if abs(grid[n] - to) <= 1e-9 * step { grid[n] = to }
+        return grid.map { abs($0) < 1e-12 * step ? 0 : $0 }
+    }
+
+    private static func pow10(_ d: Int) -> Double {
+        var p = 1.0
+        for _ in 0..<d { p *= 10 }
+        return p
+    }
+
+    /// The number of decimals (up to 9) that writes `x` exactly, or `nil`.
+    private static func decimals(_ x: Double) -> Int? {
+        for d in 0...9 {
+            let s = x * pow10(d)
+            if abs(s - s.rounded()) <= 1e-9 * Swift.max(1, abs(s)) { return d }
+        }
+        return nil
+    }
+
+    // MARK: Output
+
+    /// The table as data: column names and one row of numbers per grid point.
+    public struct Table: Sendable, Equatable {
+        public var member: String
+        public var alpha: [Double]
+        public var beta: [Double]
+        public var columns: [String]
+        public var rows: [[Double]]
+    }
+
+    /// Column names: `z`, `o(z)`, `dO/dz`, then `dO/dalpha` (or `dO/dalpha1`...), then `dO/dbeta` (or numbered).
+    public static func columnNames(alphaCount: Int, betaCount: Int) -> [String] {
+        func named(_ base: String, _ n: Int) -> [String] {
+            n == 1 ? [base] : (1...Swift.max(1, n)).prefix(n).map { "\(base)\($0)" }
+        }
+        return ["z", "o(z)", "dO/dz"] + named("dO/dalpha", alphaCount) + named("dO/dbeta", betaCount)
+    }
+
+    /// Evaluates the member on the grid.
+    public static func tabulate(_ r: Resolved) -> Table {
+        let rows = r.grid.map { z -> [Double] in
+            let p = r.function.evaluate(z, alpha: r.alpha, beta: r.beta)
+            return [z, p.value, p.dz] + p.dAlpha + p.dBeta
+        }
+        let alphaCount = rows.first.map { $0.count - 3 - r.beta.count } ?? r.function.alphaWidth
+        return Table(member: r.function.name, alpha: r.alpha, beta: r.beta,
+                     columns: columnNames(alphaCount: Swift.max(0, alphaCount), betaCount: r.beta.count), rows: rows)
+    }
+
+    /// The table rendered in `format`.
+    public static func render(_ t: Table, format: Format) -> String {
+        switch format {
+        case .table: renderTable(t)
+        case .csv: renderCSV(t)
+        case .json: renderJSON(t)
+        }
+    }
+
+    static func renderTable(_ t: Table) -> String {
+        var out = "member: \(t.member)"
+        if !t.alpha.isEmpty { out += "   alpha: " + t.alpha.map(NumberText.exact).joined(separator: ", ") }
+        if !t.beta.isEmpty { out += "   beta: " + t.beta.map(NumberText.exact).joined(separator: ", ") }
+        out += "\n"
+        let cells = t.rows.map { row in row.enumerated().map { $0 == 0 ? NumberText.exact($1) : NumberText.table($1) } }
+        let widths = t.columns.indices.map { c in
+            Swift.max(t.columns[c].count, cells.map { $0.indices.contains(c) ? $0[c].count : 0 }.max() ?? 0)
+        }
+        func line(_ fields: [String]) -> String {
+            zip(fields, widths).map { String(repeating: " ", count: Swift.max(0, $1 - $0.count)) + $0 }
+                .joined(separator: "  ") + "\n"
+        }
+        out += line(t.columns)
+        out += line(widths.map { String(repeating: "-", count: $0) })
+        for row in cells { out += line(row) }
+        return out
+    }
+
+    static func renderCSV(_ t: Table) -> String {
+        var out = t.columns.map(csvField).joined(separator: ",") + "\n"
+        for row in t.rows { out += row.map(NumberText.exact).joined(separator: ",") + "\n" }
+        return out
+    }
+
+    static func renderJSON(_ t: Table) -> String {
+        func array(_ v: [Double]) -> String { "[" + v.map(NumberText.json).joined(separator: ", ") + "]" }
+        var out = "{\n"
+        out += "  \"member\": \(jsonString(t.member)),\n"
+        out += "  \"alpha\": \(array(t.alpha)),\n"
+        out += "  \"beta\": \(array(t.beta)),\n"
+        out += "  \"columns\": [" + t.columns.map(jsonString).joined(separator: ", ") + "],\n"
+        out += "  \"rows\": ["
+        for (i, row) in t.rows.enumerated() {
+            out += (i == 0 ? "\n" : ",\n") + "    {"
+            out += zip(t.columns, row).map { "\(jsonString($0)): \(NumberText.json($1))" }.joined(separator: ", ")
+            out += "}"
+        }
+        out += t.rows.isEmpty ? "]\n" : "\n  ]\n"
+        out += "}\n"
+        return out
+    }
+
+    /// The plot of o(z) and dO/dz for a table.
+    public static func makePlot(_ t: Table) -> LinePlot {
+        var title = t.member
+        var params: [String] = []
+        if !t.alpha.isEmpty { params.append("alpha=" + t.alpha.map(NumberText.exact).joined(separator: ",")) }
+        if !t.beta.isEmpty { params.append("beta=" + t.beta.map(NumberText.exact).joined(separator: ",")) }
+        if !params.isEmpty { title += " (" + params.joined(separator: ", ") + ")" }
+        var plot = LinePlot(title: title, xLabel: "z", yLabel: "o(z), dO/dz")
+        let z = t.rows.map { $0[0] }
+        plot.addSeries(name: "o(z)", x: z, y: t.rows.map { $0[1] })
+        plot.addSeries(name: "dO/dz", x: z, y: t.rows.map { $0[2] })
+        return plot
+    }
+
+    /// What `run` prints, after writing the plot file if one was asked for. The plot is written first,
+    /// so a failure leaves no partial output on standard output.
+    public func execute() throws -> String {
+        let r = try resolve()
+        let table = Self.tabulate(r)
+        if let plot {
+            do {
+                try Self.makePlot(table).write(to: plot)
+            } catch {
+                throw CommandFailure("--plot: \(error.description)")
+            }
+        }
+        return Self.render(table, format: format)
+    }
+
+    public func run() throws {
+        writeStandardOutput(try execute())
+    }
+}
+
+/// A failure while running a command (not a usage error): printed as `Error: message`, exit code 1.
+public struct CommandFailure: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Default parameters arrive as Float (the layers' storage type); print them as the short decimals they
+/// were written as (0.1, not 0.10000000149011612).
+func doubles<T: BinaryFloatingPoint>(_ values: [T]) -> [Double] {
+    values.map { v in
+        if let f = v as? Float { return Double("\(f)") ?? Double(f) }
+        return Double(v)
+    }
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+
+/// The `flexctl` root command. Each subcommand lives in its own file; to add one, append its type to
+/// `subcommands` below (one line). Subcommands may be `ParsableCommand` or `AsyncParsableCommand`.
+public struct Flexctl: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "flexctl",
+        abstract: "Flexible activation functions (Jie, Gao, Vasnev, Tran 2020): inspect, train and evaluate models.",
+        version: "0.1.0",
+        subcommands: [
+            ActivationCommand.self,
+        ]
+    )
+
+    public init() {}
+
+    /// Runs the command line: parses it, runs the chosen subcommand (awaiting it if it is async) and exits
+    /// with ArgumentParser's messages and exit codes on errors. `arguments` excludes the program name;
+    /// `nil` reads the process's arguments.
+    ///
+    /// `main.swift` calls this rather than `await Flexctl.main()`: in top-level code Swift resolves that
+    /// call to `ParsableCommand`'s synchronous `main()`, which refuses an async root command at run time.
+    public static func main(arguments: [String]?) async {
+        do {
+            var command = try await asyncParseAsRoot(arguments)
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+
+/// Number formatting shared by the commands.
+enum NumberText {
+    /// Shortest text that reads back as the same Double (`0.5`, `-4`, `1e-05`); integral values print
+    /// without `.0`. Non-finite values print as `nan`, `inf`, `-inf`.
+    static func exact(_ v: Double) -> String {
+        if v.isNaN { return "nan" }
+        if v.isInfinite { return v < 0 ? "-inf" : "inf" }
+        if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
+        return "\(v)"
+    }
+
+    /// Up to 12 significant digits, for messages (`1.3`, not `1.2999999999999998`).
+    static func short(_ v: Double) -> String {
+        guard v.isFinite else { return exact(v) }
+        let s = String(format: "%.12g", v)
+        return s == "-0" ? "0" : s
+    }
+
+    /// A JSON number, or `null` for NaN and infinities (JSON has no such numbers).
+    static func json(_ v: Double) -> String {
+        v.isFinite ? exact(v) : "null"
+    }
+
+    /// Fixed six decimals for tables (`-0.000000` shown as `0.000000`); scientific for very large or
+    /// very small non-zero magnitudes.
+    static func table(_ v: Double) -> String {
+        if !v.isFinite { return exact(v) }
+        if v != 0, abs(v) >= 1e7 || abs(v) < 1e-6 { return String(format: "%.5e", v) }
+        let s = String(format: "%.6f", v)
+        return s == "-0.000000" ? "0.000000" : s
+    }
+}
+
+/// Text for a JSON string literal.
+func jsonString(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if u.value < 0x20 {
+                out += String(format: "\\u%04x", u.value)
+            } else {
+                out.unicodeScalars.append(u)
+            }
+        }
+    }
+    return out + "\""
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break.
+func csvField(_ s: String) -> String {
+    guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
+    return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+}
+
+/// Writes text to standard output without buffering surprises.
+func writeStandardOutput(_ text: String) {
+    FileHandle.standardOutput.write(Data(text.utf8))
+}

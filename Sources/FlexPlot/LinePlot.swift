@@ -1,0 +1,387 @@
+/// One named line of a `LinePlot`.
+public struct PlotSeries: Sendable {
+    /// The legend entry.
+    public var name: String
+    public var x: [Double]
+    public var y: [Double]
+    /// `nil`: the next palette colour.
+    public var color: RGBColor?
+    /// Line width in pixels.
+    public var lineWidth: Double
+
+    /// A series of points (x[i], y[i]). Non-finite values break the line. Precondition: equal counts.
+    public init(name: String, x: [Double], y: [Double], color: RGBColor? = nil, lineWidth: Double = 2) {
+        precondition(x.count == y.count, "PlotSeries '\(name)': \(x.count) x values but \(y.count) y values")
+        self.name = name
+        self.x = x
+        self.y = y
+        self.color = color
+        self.lineWidth = lineWidth
+    }
+}
+
+/// A line plot with a title, axis labels, automatic nice ticks, a grid and a legend, rendered to SVG
+/// text or to a PNG raster (with an embedded 5x7 bitmap font, so PNG text is ASCII only; other
+/// characters draw as `?`).
+///
+///     var plot = LinePlot(title: "Loss", xLabel: "epoch", yLabel: "MSE")
+///     plot.add(PlotSeries(name: "train", x: epochs, y: train))
+///     try plot.write(to: "loss.png")   // or .svg
+public struct LinePlot: Sendable {
+    public var title: String
+    public var xLabel: String
+    public var yLabel: String
+    public var series: [PlotSeries]
+    /// Image size in pixels (SVG user units).
+    public var width: Int
+    public var height: Int
+    /// Fixed axis ranges; `nil` fits the data (widened to nice tick bounds).
+    public var xRange: ClosedRange<Double>?
+    public var yRange: ClosedRange<Double>?
+    /// Size of one bitmap-font pixel in the PNG (2 → 10x14-pixel glyphs); also sets SVG font sizes.
+    public var textScale: Int
+
+    public init(title: String = "", xLabel: String = "", yLabel: String = "", series: [PlotSeries] = [],
+                width: Int = 800, height: Int = 500, textScale: Int = 2) {
+        self.title = title
+        self.xLabel = xLabel
+        self.yLabel = yLabel
+        self.series = series
+        self.width = width
+        self.height = height
+        self.textScale = textScale
+    }
+
+    /// Appends a series.
+    public mutating func add(_ s: PlotSeries) { series.append(s) }
+
+    /// Appends a series built from points.
+    public mutating func addSeries(name: String, x: [Double], y: [Double], color: RGBColor? = nil) {
+        series.append(PlotSeries(name: name, x: x, y: y, color: color))
+    }
+
+    /// The colour each series is drawn in.
+    public var resolvedColors: [RGBColor] {
+        series.enumerated().map { i, s in s.color ?? RGBColor.palette[i % RGBColor.palette.count] }
+    }
+
+    // MARK: Layout (shared by SVG and PNG)
+
+    struct LegendItem {
+        var name: String
+        var color: RGBColor
+        var x: Int
+        var y: Int
+    }
+
+    struct Layout {
+        var plotX0: Int, plotY0: Int, plotX1: Int, plotY1: Int
+        var xTicks: AxisTicks
+        var yTicks: AxisTicks
+        var charHeight: Int
+        var titleY: Int
+        var legend: [LegendItem]
+        var xLabelY: Int
+        var yLabelX: Int
+        static let tickLength = 5
+        static let legendSwatch = 24
+
+        func px(_ x: Double) -> Double {
+            Double(plotX0) + (x - xTicks.lower) / (xTicks.upper - xTicks.lower) * Double(plotX1 - plotX0)
+        }
+        func py(_ y: Double) -> Double {
+            Double(plotY1) - (y - yTicks.lower) / (yTicks.upper - yTicks.lower) * Double(plotY1 - plotY0)
+        }
+    }
+
+    func dataRange(_ values: (PlotSeries) -> [Double]) -> (Double, Double)? {
+        var lo = Double.infinity, hi = -Double.infinity
+        for s in series {
+            let xs = values(s)
+            for (i, v) in xs.enumerated() where v.isFinite && s.x[i].isFinite && s.y[i].isFinite {
+                lo = Swift.min(lo, v)
+                hi = Swift.max(hi, v)
+            }
+        }
+        return lo <= hi ? (lo, hi) : nil
+    }
+
+    func layout() -> Layout {
+        let s = Swift.max(1, textScale)
+        let ch = BitmapFont.glyphHeight * s
+        let pad = 12
+        let w = Swift.max(width, 200), h = Swift.max(height, 150)
+
+        let (xlo, xhi) = xRange.map { ($0.lowerBound, $0.upperBound) } ?? dataRange { $0.x } ?? (0, 1)
+        let (ylo, yhi) = yRange.map { ($0.lowerBound, $0.upperBound) } ?? dataRange { $0.y } ?? (0, 1)
+
+        var cursor = pad
+        let titleY = cursor
+        if !title.isEmpty { cursor += ch + 10 }
+
+        // Bottom margin: tick labels, then the x label.
+        let plotY1 = h - pad - (xLabel.isEmpty ? 0 : ch + 10) - ch - 8 - Layout.tickLength
+        let xLabelY = h - pad - ch
+
+        // Legend rows are laid out once the left margin is known; estimate its height first.
+        let colors = resolvedColors
+        func legendRows(x0: Int, x1: Int) -> [LegendItem] {
+            var items: [LegendItem] = []
+            var x = x0, y = cursor
+            for (i, ser) in series.enumerated() {
+                let itemWidth = Layout.legendSwatch + 8 + RasterCanvas.textWidth(ser.name, scale: s)
+                if x > x0, x + itemWidth > x1 {
+                    x = x0
+                    y += ch + 8
+                }
+                items.append(LegendItem(name: ser.name, color: colors[i], x: x, y: y))
+                x += itemWidth + 24
+            }
+            return items
+        }
+
+        // y ticks: about one per 70 px of a first guess at the plot height.
+        let guessTop = cursor + (series.isEmpty ? 0 : ch + 12)
+        let yTarget = Swift.max(2, Swift.min(10, (plotY1 - guessTop) / 70))
+        let yTicks = AxisTicks(min: ylo, max: yhi, target: yTarget)
+        let tickLabelWidth = yTicks.labels.map { RasterCanvas.textWidth($0, scale: s) }.max() ?? 0
+        let yLabelX = pad
+        let plotX0 = pad + (yLabel.isEmpty ? 0 : ch + 10) + tickLabelWidth + 6 + Layout.tickLength
+
+        let xTicksProbe = AxisTicks(min: xlo, max: xhi, target: 6)
+        let lastLabel = RasterCanvas.textWidth(xTicksProbe.labels.last ?? "", scale: s)
+        let plotX1 = w - Swift.max(20, lastLabel / 2 + 8)
+        let maxXLabel = xTicksProbe.labels.map { RasterCanvas.textWidth($0, scale: s) }.max() ?? 0
+        let xTarget = Swift.max(2, Swift.min(10, (plotX1 - plotX0) / Swift.max(80, maxXLabel + 30)))
+        let xTicks = AxisTicks(min: xlo, max: xhi, target: xTarget)
+
+        let legend = legendRows(x0: plotX0, x1: plotX1)
+        let legendBottom = legend.map { $0.y + ch }.max() ?? (cursor - 4)
+        let plotY0 = legendBottom + 12 + ch / 2
+
+        return Layout(plotX0: plotX0, plotY0: plotY0, plotX1: plotX1, plotY1: Swift.max(plotY1, plotY0 + 20),
+                      xTicks: xTicks, yTicks: yTicks, charHeight: ch, titleY: titleY, legend: legend,
+                      xLabelY: xLabelY, yLabelX: yLabelX)
+    }
+
+    // MARK: PNG
+
+    /// Renders the plot to an RGB raster.
+    public func raster() -> RasterCanvas {
+        let L = layout()
+        let s = Swift.max(1, textScale)
+        let ch = L.charHeight
+        let w = Swift.max(width, 200), h = Swift.max(height, 150)
+        var c = RasterCanvas(width: w, height: h)
+        let grid = RGBColor(red: 0xE3, green: 0xE3, blue: 0xE3)
+        let axis = RGBColor(red: 0x33, green: 0x33, blue: 0x33)
+        let ink = RGBColor(red: 0x22, green: 0x22, blue: 0x22)
+
+        // Grid and ticks.
+        for (v, label) in zip(L.xTicks.values, L.xTicks.labels) {
+            let x = Int(L.px(v).rounded(.down))
+            c.vLine(x: x, y0: L.plotY0, y1: L.plotY1, color: grid)
+            c.vLine(x: x, y0: L.plotY1, y1: L.plotY1 + Layout.tickLength, color: axis)
+            let tw = RasterCanvas.textWidth(label, scale: s)
+            c.text(label, x: x - tw / 2, y: L.plotY1 + Layout.tickLength + 6, scale: s, color: ink)
+        }
+        for (v, label) in zip(L.yTicks.values, L.yTicks.labels) {
+            let y = Int(L.py(v).rounded(.down))
+            c.hLine(y: y, x0: L.plotX0, x1: L.plotX1, color: grid)
+            c.hLine(y: y, x0: L.plotX0 - Layout.tickLength, x1: L.plotX0, color: axis)
+            let tw = RasterCanvas.textWidth(label, scale: s)
+            c.text(label, x: L.plotX0 - Layout.tickLength - 6 - tw, y: y - ch / 2, scale: s, color: ink)
+        }
+        // Frame.
+        c.hLine(y: L.plotY0, x0: L.plotX0, x1: L.plotX1, color: axis)
+        c.hLine(y: L.plotY1, x0: L.plotX0, x1: L.plotX1, color: axis)
+        c.vLine(x: L.plotX0, y0: L.plotY0, y1: L.plotY1, color: axis)
+        c.vLine(x: L.plotX1, y0: L.plotY0, y1: L.plotY1, color: axis)
+
+        // Series, clipped to the frame.
+        let colors = resolvedColors
+        for (i, ser) in series.enumerated() {
+            let pts: [(x: Double, y: Double)?] = zip(ser.x, ser.y).map { x, y in
+                x.isFinite && y.isFinite ? (L.px(x) + 0.5, L.py(y) + 0.5) : nil
+            }
+            c.polyline(pts, color: colors[i], lineWidth: ser.lineWidth,
+                       clip: (L.plotX0 + 1, L.plotY0 + 1, L.plotX1, L.plotY1))
+        }
+
+        // Title (bold: drawn twice, one pixel apart), legend, axis labels.
+        if !title.isEmpty {
+            let tw = RasterCanvas.textWidth(title, scale: s) + 1
+            let x = (L.plotX0 + L.plotX1) / 2 - tw / 2
+            c.text(title, x: x, y: L.titleY, scale: s, color: .black)
+            c.text(title, x: x + 1, y: L.titleY, scale: s, color: .black)
+        }
+        for item in L.legend {
+            let yMid = Double(item.y) + Double(ch) / 2
+            c.polyline([(Double(item.x), yMid), (Double(item.x + Layout.legendSwatch), yMid)], color: item.color,
+                       lineWidth: 3)
+            c.text(item.name, x: item.x + Layout.legendSwatch + 8, y: item.y, scale: s, color: ink)
+        }
+        if !xLabel.isEmpty {
+            let tw = RasterCanvas.textWidth(xLabel, scale: s)
+            c.text(xLabel, x: (L.plotX0 + L.plotX1) / 2 - tw / 2, y: L.xLabelY, scale: s, color: ink)
+        }
+        if !yLabel.isEmpty {
+            let tw = RasterCanvas.textWidth(yLabel, scale: s)
+            c.text(yLabel, x: L.yLabelX, y: (L.plotY0 + L.plotY1) / 2 + tw / 2, scale: s, color: ink, vertical: true)
+        }
+        return c
+    }
+
+    /// The plot as PNG bytes (RGB, 8 bits per channel).
+    public func pngData() throws(FileWriteError) -> [UInt8] {
+        let c = raster()
+        return try encodePNG(width: c.width, height: c.height, channels: 3, pixels: c.pixels, label: "<plot>")
+    }
+
+    // MARK: SVG
+
+    /// The plot as a standalone SVG document. Series are `<path>` elements (one per series); the frame,
+    /// grid, ticks and legend swatches are `<line>`/`<rect>` elements.
+    public func svg() -> String {
+        let L = layout()
+        let s = Swift.max(1, textScale)
+        let fontSize = 7 * s
+        let w = Swift.max(width, 200), h = Swift.max(height, 150)
+        func f(_ v: Double) -> String { formatC("%.2f", v) }
+        var out = """
+        <?xml version="1.0" encoding="UTF-8"?>
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(w)" height="\(h)" viewBox="0 0 \(w) \(h)" \
+        font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="\(fontSize)">
+
+        """
+        if !title.isEmpty { out += "<title>\(xmlEscape(title))</title>\n" }
+        out += "<rect x=\"0\" y=\"0\" width=\"\(w)\" height=\"\(h)\" fill=\"#ffffff\"/>\n"
+        out += "<g stroke=\"#e3e3e3\" stroke-width=\"1\">\n"
+        for v in L.xTicks.values {
+            let x = f(L.px(v).rounded(.down) + 0.5)
+            out += "<line x1=\"\(x)\" y1=\"\(L.plotY0)\" x2=\"\(x)\" y2=\"\(L.plotY1)\"/>\n"
+        }
+        for v in L.yTicks.values {
+            let y = f(L.py(v).rounded(.down) + 0.5)
+            out += "<line x1=\"\(L.plotX0)\" y1=\"\(y)\" x2=\"\(L.plotX1)\" y2=\"\(y)\"/>\n"
+        }
+        out += "</g>\n<g stroke=\"#333333\" stroke-width=\"1\">\n"
+        for v in L.xTicks.values {
+            let x = f(L.px(v).rounded(.down) + 0.5)
+            out += "<line x1=\"\(x)\" y1=\"\(L.plotY1)\" x2=\"\(x)\" y2=\"\(L.plotY1 + Layout.tickLength)\"/>\n"
+        }
+        for v in L.yTicks.values {
+            let y = f(L.py(v).rounded(.down) + 0.5)
+            out += "<line x1=\"\(L.plotX0 - Layout.tickLength)\" y1=\"\(y)\" x2=\"\(L.plotX0)\" y2=\"\(y)\"/>\n"
+        }
+        out += "</g>\n"
+        out += "<rect x=\"\(L.plotX0).5\" y=\"\(L.plotY0).5\" width=\"\(L.plotX1 - L.plotX0)\" "
+            + "height=\"\(L.plotY1 - L.plotY0)\" fill=\"none\" stroke=\"#333333\" stroke-width=\"1\"/>\n"
+
+        out += "<g fill=\"#222222\">\n"
+        for (v, label) in zip(L.xTicks.values, L.xTicks.labels) {
+            out += "<text x=\"\(f(L.px(v)))\" y=\"\(L.plotY1 + Layout.tickLength + 6 + fontSize)\" "
+                + "text-anchor=\"middle\">\(xmlEscape(label))</text>\n"
+        }
+        for (v, label) in zip(L.yTicks.values, L.yTicks.labels) {
+            out += "<text x=\"\(L.plotX0 - Layout.tickLength - 6)\" y=\"\(f(L.py(v) + Double(fontSize) * 0.35))\" "
+                + "text-anchor=\"end\">\(xmlEscape(label))</text>\n"
+        }
+        if !xLabel.isEmpty {
+            out += "<text x=\"\((L.plotX0 + L.plotX1) / 2)\" y=\"\(L.xLabelY + fontSize)\" "
+                + "text-anchor=\"middle\">\(xmlEscape(xLabel))</text>\n"
+        }
+        if !yLabel.isEmpty {
+            let cx = L.yLabelX + fontSize, cy = (L.plotY0 + L.plotY1) / 2
+            out += "<text x=\"\(cx)\" y=\"\(cy)\" transform=\"rotate(-90 \(cx) \(cy))\" "
+                + "text-anchor=\"middle\">\(xmlEscape(yLabel))</text>\n"
+        }
+        if !title.isEmpty {
+            out += "<text x=\"\((L.plotX0 + L.plotX1) / 2)\" y=\"\(L.titleY + fontSize)\" text-anchor=\"middle\" "
+                + "font-weight=\"bold\" font-size=\"\(fontSize + 2)\">\(xmlEscape(title))</text>\n"
+        }
+        out += "</g>\n"
+
+        // Series, clipped to the frame.
+        out += "<defs><clipPath id=\"plot-area\"><rect x=\"\(L.plotX0)\" y=\"\(L.plotY0)\" "
+            + "width=\"\(L.plotX1 - L.plotX0)\" height=\"\(L.plotY1 - L.plotY0)\"/></clipPath></defs>\n"
+        out += "<g clip-path=\"url(#plot-area)\" fill=\"none\" stroke-linejoin=\"round\" stroke-linecap=\"round\">\n"
+        let colors = resolvedColors
+        for (i, ser) in series.enumerated() {
+            var d = ""
+            var penDown = false
+            for (x, y) in zip(ser.x, ser.y) {
+                guard x.isFinite, y.isFinite else { penDown = false; continue }
+                let px = L.px(x), py = L.py(y)
+                guard abs(px) < 1e7, abs(py) < 1e7 else { penDown = false; continue }
+                d += (d.isEmpty ? "" : " ") + (penDown ? "L" : "M") + "\(f(px)) \(f(py))"
+                penDown = true
+            }
+            out += "<path d=\"\(d)\" stroke=\"\(colors[i].hex)\" stroke-width=\"\(f(ser.lineWidth))\">"
+                + "<title>\(xmlEscape(ser.name))</title></path>\n"
+        }
+        out += "</g>\n"
+
+        // Legend.
+        if !L.legend.isEmpty {
+            out += "<g>\n"
+            for item in L.legend {
+                let yMid = item.y + L.charHeight / 2
+                out += "<line x1=\"\(item.x)\" y1=\"\(yMid)\" x2=\"\(item.x + Layout.legendSwatch)\" y2=\"\(yMid)\" "
+                    + "stroke=\"\(item.color.hex)\" stroke-width=\"3\"/>\n"
+                out += "<text x=\"\(item.x + Layout.legendSwatch + 8)\" y=\"\(item.y + fontSize)\" "
+                    + "fill=\"#222222\">\(xmlEscape(item.name))</text>\n"
+            }
+            out += "</g>\n"
+        }
+        out += "</svg>\n"
+        return out
+    }
+
+    // MARK: Files
+
+    /// Output formats, chosen from a path's extension.
+    public enum Format: String, Sendable, CaseIterable {
+        case png, svg
+
+        /// The format for `path`'s extension (case-insensitive), or `nil` for any other extension.
+        public init?(path: String) {
+            let name = path.split(separator: "/").last.map(String.init) ?? path
+            guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return nil }
+            self.init(rawValue: name[name.index(after: dot)...].lowercased())
+        }
+    }
+
+    /// Writes the plot as PNG or SVG according to `path`'s extension, atomically.
+    public func write(to path: String) throws(FileWriteError) {
+        guard let format = Format(path: path) else {
+            throw FileWriteError(path: path, reason: "unsupported extension; use .png or .svg")
+        }
+        switch format {
+        case .png:
+            let c = raster()
+            try writePNG(path: path, width: c.width, height: c.height, channels: 3, pixels: c.pixels)
+        case .svg:
+            try writeFileAtomically(path: path, text: svg())
+        }
+    }
+}
+
+/// Escapes text for XML character data and attribute values.
+public func xmlEscape(_ s: String) -> String {
+    var out = ""
+    out.reserveCapacity(s.utf8.count)
+    for ch in s.unicodeScalars {
+        switch ch {
+        case "&": out += "&amp;"
+        case "<": out += "&lt;"
+        case ">": out += "&gt;"
+        case "\"": out += "&quot;"
+        case "'": out += "&apos;"
+        default:
+            // Control characters other than tab/newline are not allowed in XML 1.0.
+            if ch.value < 0x20 && ch != "\t" && ch != "\n" && ch != "\r" { out += "?" } else { out.unicodeScalars.append(ch) }
+        }
+    }
+    return out
+}

@@ -1,0 +1,116 @@
+import CPNG
+
+/// Pixel layouts `writePNG` accepts: 8 bits per channel, interleaved, rows top to bottom, no padding.
+public enum PNGChannels: Int, Sendable {
+    case gray = 1
+    case rgb = 3
+    case rgba = 4
+
+    var libpngFormat: UInt32 {
+        // PNG_FORMAT_GRAY = 0, PNG_FORMAT_FLAG_ALPHA = 1, PNG_FORMAT_FLAG_COLOR = 2.
+        switch self {
+        case .gray: 0
+        case .rgb: 2
+        case .rgba: 3
+        }
+    }
+}
+
+/// Encodes 8-bit pixels as PNG bytes with libpng's simplified API (`png_image_write_to_memory`).
+///
+/// `channels` is 1 (gray), 3 (RGB) or 4 (RGBA); `pixels.count` must be `width * height * channels`.
+/// Errors carry `label` (a file name) in their message.
+public func encodePNG(width: Int, height: Int, channels: Int, pixels: [UInt8],
+                      label: String = "<memory>") throws(FileWriteError) -> [UInt8] {
+    guard let layout = PNGChannels(rawValue: channels) else {
+        throw FileWriteError(path: label, reason: "unsupported channel count \(channels); expected 1 (gray), 3 (RGB) or 4 (RGBA)")
+    }
+    guard width > 0, height > 0, width <= 1 << 20, height <= 1 << 20 else {
+        throw FileWriteError(path: label, reason: "invalid image size \(width)x\(height)")
+    }
+    guard pixels.count == width * height * channels else {
+        throw FileWriteError(path: label,
+                             reason: "expected \(width * height * channels) bytes for \(width)x\(height)x\(channels), found \(pixels.count)")
+    }
+    var image = png_image()
+    image.version = UInt32(PNG_IMAGE_VERSION)
+    image.width = UInt32(width)
+    image.height = UInt32(height)
+    image.format = layout.libpngFormat
+    let stride = Int32(width * channels)
+
+    // First call sizes the output, second call writes it.
+    var size = 0
+    let sized = pixels.withUnsafeBytes { raw in
+        png_image_write_to_memory(&image, nil, &size, 0, raw.baseAddress, stride, nil)
+    }
+    guard sized != 0, size > 0 else {
+        let message = libpngMessage(&image)
+        png_image_free(&image)
+        throw FileWriteError(path: label, reason: "libpng: \(message)")
+    }
+    var out = [UInt8](repeating: 0, count: size)
+    let ok = out.withUnsafeMutableBytes { dst in
+        pixels.withUnsafeBytes { raw in
+            png_image_write_to_memory(&image, dst.baseAddress, &size, 0, raw.baseAddress, stride, nil)
+        }
+    }
+    guard ok != 0 else {
+        let message = libpngMessage(&image)
+        png_image_free(&image)
+        throw FileWriteError(path: label, reason: "libpng: \(message)")
+    }
+    png_image_free(&image)
+    return Array(out.prefix(size))
+}
+
+/// Writes 8-bit gray (1), RGB (3) or RGBA (4) pixels to a PNG file, atomically (temporary file in the
+/// same folder, then rename). Errors are `FileWriteError`s naming `path`.
+public func writePNG(path: String, width: Int, height: Int, channels: Int, pixels: [UInt8]) throws(FileWriteError) {
+    if let reason = reasonPathIsNotWritable(path) { throw FileWriteError(path: path, reason: reason) }
+    let bytes = try encodePNG(width: width, height: height, channels: channels, pixels: pixels, label: path)
+    try writeFileAtomically(path: path, bytes: bytes)
+}
+
+/// A decoded PNG: 8-bit pixels in the requested layout.
+public struct PNGImage: Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+    public var channels: Int
+    public var pixels: [UInt8]
+}
+
+/// Reads a PNG file with libpng's simplified API, converting it to 8-bit `channels` (1, 3 or 4).
+public func readPNG(path: String, channels: Int = 4) throws(FileWriteError) -> PNGImage {
+    guard let layout = PNGChannels(rawValue: channels) else {
+        throw FileWriteError(path: path, reason: "unsupported channel count \(channels)")
+    }
+    var image = png_image()
+    image.version = UInt32(PNG_IMAGE_VERSION)
+    guard png_image_begin_read_from_file(&image, path) != 0 else {
+        let message = libpngMessage(&image)
+        png_image_free(&image)
+        throw FileWriteError(path: path, reason: "cannot read PNG: \(message)")
+    }
+    image.format = layout.libpngFormat
+    let width = Int(image.width), height = Int(image.height)
+    var pixels = [UInt8](repeating: 0, count: width * height * channels)
+    let ok = pixels.withUnsafeMutableBytes { dst in
+        png_image_finish_read(&image, nil, dst.baseAddress, Int32(width * channels), nil)
+    }
+    guard ok != 0 else {
+        let message = libpngMessage(&image)
+        png_image_free(&image)
+        throw FileWriteError(path: path, reason: "cannot read PNG: \(message)")
+    }
+    png_image_free(&image)
+    return PNGImage(width: width, height: height, channels: channels, pixels: pixels)
+}
+
+private func libpngMessage(_ image: inout png_image) -> String {
+    let message = withUnsafeBytes(of: &image.message) { raw -> String in
+        let bytes = raw.prefix { $0 != 0 }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+    return message.isEmpty ? "unknown error" : message
+}

@@ -1,0 +1,116 @@
+/// A layer as data: its kind and sizes. A model is a list of these, so checkpoints carry the architecture.
+///
+/// Geometry follows PyTorch (`torch.nn.Conv2d`, `ConvTranspose2d`, `MaxPool2d`, `Linear`, `LSTM` with
+/// `batch_first=True`); square kernels, strides and paddings.
+public enum LayerSpec: Sendable, Equatable, Codable {
+    /// `Conv2d(inChannels, outChannels, kernel, stride, padding)`; weight OIHW `[out, in, k, k]`, bias `[out]`.
+    case conv2d(inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int)
+    /// `ConvTranspose2d(...)`; weight IOHW `[in, out, k, k]`, bias `[out]`.
+    case convTranspose2d(inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int, outputPadding: Int)
+    /// `MaxPool2d(kernel, stride)`, no padding, floor mode.
+    case maxPool2d(kernel: Int, stride: Int)
+    /// `Linear(inFeatures, outFeatures)`; weight `[out, in]`, bias `[out]`.
+    case dense(inFeatures: Int, outFeatures: Int)
+    /// An activation with per-unit parameters (per channel for NCHW inputs, per feature for `[N, F]`).
+    case activation(ActivationFunction, units: Int)
+    /// A multi-layer, batch-first LSTM over `[N, T, inputSize]` returning the top layer's last hidden state
+    /// `[N, hiddenSize]`. Gates i, f, o use `gate`; the candidate g and the cell output use `cell`.
+    case lstm(inputSize: Int, hiddenSize: Int, numLayers: Int, gate: ActivationFunction, cell: ActivationFunction)
+
+    /// The PyTorch-style kind name: `Conv2d`, `ConvTranspose2d`, `MaxPool2d`, `Linear`, `Activation`, `LSTM`.
+    public var kindName: String {
+        switch self {
+        case .conv2d: "Conv2d"
+        case .convTranspose2d: "ConvTranspose2d"
+        case .maxPool2d: "MaxPool2d"
+        case .dense: "Linear"
+        case .activation: "Activation"
+        case .lstm: "LSTM"
+        }
+    }
+
+    /// A one-line summary such as `Conv2d(1, 16, kernel=3, stride=3, padding=1)`.
+    public var summary: String {
+        switch self {
+        case let .conv2d(i, o, k, s, p): "Conv2d(\(i), \(o), kernel=\(k), stride=\(s), padding=\(p))"
+        case let .convTranspose2d(i, o, k, s, p, op):
+            "ConvTranspose2d(\(i), \(o), kernel=\(k), stride=\(s), padding=\(p)\(op > 0 ? ", output_padding=\(op)" : ""))"
+        case let .maxPool2d(k, s): "MaxPool2d(kernel=\(k), stride=\(s))"
+        case let .dense(i, o): "Linear(\(i), \(o))"
+        case let .activation(f, u): "\(f.name)(units=\(u))"
+        case let .lstm(i, h, l, g, c): "LSTM(\(i), \(h), layers=\(l), gate=\(g.name), cell=\(c.name))"
+        }
+    }
+
+    /// Builds the layer with deterministic initial parameters drawn from `rng`.
+    public func makeLayer(name: String, rng: inout SplitMix64) throws(ConfigurationError) -> any Layer {
+        try validate(name: name)
+        switch self {
+        case let .conv2d(i, o, k, s, p):
+            return Conv2d(name: name, inputChannels: i, outputChannels: o, kernelSize: k, stride: s, padding: p, rng: &rng)
+        case let .convTranspose2d(i, o, k, s, p, op):
+            return ConvTranspose2d(name: name, inputChannels: i, outputChannels: o, kernelSize: k, stride: s,
+                                   padding: p, outputPadding: op, rng: &rng)
+        case let .maxPool2d(k, s):
+            return MaxPool2d(name: name, kernelSize: k, stride: s)
+        case let .dense(i, o):
+            return Dense(name: name, inputFeatures: i, outputFeatures: o, rng: &rng)
+        case let .activation(f, u):
+            return Activation(name: name, function: f, units: u)
+        case let .lstm(i, h, l, g, c):
+            return LSTM(name: name, inputSize: i, hiddenSize: h, numLayers: l, gate: g, cell: c, rng: &rng)
+        }
+    }
+
+    /// Checks the sizes: positive channels and kernels, padding below the kernel, as PyTorch requires.
+    public func validate(name: String) throws(ConfigurationError) {
+        func positive(_ v: Int, _ field: String) throws(ConfigurationError) {
+            guard v > 0 else { throw ConfigurationError("\(name) (\(kindName)): \(field) must be positive, found \(v)") }
+        }
+        switch self {
+        case let .conv2d(i, o, k, s, p):
+            try positive(i, "inChannels"); try positive(o, "outChannels"); try positive(k, "kernel"); try positive(s, "stride")
+            guard p >= 0, p <= k / 2 else {
+                throw ConfigurationError("\(name) (Conv2d): padding must be in 0...\(k / 2) for kernel \(k), found \(p)")
+            }
+        case let .convTranspose2d(i, o, k, s, p, op):
+            try positive(i, "inChannels"); try positive(o, "outChannels"); try positive(k, "kernel"); try positive(s, "stride")
+            guard p >= 0 else { throw ConfigurationError("\(name) (ConvTranspose2d): padding must be >= 0, found \(p)") }
+            guard op >= 0, op < s else {
+                throw ConfigurationError("\(name) (ConvTranspose2d): output padding must be in 0..<stride (\(s)), found \(op)")
+            }
+        case let .maxPool2d(k, s):
+            try positive(k, "kernel"); try positive(s, "stride")
+        case let .dense(i, o):
+            try positive(i, "inFeatures"); try positive(o, "outFeatures")
+        case let .activation(_, u):
+            try positive(u, "units")
+        case let .lstm(i, h, l, _, _):
+            try positive(i, "inputSize"); try positive(h, "hiddenSize"); try positive(l, "numLayers")
+        }
+    }
+}
+
+/// SplitMix64: a small, fast, seedable generator; the same seed gives the same stream on every machine.
+public struct SplitMix64: RandomNumberGenerator, Sendable, Equatable, Codable {
+    public var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// A uniform float in [lo, hi).
+    public mutating func uniform(_ lo: Float, _ hi: Float) -> Float {
+        lo + (hi - lo) * Float(next() >> 40) * (1.0 / Float(1 << 24))
+    }
+}
+
+/// PyTorch's default initialisation for Conv/Linear/LSTM: U(-1/sqrt(fanIn), 1/sqrt(fanIn)) for weights and
+/// biases (kaiming_uniform with a = sqrt(5) reduces to this bound for the weights).
+func uniformInit(count: Int, fanIn: Int, rng: inout SplitMix64) -> [Float] {
+    let bound = 1 / Float(fanIn).squareRoot()
+    return (0..<count).map { _ in rng.uniform(-bound, bound) }
+}

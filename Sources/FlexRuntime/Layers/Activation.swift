@@ -1,0 +1,81 @@
+/// A flexible activation layer with per-unit parameters.
+///
+/// Input `[N, units, ...]`: unit u's α and β apply to every element of `input[n, u, ...]` (per channel for
+/// NCHW, per feature for `[N, F]`). Parameters (only those the member has, in this order):
+/// - `alpha`: `[units]` for one free weight, `[units, K]` for K ≥ 3 components (rows on the simplex);
+/// - `beta`: `[units]`.
+public final class Activation: Layer, @unchecked Sendable {
+    public var name: String
+    public let function: ActivationFunction
+    public let units: Int
+    public var parameters: [Tensor]
+
+    public init(name: String, function: ActivationFunction, units: Int) {
+        precondition(units > 0, "\(name) (Activation): units must be positive, found \(units)")
+        self.name = name
+        self.function = function
+        self.units = units
+        var params: [Tensor] = []
+        let a = function.defaultAlpha(), b = function.defaultBeta()
+        if function.alphaWidth > 0 {
+            let shape = function.alphaWidth == 1 ? [units] : [units, function.alphaWidth]
+            params.append(Tensor(shape: shape, scalars: Array((0..<units).map { _ in a }.joined())))
+        }
+        if function.betaWidth > 0 {
+            params.append(Tensor(shape: [units], scalars: Array((0..<units).map { _ in b }.joined())))
+        }
+        parameters = params
+    }
+
+    public var spec: LayerSpec { .activation(function, units: units) }
+
+    public var parameterNames: [String] {
+        (function.alphaWidth > 0 ? ["alpha"] : []) + (function.betaWidth > 0 ? ["beta"] : [])
+    }
+
+    /// Index of `alpha` in `parameters`, if the member has α.
+    public var alphaIndex: Int? { function.alphaWidth > 0 ? 0 : nil }
+    /// Index of `beta` in `parameters`, if the member has β.
+    public var betaIndex: Int? { function.betaWidth > 0 ? (function.alphaWidth > 0 ? 1 : 0) : nil }
+
+    public func outputShape(forInput shape: [Int]) throws(ShapeMismatch) -> [Int] {
+        guard let first = shape.first, first == units else {
+            throw ShapeMismatch(layer: label, expected: "[\(units), ...] per sample", found: shape,
+                                detail: shape.isEmpty ? "an activation needs a unit dimension" : "unit dimension must be \(units)")
+        }
+        return shape
+    }
+
+    /// Checks a batched input `[N, units, ...]`; returns the spatial size (product of the trailing dims).
+    public func checkInput(_ input: Tensor) throws(ShapeMismatch) -> Int {
+        guard input.rank >= 2, input.shape[1] == units else {
+            throw ShapeMismatch(layer: label, expected: "[N, \(units), ...]", found: input.shape,
+                                detail: input.rank < 2 ? "an activation needs a batch and a unit dimension" : "unit dimension must be \(units)")
+        }
+        return input.shape.dropFirst(2).reduce(1, *)
+    }
+
+    public func forward(_ input: Tensor) throws(ShapeMismatch) -> Tensor {
+        let spatial = try checkInput(input)
+        let batch = input.shape[0]
+        guard input.count > 0 else { return input }
+        let f = function, u = units
+        return withParameterPointers { alpha, beta in
+            Tensor(shape: input.shape) { out in
+                input.scalars.withUnsafeBufferPointer { x in
+                    f.forward(x.baseAddress!, out.baseAddress!, batch: batch, units: u, spatial: spatial,
+                              alpha: alpha, beta: beta)
+                }
+            }
+        }
+    }
+
+    /// Calls `body` with pointers to α (`[units * alphaWidth]`) and β (`[units * betaWidth]`), nil when absent.
+    public func withParameterPointers<R>(_ body: (UnsafePointer<Float>?, UnsafePointer<Float>?) throws -> R) rethrows -> R {
+        func withOptional(_ i: Int?, _ inner: (UnsafePointer<Float>?) throws -> R) rethrows -> R {
+            guard let i else { return try inner(nil) }
+            return try parameters[i].scalars.withUnsafeBufferPointer { try inner($0.baseAddress) }
+        }
+        return try withOptional(alphaIndex) { a in try withOptional(betaIndex) { b in try body(a, b) } }
+    }
+}

@@ -1,0 +1,71 @@
+/// 2-D max pooling with PyTorch's semantics (`torch.nn.MaxPool2d(kernel, stride)`, no padding, floor mode).
+///
+/// y[n, c, i, j] = max_{u, v < k} x[n, c, i·s + u, j·s + v];  input `[N, C, H, W]`, output
+/// `[N, C, ⌊(H − k)/s⌋ + 1, ⌊(W − k)/s⌋ + 1]`. Ties go to the first maximum in row-major window order
+/// (as PyTorch's CPU kernel), which is where the backward pass sends the gradient.
+public final class MaxPool2d: Layer, @unchecked Sendable {
+    public var name: String
+    public let kernelSize: Int, stride: Int
+    public var parameters: [Tensor] = []
+    public var parameterNames: [String] { [] }
+    public var spec: LayerSpec { .maxPool2d(kernel: kernelSize, stride: stride) }
+
+    public init(name: String = "maxPool2d", kernelSize: Int, stride: Int) {
+        self.name = name
+        self.kernelSize = kernelSize
+        self.stride = stride
+    }
+
+    public func outputShape(forInput shape: [Int]) throws(ShapeMismatch) -> [Int] {
+        guard shape.count == 3 else { throw ShapeMismatch(layer: label, expected: "[N, C, H, W]", found: shape) }
+        guard shape[1] >= kernelSize, shape[2] >= kernelSize else {
+            throw ShapeMismatch(layer: label, expected: "[N, C, H, W] with H, W >= \(kernelSize)", found: shape)
+        }
+        return [shape[0], (shape[1] - kernelSize) / stride + 1, (shape[2] - kernelSize) / stride + 1]
+    }
+
+    public func forward(_ input: Tensor) throws(ShapeMismatch) -> Tensor {
+        try forward(input, argmax: nil)
+    }
+
+    /// The forward pass; `argmax` (when given) receives, per output element, the flat index of the chosen input.
+    public func forward(_ input: Tensor, argmax: UnsafeMutablePointer<[Int32]>?) throws(ShapeMismatch) -> Tensor {
+        guard input.rank == 4 else { throw ShapeMismatch(layer: label, expected: "[N, C, H, W]", found: input.shape) }
+        let outShape: [Int]
+        do { outShape = try checkedOutputShape(input) } catch {
+            throw ShapeMismatch(layer: label, expected: error.expected, found: input.shape)
+        }
+        let planes = input.shape[0] * input.shape[1]
+        let h = input.shape[2], w = input.shape[3], oh = outShape[2], ow = outShape[3]
+        let k = kernelSize, s = stride
+        var idx = argmax != nil ? [Int32](repeating: 0, count: planes * oh * ow) : []
+        let out = Tensor(shape: outShape) { y in
+            input.scalars.withUnsafeBufferPointer { x in
+                idx.withUnsafeMutableBufferPointer { ib in
+                    for plane in 0..<planes {
+                        let xp = x.baseAddress! + plane * h * w
+                        for i in 0..<oh {
+                            for j in 0..<ow {
+                                var best = -Float.infinity
+                                var at = (i * s) * w + j * s
+                                for u in 0..<k {
+                                    let row = (i * s + u) * w + j * s
+                                    for v in 0..<k {
+                                        let val = xp[row + v]
+                                        // `!(val <= best)` also picks NaN, propagating it as PyTorch does.
+                                        if !(val <= best) { best = val; at = row + v }
+                                    }
+                                }
+                                let o = (plane * oh + i) * ow + j
+                                y[o] = best
+                                if !ib.isEmpty { ib[o] = Int32(plane * h * w + at) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let argmax { argmax.pointee = idx }
+        return out
+    }
+}

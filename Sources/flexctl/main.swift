@@ -1,0 +1,3 @@
+import FlexCLI
+
+await Flexctl.main(arguments: nil)

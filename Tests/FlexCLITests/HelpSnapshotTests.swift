@@ -1,0 +1,33 @@
+import FlexCLI
+import Testing
+
+@Suite("help text")
+struct HelpSnapshotTests {
+    @Test("flexctl activation --help matches the snapshot")
+    func activationHelp() throws {
+        let help = Flexctl.helpMessage(for: ActivationCommand.self, columns: 80)
+        try Snapshot.check(help + "\n", named: "activation-help.txt")
+    }
+
+    @Test("flexctl --help matches the snapshot")
+    func rootHelp() throws {
+        let help = Flexctl.helpMessage(for: Flexctl.self, columns: 80)
+        try Snapshot.check(help + "\n", named: "flexctl-help.txt")
+    }
+
+    @Test("the help lists every member and the alpha rules")
+    func helpMentionsMembers() {
+        let help = Flexctl.helpMessage(for: ActivationCommand.self, columns: 200)
+        for name in ["p-sig-ramp", "p-tanh-ramp", "p-e-relu", "p-e2-relu", "p-e2-id", "relu"] {
+            #expect(help.contains(name), "help does not mention \(name)")
+        }
+        #expect(help.contains("--alpha"))
+        #expect(help.contains("--plot"))
+    }
+
+    @Test("version is 0.1.0")
+    func version() {
+        #expect(Flexctl.configuration.version == "0.1.0")
+        #expect(Flexctl.configuration.commandName == "flexctl")
+    }
+}
