@@ -224,7 +224,7 @@ public struct ActivationCommand: ParsableCommand {
     private static func decimals(_ x: Double) -> Int? {
         for d in 0...9 {
             let s = x * pow10(d)
-            if abs(s - s.rounded()) <= 1e-9 * Swift.max(1, abs(s)) { return d }
+            if abs(s - s.rounded()) <= Swift.max(1e-7, 4 * s.ulp) { return d }
         }
         return nil
     }
@@ -243,7 +243,7 @@ public struct ActivationCommand: ParsableCommand {
     /// Column names: `z`, `o(z)`, `dO/dz`, then `dO/dalpha` (or `dO/dalpha1`...), then `dO/dbeta` (or numbered).
     public static func columnNames(alphaCount: Int, betaCount: Int) -> [String] {
         func named(_ base: String, _ n: Int) -> [String] {
-            n == 1 ? [base] : (1...Swift.max(1, n)).prefix(n).map { "\(base)\($0)" }
+            n == 1 ? [base] : (0..<n).map { "\(base)\($0 + 1)" }
         }
         return ["z", "o(z)", "dO/dz"] + named("dO/dalpha", alphaCount) + named("dO/dbeta", betaCount)
     }
@@ -254,9 +254,9 @@ public struct ActivationCommand: ParsableCommand {
             let p = r.function.evaluate(z, alpha: r.alpha, beta: r.beta)
             return [z, p.value, p.dz] + p.dAlpha + p.dBeta
         }
-        let alphaCount = rows.first.map { $0.count - 3 - r.beta.count } ?? r.function.alphaWidth
+        // evaluate returns one ∂o/∂α per stored α and one ∂o/∂β per β.
         return Table(member: r.function.name, alpha: r.alpha, beta: r.beta,
-                     columns: columnNames(alphaCount: Swift.max(0, alphaCount), betaCount: r.beta.count), rows: rows)
+                     columns: columnNames(alphaCount: r.alpha.count, betaCount: r.beta.count), rows: rows)
     }
 
     /// The table rendered in `format`.

@@ -9,6 +9,7 @@ public struct Flexctl: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             ActivationCommand.self,
+            BenchCommand.self,
         ]
     )
 

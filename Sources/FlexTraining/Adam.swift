@@ -13,10 +13,11 @@ import RealModule
 ///     θ  ← θ − η·s · m̂ / (√v̂ + ε)        (η = learningRate, s = the tensor's learning-rate multiplier, 1 by default)
 ///
 /// Evaluated in PyTorch's order and precision: the bias corrections and the step size η·s/(1 − β1^t) in
-/// `Double` (PyTorch computes them from Python floats), everything element-wise in float32:
-/// `m ← m + (1−β1)(g − m)` (PyTorch's `lerp_`, fused multiply-add), `v ← v·β2 + ((1−β2)·g)·g`,
-/// `d = √v / √(1−β2^t) + ε`, `θ ← θ − stepSize · (m / d)`. The result matches PyTorch to a few float32 ulps
-/// (see `Tests/FlexTrainingTests/Reference/adam_reference.py`).
+/// `Double` (PyTorch computes them from Python floats), everything element-wise in float32 with the fused
+/// multiply-adds of PyTorch's AVX2 CPU kernels: `g ← fma(w, θ, g)`, `m ← fma(1−β1, g − m, m)` (`lerp_`; for
+/// β1 ≤ 0.5 `fma(−β1, g − m, g)`), `v ← fma((1−β2)·g, g, v·β2)`, `d = √v / √(1−β2^t) + ε`,
+/// `θ ← θ + (−stepSize·m) / d`. This reproduces PyTorch bit for bit except where PyTorch's vectorised square
+/// root (MKL) is not correctly rounded; see `Tests/FlexTrainingTests/Reference/adam_reference.py`.
 ///
 /// The moments are created (zero) at the first `step`, shaped like the parameters. The whole optimiser —
 /// hyper-parameters, step count and moments — is `Codable`, so a run resumed from a checkpoint continues
@@ -146,7 +147,10 @@ public struct Adam: Codable, Sendable, Equatable {
                        stepSize: Float, _ c: Coefficients) {
         guard n > 0, let theta, let m, let v, let g else { return }
         typealias V8 = SIMD8<Float>
-        let w1 = V8(repeating: c.oneMinusBeta1), b2 = V8(repeating: c.beta2), w2 = V8(repeating: c.oneMinusBeta2)
+        // PyTorch's lerp: m + w·(g − m) for w < 0.5, else g + (w − 1)·(g − m), as one fused multiply-add.
+        let smallWeight = abs(c.oneMinusBeta1) < 0.5
+        let lerpCoefficient = smallWeight ? c.oneMinusBeta1 : c.oneMinusBeta1 - 1
+        let w1 = V8(repeating: lerpCoefficient), b2 = V8(repeating: c.beta2), w2 = V8(repeating: c.oneMinusBeta2)
         let bc2 = V8(repeating: c.bias2Sqrt), eps = V8(repeating: c.epsilon), wd = V8(repeating: c.weightDecay)
         let negStep = V8(repeating: -stepSize)
         let decay = c.weightDecay != 0
@@ -156,13 +160,13 @@ public struct Adam: Codable, Sendable, Equatable {
             let vp = UnsafeMutableRawPointer(v + i)
             var gi = UnsafeRawPointer(g + i).loadUnaligned(as: V8.self)
             var th = tp.loadUnaligned(as: V8.self)
-            if decay { gi = gi + wd * th }
+            if decay { gi = gi.addingProduct(wd, th) }                       // g + w·θ
             var mi = mp.loadUnaligned(as: V8.self)
-            mi = mi.addingProduct(w1, gi - mi)
+            mi = (smallWeight ? mi : gi).addingProduct(w1, gi - mi)          // lerp(m, g, 1 − β1)
             var vi = vp.loadUnaligned(as: V8.self) * b2
-            vi = vi + (w2 * gi) * gi
-            let denom = vi.squareRoot() / bc2 + eps
-            th = th + negStep * (mi / denom)
+            vi = vi.addingProduct(w2 * gi, gi)                               // v·β2 + ((1 − β2)·g)·g
+            let denom = vi.squareRoot() / bc2 + eps                          // √v / √(1 − β2^t) + ε
+            th = th + (negStep * mi) / denom                                 // θ − (stepSize·m) / denom
             tp.storeBytes(of: th, as: V8.self)
             mp.storeBytes(of: mi, as: V8.self)
             vp.storeBytes(of: vi, as: V8.self)
@@ -170,12 +174,11 @@ public struct Adam: Codable, Sendable, Equatable {
         }
         while i < n {
             var gi = g[i]
-            if decay { gi = gi + c.weightDecay * theta[i] }
-            let mi = m[i].addingProduct(c.oneMinusBeta1, gi - m[i])
-            var vi = v[i] * c.beta2
-            vi = vi + (c.oneMinusBeta2 * gi) * gi
+            if decay { gi = gi.addingProduct(c.weightDecay, theta[i]) }
+            let mi = (smallWeight ? m[i] : gi).addingProduct(lerpCoefficient, gi - m[i])
+            let vi = (v[i] * c.beta2).addingProduct(c.oneMinusBeta2 * gi, gi)
             let denom = vi.squareRoot() / c.bias2Sqrt + c.epsilon
-            theta[i] = theta[i] + -stepSize * (mi / denom)
+            theta[i] = theta[i] + (-stepSize * mi) / denom
             m[i] = mi
             v[i] = vi
             i += 1

@@ -195,16 +195,38 @@ struct ActivationOutputTests {
         #expect(dir.contents() == ["act.PNG", "act.svg"], "temporary files left behind")
     }
 
-    @Test("a plot that cannot be written fails the command with no output")
+    @Test("a plot folder that disappears after parsing fails the command, naming the file, with no output")
     func plotFailure() throws {
         let dir = try TempDir()
         let command = try parse(args + ["--plot", dir.file("gone.png")])
-        dir.cleanup()  // the folder disappears between validation and the write
-        #expect(throws: CommandFailure.self) { _ = try command.execute() }
+        dir.cleanup()  // the folder disappears between parsing and running
+        var output: String?
         do {
-            _ = try command.execute()
+            output = try command.execute()
+            Issue.record("expected a failure")
         } catch {
             #expect("\(error)".contains("gone.png"))
+        }
+        #expect(output == nil)
+        #expect(!FileManager.default.fileExists(atPath: dir.file("gone.png")))
+    }
+
+    @Test("a write failure after validation surfaces as a CommandFailure naming the file")
+    func writeFailure() throws {
+        // Render into a path whose parent is a regular file: validation passes for a folder, then the
+        // folder is replaced by a file before the write.
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let sub = dir.file("sub")
+        try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: false)
+        let r = try parse(args).resolve()
+        let table = ActivationCommand.tabulate(r)
+        try FileManager.default.removeItem(atPath: sub)
+        #expect(FileManager.default.createFile(atPath: sub, contents: Data("x".utf8)))
+        #expect {
+            try ActivationCommand.makePlot(table).write(to: sub + "/p.png")
+        } throws: { error in
+            "\(error)".contains("sub/p.png")
         }
     }
 }

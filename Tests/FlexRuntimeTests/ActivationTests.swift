@@ -199,8 +199,8 @@ func distanceToKink(_ f: ActivationFunction, _ z: Double, beta: [Double]) -> Dou
 // MARK: Principles, validation, coding
 
 @Suite struct ActivationPrincipleTests {
-    func message(_ body: () throws(ConfigurationError) -> Void) -> String? {
-        do { try body() } catch { return error.message }
+    func message(_ body: () throws -> Void) -> String? {
+        do { try body() } catch { return (error as? ConfigurationError)?.message ?? "not a ConfigurationError: \(error)" }
         return nil
     }
 
@@ -293,14 +293,15 @@ func distanceToKink(_ f: ActivationFunction, _ z: Double, beta: [Double]) -> Dou
                 let ref = Foundation.exp(x)
                 maxRel = max(maxRel, abs(Double(e[l]) - ref) / ref)
                 let refm1 = Foundation.expm1(x)
-                maxAbsM1 = max(maxAbsM1, abs(Double(m[l]) - refm1))
+                if x <= 1 { maxAbsM1 = max(maxAbsM1, abs(Double(m[l]) - refm1)) }
                 if abs(x) >= 1e-3 { maxRelM1 = max(maxRelM1, abs(Double(m[l]) - refm1) / abs(refm1)) }
             }
             i += 8
         }
-        #expect(maxRel < 2.5e-7, "exp max relative error \(maxRel)")
-        #expect(maxAbsM1 < 1.2e-7 * 1, "expm1 max absolute error on [-87, 1e-?]: \(maxAbsM1)")
-        #expect(maxRelM1 < 2.5e-7, "expm1 max relative error \(maxRelM1)")
+        print("vector exp: max relative error \(maxRel); expm1: max abs error (x ≤ 1) \(maxAbsM1), max rel error (|x| ≥ 1e-3) \(maxRelM1)")
+        #expect(maxRel < 1.5e-7, "exp max relative error \(maxRel)")
+        #expect(maxAbsM1 < 1.5e-7, "expm1 max absolute error on [-87, 1]: \(maxAbsM1)")
+        #expect(maxRelM1 < 1.5e-7, "expm1 max relative error \(maxRelM1)")
     }
 
     @Test func vectorSigmoidTanh() {
@@ -314,8 +315,9 @@ func distanceToKink(_ f: ActivationFunction, _ z: Double, beta: [Double]) -> Dou
                 maxT = max(maxT, abs(Double(t[l]) - Foundation.tanh(x)))
             }
         }
-        #expect(maxS < 2e-7, "sigmoid max abs error \(maxS)")
-        #expect(maxT < 3e-7, "tanh max abs error \(maxT)")
+        print("vector sigmoid max abs error \(maxS), tanh \(maxT)")
+        #expect(maxS < 1.5e-7, "sigmoid max abs error \(maxS)")
+        #expect(maxT < 2.5e-7, "tanh max abs error \(maxT)")
     }
 
     /// The batched Float forward against the scalar Double reference, per unit parameters, across block

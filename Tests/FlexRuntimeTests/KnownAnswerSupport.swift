@@ -205,7 +205,15 @@ func expectClose(_ actual: Tensor, _ expected: RefTensor, tolerance: Double = Kn
                  _ what: @autoclosure () -> String, sourceLocation: SourceLocation = #_sourceLocation) -> Comparison {
     let c = compare(actual, expected, tolerance: tolerance)
     if !c.passes { Issue.record("\(what()): \(c)", sourceLocation: sourceLocation) }
+    if KnownAnswer.verbose {
+        // KNOWN_ANSWER_VERBOSE=1: one line per comparison with the worst element, to see the margins.
+        print("KnownAnswer \(c.passes ? "ok  " : "FAIL") \(what()): worst ratio \(String(format: "%.3g", c.worstRatio)) at \(formatShape(c.worstIndex)), |diff| \(String(format: "%.3g", abs(Double(c.worstActual) - c.worstExpected))) (tol \(tolerance))")
+    }
     return c
+}
+
+extension KnownAnswer {
+    static let verbose = ProcessInfo.processInfo.environment["KNOWN_ANSWER_VERBOSE"] != nil
 }
 
 /// Tolerances (see docs/reference-tests.md for the reasoning and measurements).

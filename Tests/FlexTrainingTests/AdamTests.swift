@@ -76,30 +76,27 @@ import Testing
     }
 
     /// Agreement with `torch.optim.Adam` (values produced by Reference/adam_reference.py, see
-    /// AdamReferenceValues.swift). Both run the same float32 operations in the same order; the remaining
-    /// differences are fused vs separate multiply-adds, so we allow 4 float32 ulps of the parameter's magnitude
-    /// (|θ| ≤ 2 here, so at most 1e-6) after up to 12 steps.
+    /// AdamReferenceValues.swift). Both run the same float32 operations in the same order with the same fused
+    /// multiply-adds, and three of the four cases agree bit for bit. PyTorch's vectorised square root (MKL) is
+    /// not correctly rounded (off by one ulp for about one input in six), so in the 12-step weight-decay case a few
+    /// elements drift by 1–2 ulps. We allow 4 ulps of max(|θ|, 0.25) — at most 4.8e-7 here, where |θ| ≤ 1.5.
     @Test(arguments: AdamReference.all.map(\.0))
     func matchesPyTorch(caseName: String) throws {
         let ref = try #require(AdamReference.all.first { $0.0 == caseName }?.1)
         var adam = Adam(learningRate: ref.learningRate, beta1: ref.beta1, beta2: ref.beta2, epsilon: ref.epsilon,
                         weightDecay: ref.weightDecay, learningRateMultipliers: ref.learningRateMultipliers)
         var params = zip(ref.shapes, ref.initial).map { Tensor(shape: $0, scalars: $1) }
-        var worstUlps: Float = 0
         for (t, grads) in ref.gradients.enumerated() {
             adam.step(parameters: &params, gradients: zip(ref.shapes, grads).map { Tensor(shape: $0, scalars: $1) })
             for (i, p) in params.enumerated() {
                 for (e, value) in p.scalars.enumerated() {
                     let expected = ref.after[t][i][e]
-                    let ulps = abs(value - expected) / max(abs(expected), 2e-3).ulp
-                    worstUlps = max(worstUlps, ulps)
-                    if ulps > 0 { print("DBG \(caseName) t\(t+1) \(i)[\(e)] \(value) \(expected) \(ulps)") }
+                    let ulps = abs(value - expected) / max(abs(expected), 0.25).ulp
                     #expect(ulps <= 4, "\(caseName) step \(t + 1) tensor \(i)[\(e)]: \(value) vs PyTorch \(expected)")
                 }
             }
         }
         #expect(adam.state.step == ref.gradients.count)
-        print("Adam vs PyTorch, case \(caseName): worst difference \(worstUlps) ulps")
     }
 
     /// A checkpointed optimiser continues bit for bit: encode after 3 steps, decode, take a 4th step with both.
@@ -149,10 +146,12 @@ import Testing
         }
     }
 
-    /// On a random convex quadratic f(θ) = ½ (θ − c)ᵀ A (θ − c), A = BᵀB + μI, Adam decreases the loss: the first
-    /// step does (for η small against the curvature its direction −sign(g) is a descent direction), and 400 steps
-    /// bring f below a tenth of its starting value. Each case is built from SplitMix64(seed) with the seed drawn
-    /// from a fixed range, so a reported failing input reproduces exactly.
+    /// On a random convex quadratic f(θ) = ½ (θ − c)ᵀ A (θ − c), A = BᵀB + μI (d ≤ 20), Adam decreases the loss:
+    /// a small first step does (its direction −sign(g) is a descent direction), and 400 steps with η = 0.05 bring
+    /// f below a hundredth of its start (over all 4096 seeds the worst ratio is 0.0015). Each case is built from
+    /// SplitMix64(seed) with the seed drawn from the fixed range 0...4095, so every possible case is fixed and a
+    /// reported failing seed reproduces exactly. (PropertyBased's `.fixedSeed` trait is meant for reproducing a
+    /// failure only: it records an issue whenever the test passes, so it cannot be committed.)
     @Test func decreasesARandomConvexQuadratic() async {
         await propertyCheck(count: 60, input: Gen.uint64(in: 0...4095)) { seed in
             var rng = SplitMix64(seed: 0xF1E7_AC71_0000 &+ seed)
@@ -195,7 +194,7 @@ import Testing
             }
             theta = params[0]
             let fN = lossAndGradient(theta).0
-            #expect(fN < 0.1 * f0 || fN < 1e-6, "seed \(seed), d = \(d): f went from \(f0) to \(fN)")
+            #expect(fN < 0.01 * f0 || fN < 1e-6, "seed \(seed), d = \(d): f went from \(f0) to \(fN)")
         }
     }
 }

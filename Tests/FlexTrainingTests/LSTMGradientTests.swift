@@ -173,4 +173,26 @@ import Testing
         #expect(dx.scalars[0..<6].allSatisfy { abs($0) < 1e-12 })
         #expect(dx.scalars[6..<8].contains { abs($0) > 1e-3 })
     }
+
+    @Test func projectionRestoresFeasibleAlphaBeta() throws {
+        let lstm = try Self.makeLSTM(Self.cases[3], seed: 4)
+        for (i, name) in lstm.parameterNames.enumerated() {
+            for j in 0..<lstm.parameters[i].count {
+                lstm.parameters[i].scalars[j] = name.contains("_alpha_") ? (j % 2 == 0 ? 1.7 : -0.4)
+                    : name.contains("_beta_") ? -2 : 5
+            }
+        }
+        lstm.projectParameters()
+        for (i, name) in lstm.parameterNames.enumerated() {
+            let v = lstm.parameters[i].scalars
+            if name.contains("_alpha_") {
+                #expect(v.enumerated().allSatisfy { $0.element == ($0.offset % 2 == 0 ? 1 : 0) }, "\(name)")
+            } else if name.contains("_beta_") {
+                let f = name.hasPrefix("g_") || name.hasPrefix("c_") ? lstm.cell : lstm.gate
+                #expect(v.allSatisfy { $0 == Float(f.betaDomain.lower) && $0 > 0 }, "\(name)")
+            } else {
+                #expect(v.allSatisfy { $0 == 5 }, "\(name): weights are not projected")
+            }
+        }
+    }
 }

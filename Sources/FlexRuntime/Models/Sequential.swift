@@ -1,3 +1,6 @@
+import Dispatch
+import Synchronization
+
 /// A model as an ordered list of layers built from `LayerSpec`s, named `layers.0`, `layers.1`, ...
 ///
 /// The shapes are checked once at construction: each layer's expected input is the previous layer's output,
@@ -60,4 +63,41 @@ public final class Sequential: @unchecked Sendable {
     public var namedParameters: [(name: String, tensor: Tensor)] {
         layers.flatMap { layer in zip(layer.parameterNames, layer.parameters).map { ("\(layer.name).\($0)", $1) } }
     }
+}
+
+extension Sequential {
+    /// `forward` with the batch split into `threads` contiguous shards run concurrently; the result is
+    /// identical to the single-threaded forward (each sample's computation does not depend on the split).
+    public func forward(_ input: Tensor, threads: Int) throws(ShapeMismatch) -> Tensor {
+        let n = input.shape.first ?? 0
+        let shards = max(1, min(threads, n))
+        if shards == 1 { return try forward(input) }
+        guard Array(input.shape.dropFirst()) == inputShape else { return try forward(input) }  // throws the mismatch
+        let bounds = (0...shards).map { $0 * n / shards }
+        let per = outputShape.reduce(1, *)
+        var out = [Float](repeating: 0, count: n * per)
+        let failure = out.withUnsafeMutableBufferPointer { buffer -> ShapeMismatch? in
+            let base = UncheckedPointer(buffer.baseAddress!)
+            let errors = Mutex<[ShapeMismatch?]>(Array(repeating: nil, count: shards))
+            DispatchQueue.concurrentPerform(iterations: shards) { s in
+                do throws(ShapeMismatch) {
+                    let y = try self.forward(input.batchSlice(bounds[s] ..< bounds[s + 1]))
+                    y.scalars.withUnsafeBufferPointer { src in
+                        (base.pointer + bounds[s] * per).update(from: src.baseAddress!, count: src.count)
+                    }
+                } catch {
+                    errors.withLock { $0[s] = error }
+                }
+            }
+            return errors.withLock { $0.compactMap { $0 }.first }
+        }
+        if let failure { throw failure }
+        return Tensor(shape: [n] + outputShape, scalars: out)
+    }
+}
+
+/// A pointer handed to concurrent workers that write disjoint ranges.
+struct UncheckedPointer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    init(_ p: UnsafeMutablePointer<Float>) { pointer = p }
 }

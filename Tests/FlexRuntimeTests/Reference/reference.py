@@ -8,8 +8,8 @@ read the committed JSON, so CI never runs this file.
 
 Conventions (see docs/reference-tests.md):
 - Inputs and parameters are deterministic "counting-range" values
-  v_i = (((i*m + s) mod p) - (p-1)/2) * scale over the flattened index i, with a different
-  multiplier/modulus/shift per tensor. They are rounded to float32 first, then every expected value
+  v_i = (((i*m + s) mod p) - (p-1)/2) * scale + (((3i + k) mod 41) - 20) * scale/64 over the
+  flattened index i, with a different multiplier/modulus/shift (and k) per tensor. They are rounded to float32 first, then every expected value
   is computed in float64 from exactly those float32 numbers, so the Swift side (float32) starts from
   bit-identical inputs.
 - Numbers are written with 9 significant digits (enough to round-trip any float32 exactly;

@@ -1,0 +1,132 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import FlexRuntime
+import FlexTraining
+
+/// `flexctl bench`: throughput and latency of the numerical core on one fixed seed.
+///
+/// Workloads (the issue's reference points, PyTorch 2.15 CPU on the same 2 cores, in parentheses):
+/// - `cae2-train`: CAE2 + P-E2-ReLU training step (forward, backward, Adam, projection), batch 128 (1,786 img/s);
+/// - `cae2-infer`: CAE2 + P-E2-ReLU forward pass, batch 128 (3,537 img/s);
+/// - `lstm-train`: LSTM(4→16, window 30) + P-Sig-Ramp gates and a Dense head, training step, batch 50 (300 seq/s).
+/// Inputs are seeded uniform noise: throughput does not depend on the pixel values.
+public struct BenchCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure training and inference throughput (images/s, sequences/s) and per-batch latency.")
+
+    public enum Workload: String, ExpressibleByArgument, CaseIterable, Sendable {
+        case cae2Train = "cae2-train", cae2Infer = "cae2-infer", lstmTrain = "lstm-train"
+    }
+
+    @Option(help: "Workloads to run (\(Workload.allCases.map(\.rawValue).joined(separator: ", "))); default: all.")
+    public var workload: [Workload] = []
+
+    @Option(help: "Seconds to measure each workload (after warm-up).")
+    public var seconds: Double = 3
+
+    @Option(help: "Worker threads (default: the number of cores).")
+    public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Seed for parameters and inputs.")
+    public var seed: UInt64 = 1
+
+    @Flag(help: "Print JSON instead of a table.")
+    public var json = false
+
+    public init() {}
+
+    public func validate() throws {
+        guard seconds > 0, seconds <= 600 else {
+            throw ValidationError("--seconds must be in (0, 600], found \(seconds)")
+        }
+        guard threads >= 1, threads <= 256 else {
+            throw ValidationError("--threads must be in 1...256, found \(threads)")
+        }
+    }
+
+    public struct Result: Codable, Sendable {
+        public var workload: String
+        public var unit: String
+        public var batch: Int
+        public var threads: Int
+        public var batches: Int
+        public var throughput: Double
+        public var meanMilliseconds: Double
+        public var p50Milliseconds: Double
+        public var p95Milliseconds: Double
+    }
+
+    public func run() throws {
+        let chosen = workload.isEmpty ? Workload.allCases : workload
+        var results: [Result] = []
+        for w in chosen {
+            results.append(try measure(w))
+            if !json { printRow(results.last!, header: results.count == 1) }
+        }
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try enc.encode(results), as: UTF8.self))
+        }
+    }
+
+    func measure(_ w: Workload) throws -> Result {
+        var rng = SplitMix64(seed: seed &+ 1000)
+        func noise(_ shape: [Int]) -> Tensor {
+            Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in rng.uniform(-1, 1) })
+        }
+        switch w {
+        case .cae2Train, .cae2Infer:
+            let model = try Sequential(specs: Architecture.cae2(activation: .member("p-e2-relu")),
+                                       inputShape: [1, 28, 28], seed: seed)
+            let batch = 128
+            let x = noise([batch, 1, 28, 28])
+            if w == .cae2Infer {
+                return try time(w, unit: "img/s", batch: batch) { _ = try model.forward(x, threads: threads) }
+            }
+            let trainer = Trainer(model: model, threads: threads)
+            return try time(w, unit: "img/s", batch: batch) { _ = try trainer.step(input: x, target: x) }
+        case .lstmTrain:
+            let specs = Architecture.lstmForecaster(features: 4, hidden: 16, layers: 1, targets: 1,
+                                                    gate: try .member("p-sig-ramp"), cell: try .member("tanh"))
+            let model = try Sequential(specs: specs, inputShape: [30, 4], seed: seed)
+            let batch = 50
+            let x = noise([batch, 30, 4]), y = noise([batch, 1])
+            let trainer = Trainer(model: model, threads: threads)
+            return try time(w, unit: "seq/s", batch: batch) { _ = try trainer.step(input: x, target: y) }
+        }
+    }
+
+    func time(_ w: Workload, unit: String, batch: Int, _ body: () throws -> Void) throws -> Result {
+        for _ in 0..<3 { try body() }  // warm-up
+        var samples: [Double] = []
+        let start = DispatchTime.now().uptimeNanoseconds
+        var now = start
+        while Double(now - start) / 1e9 < seconds || samples.count < 5 {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try body()
+            now = DispatchTime.now().uptimeNanoseconds
+            samples.append(Double(now - t0) / 1e6)
+        }
+        let total = samples.reduce(0, +)
+        let sorted = samples.sorted()
+        func pct(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(p * Double(sorted.count - 1) + 0.5))] }
+        return Result(workload: w.rawValue, unit: unit, batch: batch, threads: threads, batches: samples.count,
+                      throughput: Double(batch * samples.count) / (total / 1000),
+                      meanMilliseconds: total / Double(samples.count), p50Milliseconds: pct(0.5),
+                      p95Milliseconds: pct(0.95))
+    }
+
+    func printRow(_ r: Result, header: Bool) {
+        if header {
+            print("workload     batch  threads  batches   throughput      mean ms/batch  p50 ms  p95 ms")
+        }
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+        print(pad(r.workload, 13) + pad(String(r.batch), 7) + pad(String(r.threads), 9) + pad(String(r.batches), 10)
+              + pad(String(format: "%.0f %@", r.throughput, r.unit), 16)
+              + pad(String(format: "%.3f", r.meanMilliseconds), 15)
+              + pad(String(format: "%.3f", r.p50Milliseconds), 8) + String(format: "%.3f", r.p95Milliseconds))
+    }
+}

@@ -1,0 +1,146 @@
+import FlexRuntime
+
+/// One set of per-unit activation parameters inside a layer: an `Activation` layer has one, an LSTM layer
+/// has five per stacked layer (i, f, g, o gates and the cell output).
+public struct ActivationSlot: Sendable {
+    /// Dotted path for messages, e.g. `layers.0.i_l0`.
+    public var name: String
+    public var function: ActivationFunction
+    public var units: Int
+    /// Index into the layer's `parameters` of α (nil if the function has none).
+    public var alphaIndex: Int?
+    /// Index into the layer's `parameters` of β (nil if the function has none).
+    public var betaIndex: Int?
+}
+
+/// A layer holding flexible-activation parameters.
+public protocol ActivationSlotProvider: Layer {
+    var activationSlots: [ActivationSlot] { get }
+}
+
+extension Activation: ActivationSlotProvider {
+    public var activationSlots: [ActivationSlot] {
+        [ActivationSlot(name: name, function: function, units: units, alphaIndex: alphaIndex, betaIndex: betaIndex)]
+    }
+}
+
+extension LSTM: ActivationSlotProvider {
+    public var activationSlots: [ActivationSlot] {
+        (0..<numLayers).flatMap { l in
+            let idx = parameterIndices(layer: l)
+            return LSTMNonlinearity.allCases.map { k in
+                ActivationSlot(name: "\(name).\(k.prefix)_l\(l)", function: functions[k.rawValue], units: hiddenSize,
+                               alphaIndex: idx.alpha[k.rawValue], betaIndex: idx.beta[k.rawValue])
+            }
+        }
+    }
+}
+
+extension Sequential {
+    /// Every activation slot of the model with the index of its layer.
+    public var activationSlots: [(layer: Int, slot: ActivationSlot)] {
+        layers.enumerated().flatMap { (i, layer) in
+            ((layer as? any ActivationSlotProvider)?.activationSlots ?? []).map { (i, $0) }
+        }
+    }
+
+    /// Restores α/β feasibility in every slot (after an optimiser step): α clipped to [0, 1] or projected
+    /// onto the simplex, β clamped to its domain.
+    public func projectActivationParameters() {
+        for (l, slot) in activationSlots {
+            let layer = layers[l]
+            var a: [Float] = [], b: [Float] = []
+            if let i = slot.alphaIndex { swap(&a, &layer.parameters[i].scalars) }
+            if let i = slot.betaIndex { swap(&b, &layer.parameters[i].scalars) }
+            slot.function.project(alpha: &a, beta: &b)
+            if let i = slot.alphaIndex { swap(&a, &layer.parameters[i].scalars) }
+            if let i = slot.betaIndex { swap(&b, &layer.parameters[i].scalars) }
+        }
+    }
+}
+
+/// Mini-batch training of a `Sequential` model: MSE loss, the layer-wise regulariser (eq. 7) on α and β,
+/// Adam, then projection of α/β back onto their feasible sets.
+///
+/// Regulariser groups: each activation slot contributes its α (`[units, alphaWidth]`, default the member's
+/// initial α, bounds [0, 1]) and, when `regularizeBeta`, its β (default the initial β, bounds the β domain).
+/// Every slot is its own layer j in the towards-mean term, with λ_j = 1.
+public final class Trainer {
+    public let model: Sequential
+    public var optimizer: Adam
+    public var regularizer: LayerwiseRegularizer
+    public var regularizeBeta: Bool
+    /// Threads for the data-parallel forward/backward pass (same count ⇒ identical results).
+    public var threads: Int
+
+    public init(model: Sequential, optimizer: Adam = Adam(), regularizer: LayerwiseRegularizer = .init(),
+                regularizeBeta: Bool = true, threads: Int = 1) {
+        self.model = model
+        self.optimizer = optimizer
+        self.regularizer = regularizer
+        self.regularizeBeta = regularizeBeta
+        self.threads = max(1, threads)
+    }
+
+    /// The regulariser's groups with the (layer, parameter) each one reads.
+    public func regularizerGroups() throws(ConfigurationError) -> [(layer: Int, parameter: Int, group: RegularizerGroup)] {
+        var out: [(Int, Int, RegularizerGroup)] = []
+        for (l, slot) in model.activationSlots {
+            let layer = model.layers[l]
+            let f = slot.function
+            if let i = slot.alphaIndex {
+                out.append((l, i, try RegularizerGroup(
+                    name: "\(slot.name).alpha", values: layer.parameters[i].scalars, units: slot.units,
+                    width: f.alphaWidth, defaults: f.defaultAlpha(), bounds: .unitInterval)))
+            }
+            if regularizeBeta, let i = slot.betaIndex {
+                let d = f.betaDomain
+                out.append((l, i, try RegularizerGroup(
+                    name: "\(slot.name).beta", values: layer.parameters[i].scalars, units: slot.units,
+                    width: f.betaWidth, defaults: f.defaultBeta(),
+                    bounds: .init(lower: Float(d.lower), upper: Float(d.upper)))))
+            }
+        }
+        return out
+    }
+
+    /// The outcome of one optimiser step.
+    public struct StepResult: Sendable {
+        /// The batch's mean squared error before the step.
+        public var loss: Float
+        /// The regulariser's value before the step (0 when disabled).
+        public var regularization: Double
+    }
+
+    /// One step on a mini-batch: gradients of MSE + regulariser, Adam update, α/β projection.
+    public func step(input: Tensor, target: Tensor) throws -> StepResult {
+        var (loss, grads) = try model.lossAndGradients(input: input, target: target, threads: threads)
+        var reg = 0.0
+        if !regularizer.isDisabled {
+            let groups = try regularizerGroups()
+            let r = regularizer.evaluate(groups.map(\.group))
+            reg = r.loss
+            for (g, entry) in zip(r.gradients, groups) {
+                grads[entry.layer][entry.parameter].scalars.withUnsafeMutableBufferPointer { d in
+                    for i in 0..<g.count { d[i] += g[i] }
+                }
+            }
+        }
+        // Move the parameters out of the layers so Adam updates them in place (no copy-on-write).
+        var flat: [Tensor] = []
+        var counts: [Int] = []
+        for layer in model.layers {
+            counts.append(layer.parameters.count)
+            flat += layer.parameters
+            layer.parameters = []
+        }
+        optimizer.step(parameters: &flat, gradients: Array(grads.joined()))
+        var k = 0
+        for (layer, c) in zip(model.layers, counts) {
+            layer.parameters = Array(flat[k ..< k + c])
+            k += c
+        }
+        model.projectActivationParameters()
+        return StepResult(loss: loss, regularization: reg)
+    }
+}
