@@ -59,7 +59,8 @@ let package = Package(
             dependencies: [
                 "FlexRuntime", "FlexTraining",
                 .product(name: "PropertyBased", package: "swift-property-based"),
-            ]),
-        .testTarget(name: "FlexCLITests", dependencies: ["FlexCLI", "FlexPlot"]),
+            ],
+            exclude: ["Reference"]),
+        .testTarget(name: "FlexCLITests", dependencies: ["FlexCLI", "FlexPlot"], exclude: ["Snapshots"]),
     ]
 )

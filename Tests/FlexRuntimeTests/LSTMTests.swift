@@ -204,9 +204,8 @@ import Testing
         let flex = Self.makeLSTM(inputSize: 4, hiddenSize: 16, layers: layers, gate: "p-sig-ramp", cell: "p-tanh-ramp", seed: 8)
         let plain = Self.makeLSTM(inputSize: 4, hiddenSize: 16, layers: layers, gate: "sigmoid", cell: "tanh", seed: 99)
         // Same weights; α = 1 everywhere (pure sigmoid/tanh components); β arbitrary.
-        for (i, name) in plain.parameterNames.enumerated() {
+        for name in plain.parameterNames {
             try plain.setParameter(name, flex.parameters[flex.parameterNames.firstIndex(of: name)!])
-            _ = i
         }
         Self.randomizeFlexParameters(flex, alpha: 1...1, beta: 0.3...2, seed: 4)
         let x = Self.random([5, 12, 4], seed: 6, lo: -3, hi: 3)

@@ -27,19 +27,19 @@ package enum IdentityKernel: VectorKernel {
 }
 
 package enum ReLUKernel: VectorKernel {
-    @inline(__always) package static func value(_ z: V8, _ b: V8) -> V8 { pointwiseMax(z, V8()) }
+    @inline(__always) package static func value(_ z: V8, _ b: V8) -> V8 { VectorMath.max(z, V8()) }
     @inline(__always) package static func grad(_ z: V8, _ b: V8) -> (f: V8, dz: V8, db: V8) {
-        (pointwiseMax(z, V8()), V8().replacing(with: 1, where: z .> 0), V8())
+        (VectorMath.max(z, V8()), V8().replacing(with: 1, where: z .> 0), V8())
     }
 }
 
 package enum ELUKernel: VectorKernel {
     @inline(__always) package static func value(_ z: V8, _ b: V8) -> V8 {
-        let em1 = VectorMath.expm1(pointwiseMin(z, V8()))
+        let em1 = VectorMath.expm1(VectorMath.min(z, V8()))
         return (b * em1).replacing(with: z, where: z .> 0)
     }
     @inline(__always) package static func grad(_ z: V8, _ b: V8) -> (f: V8, dz: V8, db: V8) {
-        let (e, em1) = VectorMath.expAndExpm1(pointwiseMin(z, V8()))
+        let (e, em1) = VectorMath.expAndExpm1(VectorMath.min(z, V8()))
         let pos = z .> 0
         return ((b * em1).replacing(with: z, where: pos), (b * e).replacing(with: 1, where: pos),
                 em1.replacing(with: 0, where: pos))
@@ -48,11 +48,11 @@ package enum ELUKernel: VectorKernel {
 
 package enum NegatedELUKernel: VectorKernel {
     @inline(__always) package static func value(_ z: V8, _ b: V8) -> V8 {
-        let em1 = VectorMath.expm1(-pointwiseMax(z, V8()))
+        let em1 = VectorMath.expm1(-VectorMath.max(z, V8()))
         return (-b * em1).replacing(with: z, where: z .< 0)
     }
     @inline(__always) package static func grad(_ z: V8, _ b: V8) -> (f: V8, dz: V8, db: V8) {
-        let (e, em1) = VectorMath.expAndExpm1(-pointwiseMax(z, V8()))
+        let (e, em1) = VectorMath.expAndExpm1(-VectorMath.max(z, V8()))
         let neg = z .< 0
         return ((-b * em1).replacing(with: z, where: neg), (b * e).replacing(with: 1, where: neg),
                 (-em1).replacing(with: 0, where: neg))
@@ -94,24 +94,24 @@ package enum TanhKernel: VectorKernel {
 
 package enum SigmoidRampKernel: VectorKernel {
     @inline(__always) package static func value(_ z: V8, _ b: V8) -> V8 {
-        (b * z + 0.5).clamped(lowerBound: V8(), upperBound: V8(repeating: 1))
+        VectorMath.clamp(b * z + 0.5, 0, 1)
     }
     @inline(__always) package static func grad(_ z: V8, _ b: V8) -> (f: V8, dz: V8, db: V8) {
         let u = b * z + 0.5
         let inside = (u .> 0) .& (u .< 1)
-        return (u.clamped(lowerBound: V8(), upperBound: V8(repeating: 1)),
+        return (VectorMath.clamp(u, 0, 1),
                 V8().replacing(with: b, where: inside), V8().replacing(with: z, where: inside))
     }
 }
 
 package enum TanhRampKernel: VectorKernel {
     @inline(__always) package static func value(_ z: V8, _ b: V8) -> V8 {
-        (b * z).clamped(lowerBound: V8(repeating: -1), upperBound: V8(repeating: 1))
+        VectorMath.clamp(b * z, -1, 1)
     }
     @inline(__always) package static func grad(_ z: V8, _ b: V8) -> (f: V8, dz: V8, db: V8) {
         let u = b * z
         let inside = (u .> -1) .& (u .< 1)
-        return (u.clamped(lowerBound: V8(repeating: -1), upperBound: V8(repeating: 1)),
+        return (VectorMath.clamp(u, -1, 1),
                 V8().replacing(with: b, where: inside), V8().replacing(with: z, where: inside))
     }
 }

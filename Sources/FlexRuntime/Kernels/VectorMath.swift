@@ -20,12 +20,28 @@ public enum VectorMath {
     @usableFromInline static let ln2lo: Float = -2.121_944_400_546_905_827_679e-4
     @usableFromInline static let lowerClamp: Float = -87.3
     @usableFromInline static let upperClamp: Float = 88.3
+    @usableFromInline static let roundingMagic: Float = 12_582_912  // 1.5·2^23
+
+    // Lane-wise min/max/clamp through compares and blends (the generic `pointwiseMin`/`clamped` of the
+    // standard library are not inlined into vector code).
+    @inlinable @inline(__always)
+    public static func min(_ a: V, _ b: V) -> V { a.replacing(with: b, where: b .< a) }
+    @inlinable @inline(__always)
+    public static func max(_ a: V, _ b: V) -> V { a.replacing(with: b, where: b .> a) }
+    @inlinable @inline(__always)
+    public static func clamp(_ x: V, _ lo: Float, _ hi: Float) -> V {
+        let l = x.replacing(with: lo, where: x .< lo)
+        return l.replacing(with: hi, where: l .> hi)
+    }
 
     /// 2^n and e^x − 1 scaled down by 2^n: returns `(scale, pm1)` with e^x = scale·(1 + pm1).
     @inlinable @inline(__always)
     public static func expParts(_ x: V) -> (scale: V, pm1: V) {
-        let xc = x.clamped(lowerBound: V(repeating: lowerClamp), upperBound: V(repeating: upperClamp))
-        let n = (xc * log2e).rounded(.toNearestOrEven)
+        let xc = clamp(x, lowerClamp, upperClamp)
+        // Round x·log2e to the nearest integer with the 1.5·2^23 trick: the integer lands in the low
+        // mantissa bits of t, so 2^n's exponent bits come from t's bit pattern (no float→int conversion).
+        let t = xc.addingProduct(V(repeating: log2e), V(repeating: roundingMagic))
+        let n = t - roundingMagic
         var r = xc.addingProduct(n, V(repeating: -ln2hi))
         r = r.addingProduct(n, V(repeating: -ln2lo))
         var p = V(repeating: 1.398_199_950_7e-3).addingProduct(V(repeating: 1.987_569_150_0e-4), r)
@@ -34,7 +50,7 @@ public enum VectorMath {
         p = V(repeating: 1.666_666_545_9e-1).addingProduct(p, r)
         p = V(repeating: 5.000_000_120_1e-1).addingProduct(p, r)
         let pm1 = r.addingProduct(r * r, p)
-        let bits = (SIMD8<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
+        let bits = (unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
         let scale = unsafeBitCast(bits, to: V.self)
         return (scale, pm1)
     }
