@@ -29,10 +29,13 @@ let package = Package(
             name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]),
 
+        // Small C helpers (allocator tuning). No stable API: internal to flexctl.
+        .target(name: "CFlexSupport"),
+
         // Runtime: tensors, forward kernels, activations. Never depends on training code.
         .target(
             name: "FlexRuntime",
-            dependencies: [.product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["CFlexSupport", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: kernelSettings),
         // Training: backward passes, loss, optimiser, regulariser.
         .target(

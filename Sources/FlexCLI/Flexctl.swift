@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlexRuntime
 
 /// The `flexctl` root command. Each subcommand lives in its own file; to add one, append its type to
 /// `subcommands` below (one line). Subcommands may be `ParsableCommand` or `AsyncParsableCommand`.
@@ -22,6 +23,7 @@ public struct Flexctl: AsyncParsableCommand {
     /// `main.swift` calls this rather than `await Flexctl.main()`: in top-level code Swift resolves that
     /// call to `ParsableCommand`'s synchronous `main()`, which refuses an async root command at run time.
     public static func main(arguments: [String]?) async {
+        Allocator.keepFreedMemoryForReuse()
         do {
             var command = try await asyncParseAsRoot(arguments)
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -86,3 +86,9 @@ extension Tensor {
         return Tensor(shape: [indices.count] + shape.dropFirst(), scalars: out)
     }
 }
+
+/// An array of `count` floats whose contents the caller overwrites before reading (skips zero-filling).
+@inline(__always)
+public func uninitializedFloats(_ count: Int) -> [Float] {
+    [Float](unsafeUninitializedCapacity: count) { _, n in n = count }
+}

@@ -37,9 +37,9 @@ extension Conv2d: TrainableLayer {
                              kernel: kernelSize, stride: stride, padding: padding)
         let pixels = g.outputPixels, k = g.patchSize, o = outputChannels
         let inPer = x.count / max(1, n), outPer = o * pixels
-        let maxChunk = max(1, min(n, 32 * 1024 / (k * pixels)))
-        var cols = [Float](repeating: 0, count: k * pixels * maxChunk)
-        var dym = [Float](repeating: 0, count: outPer * maxChunk)
+        let maxChunk = maxBatchChunk(batch: n, floatsPerSample: k * pixels)
+        var cols = uninitializedFloats(k * pixels * maxChunk)
+        var dym = uninitializedFloats(outPer * maxChunk)
         var dx = needsInputGradient ? Tensor(shape: x.shape) : Tensor(shape: [0])
         gradOutput.scalars.withUnsafeBufferPointer { dy in
             gradients[1].scalars.withUnsafeMutableBufferPointer { db in
@@ -51,7 +51,7 @@ extension Conv2d: TrainableLayer {
             cols.withUnsafeMutableBufferPointer { cb in
             dym.withUnsafeMutableBufferPointer { d in
             dx.scalars.withUnsafeMutableBufferPointer { dxb in
-                forEachBatchChunk(batch: n, floatsPerSample: k * pixels) { first, count in
+                forEachBatchChunk(batch: n, floatsPerSample: k * pixels, chunkMultiple: samplesForFullVectors(pixels: pixels)) { first, count in
                     let np = count * pixels
                     toChannelMajor(dy.baseAddress! + first * outPer, batch: count, channels: o, pixels: pixels, d.baseAddress!)
                     im2col(xb.baseAddress! + first * inPer, batch: count, geometry: g, columns: cb.baseAddress!)
@@ -89,10 +89,10 @@ extension ConvTranspose2d: TrainableLayer {
                              kernel: kernelSize, stride: stride, padding: padding)
         let rows = g.patchSize
         let inPer = c * pixels, outPer = outputChannels * g.height * g.width
-        let maxChunk = max(1, min(n, 32 * 1024 / (rows * pixels)))
-        var cols = [Float](repeating: 0, count: rows * pixels * maxChunk)
-        var xm = [Float](repeating: 0, count: inPer * maxChunk)
-        var dxm = [Float](repeating: 0, count: needsInputGradient ? inPer * maxChunk : 0)
+        let maxChunk = maxBatchChunk(batch: n, floatsPerSample: rows * pixels)
+        var cols = uninitializedFloats(rows * pixels * maxChunk)
+        var xm = uninitializedFloats(inPer * maxChunk)
+        var dxm = uninitializedFloats(needsInputGradient ? inPer * maxChunk : 0)
         var dx = needsInputGradient ? Tensor(shape: x.shape) : Tensor(shape: [0])
         gradOutput.scalars.withUnsafeBufferPointer { dy in
             gradients[1].scalars.withUnsafeMutableBufferPointer { db in
@@ -106,7 +106,7 @@ extension ConvTranspose2d: TrainableLayer {
             xm.withUnsafeMutableBufferPointer { xmb in
             dxm.withUnsafeMutableBufferPointer { dxmb in
             dx.scalars.withUnsafeMutableBufferPointer { dxb in
-                forEachBatchChunk(batch: n, floatsPerSample: rows * pixels) { first, count in
+                forEachBatchChunk(batch: n, floatsPerSample: rows * pixels, chunkMultiple: samplesForFullVectors(pixels: pixels)) { first, count in
                     let np = count * pixels
                     im2col(dy.baseAddress! + first * outPer, batch: count, geometry: g, columns: cb.baseAddress!)
                     toChannelMajor(xb.baseAddress! + first * inPer, batch: count, channels: c, pixels: pixels, xmb.baseAddress!)

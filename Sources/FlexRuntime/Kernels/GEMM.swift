@@ -84,13 +84,27 @@ public func gemmNN(m: Int, n: Int, k: Int,
             j += 8
         }
         if j < n {
-            for r in 0..<4 {
-                let ar = a + (i + r) * aRowStride
-                for jj in j..<n {
-                    var s: Float = 0
-                    for kk in 0..<k { s = s.addingProduct(ar[kk * aColStride], b[kk * ldb + jj]) }
-                    let cp = c + (i + r) * ldc + jj
-                    cp.pointee = accumulate ? cp.pointee + s : s
+            // Fewer than 8 columns left: the same 4-row kernel on a partially filled vector.
+            let rem = n - j
+            var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
+            var bp = b + j
+            var ko = 0
+            for _ in 0..<k {
+                var b0 = SIMD8<Float>()
+                for q in 0..<rem { b0[q] = bp[q] }
+                c0 = c0.addingProduct(SIMD8(repeating: a0[ko]), b0)
+                c1 = c1.addingProduct(SIMD8(repeating: a1[ko]), b0)
+                c2 = c2.addingProduct(SIMD8(repeating: a2[ko]), b0)
+                c3 = c3.addingProduct(SIMD8(repeating: a3[ko]), b0)
+                bp += ldb
+                ko += aColStride
+            }
+            let cp = c + i * ldc + j
+            for q in 0..<rem {
+                if accumulate {
+                    cp[q] += c0[q]; cp[ldc + q] += c1[q]; cp[2 * ldc + q] += c2[q]; cp[3 * ldc + q] += c3[q]
+                } else {
+                    cp[q] = c0[q]; cp[ldc + q] = c1[q]; cp[2 * ldc + q] = c2[q]; cp[3 * ldc + q] = c3[q]
                 }
             }
         }

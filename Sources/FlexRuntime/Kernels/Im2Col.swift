@@ -1,6 +1,11 @@
+import Synchronization
+
+/// Offset tables by geometry, shared by all layers and threads.
+private let offsetTableCache = Mutex<[ConvGeometry: [Int32]]>([:])
+
 /// The geometry of a square convolution window sliding over an image (PyTorch's Conv2d formula):
 /// `outputHeight = ⌊(height + 2·padding − kernel) / stride⌋ + 1`, likewise for the width.
-public struct ConvGeometry: Sendable, Equatable {
+public struct ConvGeometry: Sendable, Hashable {
     public var channels: Int, height: Int, width: Int
     public var kernel: Int, stride: Int, padding: Int
     public var outputHeight: Int { (height + 2 * padding - kernel) / stride + 1 }
@@ -15,43 +20,62 @@ public struct ConvGeometry: Sendable, Equatable {
     }
 }
 
+extension ConvGeometry {
+    /// For each column-matrix row r = (c·k + kh)·k + kw and output pixel p = oh·OW + ow: the offset of the
+    /// source element within one image (c·H·W + iy·W + ix), or −1 where the window hangs over the padding.
+    /// Built once per call (rows·OH·OW entries, a small fraction of the batch's work), it turns im2col and
+    /// col2im into branch-light gathers and scatters.
+    func offsetTable() -> [Int32] {
+        if let cached = offsetTableCache.withLock({ $0[self] }) { return cached }
+        let table = buildOffsetTable()
+        offsetTableCache.withLock { cache in
+            if cache.count > 256 { cache.removeAll() }  // bounded: a model has a handful of geometries
+            cache[self] = table
+        }
+        return table
+    }
+
+    private func buildOffsetTable() -> [Int32] {
+        let oh = outputHeight, ow = outputWidth, k = kernel
+        var table = [Int32](repeating: -1, count: patchSize * oh * ow)
+        var t = 0
+        for c in 0..<channels {
+            for kh in 0..<k {
+                for kw in 0..<k {
+                    for y in 0..<oh {
+                        let iy = y * stride - padding + kh
+                        for x in 0..<ow {
+                            let ix = x * stride - padding + kw
+                            if iy >= 0, iy < height, ix >= 0, ix < width {
+                                table[t] = Int32((c * height + iy) * width + ix)
+                            }
+                            t += 1
+                        }
+                    }
+                }
+            }
+        }
+        return table
+    }
+}
+
 /// Unfolds a batch of images into a column matrix.
 ///
 /// `image`: `[batch, C, H, W]`; `columns`: `[C·k·k, batch·OH·OW]` with row `(c·k + kh)·k + kw` and column
 /// `b·OH·OW + oh·OW + ow` holding `image[b, c, oh·s − p + kh, ow·s − p + kw]` (0 outside the image).
 public func im2col(_ image: FloatPointer, batch: Int, geometry g: ConvGeometry, columns: MutableFloatPointer) {
-    let oh = g.outputHeight, ow = g.outputWidth, ohw = oh * ow
-    let ld = batch * ohw
-    let hw = g.height * g.width
-    for c in 0..<g.channels {
-        for kh in 0..<g.kernel {
-            for kw in 0..<g.kernel {
-                let row = columns + ((c * g.kernel + kh) * g.kernel + kw) * ld
-                // Valid output columns for this kw: 0 <= ox*s - p + kw < W
-                var owLo = 0
-                while owLo < ow && owLo * g.stride - g.padding + kw < 0 { owLo += 1 }
-                var owHi = ow
-                while owHi > owLo && (owHi - 1) * g.stride - g.padding + kw >= g.width { owHi -= 1 }
-                for b in 0..<batch {
-                    let src = image + (b * g.channels + c) * hw
-                    let dstB = row + b * ohw
-                    for y in 0..<oh {
-                        let iy = y * g.stride - g.padding + kh
-                        let dst = dstB + y * ow
-                        if iy < 0 || iy >= g.height {
-                            dst.update(repeating: 0, count: ow)
-                            continue
-                        }
-                        let srcRow = src + iy * g.width - g.padding + kw
-                        if owLo > 0 { dst.update(repeating: 0, count: owLo) }
-                        if g.stride == 1 {
-                            dst.advanced(by: owLo).update(from: srcRow + owLo, count: owHi - owLo)
-                        } else {
-                            var x = owLo
-                            while x < owHi { dst[x] = srcRow[x * g.stride]; x += 1 }
-                        }
-                        if owHi < ow { dst.advanced(by: owHi).update(repeating: 0, count: ow - owHi) }
-                    }
+    let ohw = g.outputPixels, ld = batch * ohw, chw = g.channels * g.height * g.width
+    let table = g.offsetTable()
+    table.withUnsafeBufferPointer { tb in
+        for r in 0..<g.patchSize {
+            let t = tb.baseAddress! + r * ohw
+            let row = columns + r * ld
+            for b in 0..<batch {
+                let src = image + b * chw
+                let dst = row + b * ohw
+                for p in 0..<ohw {
+                    let o = Int(t[p])
+                    dst[p] = o >= 0 ? src[o] : 0
                 }
             }
         }
@@ -61,28 +85,18 @@ public func im2col(_ image: FloatPointer, batch: Int, geometry g: ConvGeometry, 
 /// The adjoint of `im2col`: adds each column entry back into the image position it came from.
 /// `image` must be zeroed (or hold values to add to) by the caller.
 public func col2im(_ columns: FloatPointer, batch: Int, geometry g: ConvGeometry, image: MutableFloatPointer) {
-    let oh = g.outputHeight, ow = g.outputWidth, ohw = oh * ow
-    let ld = batch * ohw
-    let hw = g.height * g.width
-    for c in 0..<g.channels {
-        for kh in 0..<g.kernel {
-            for kw in 0..<g.kernel {
-                let row = columns + ((c * g.kernel + kh) * g.kernel + kw) * ld
-                var owLo = 0
-                while owLo < ow && owLo * g.stride - g.padding + kw < 0 { owLo += 1 }
-                var owHi = ow
-                while owHi > owLo && (owHi - 1) * g.stride - g.padding + kw >= g.width { owHi -= 1 }
-                for b in 0..<batch {
-                    let dstImg = image + (b * g.channels + c) * hw
-                    let srcB = row + b * ohw
-                    for y in 0..<oh {
-                        let iy = y * g.stride - g.padding + kh
-                        if iy < 0 || iy >= g.height { continue }
-                        let src = srcB + y * ow
-                        let dstRow = dstImg + iy * g.width - g.padding + kw
-                        var x = owLo
-                        while x < owHi { dstRow[x * g.stride] += src[x]; x += 1 }
-                    }
+    let ohw = g.outputPixels, ld = batch * ohw, chw = g.channels * g.height * g.width
+    let table = g.offsetTable()
+    table.withUnsafeBufferPointer { tb in
+        for r in 0..<g.patchSize {
+            let t = tb.baseAddress! + r * ohw
+            let row = columns + r * ld
+            for b in 0..<batch {
+                let dst = image + b * chw
+                let src = row + b * ohw
+                for p in 0..<ohw {
+                    let o = Int(t[p])
+                    if o >= 0 { dst[o] += src[p] }
                 }
             }
         }
@@ -115,12 +129,31 @@ public func fromChannelMajor(_ src: FloatPointer, batch: Int, channels: Int, pix
     }
 }
 
-/// Splits a batch into chunks whose column matrices stay cache-resident (about `targetFloats` floats),
-/// calling `body(first, count)` for each chunk in order.
+/// Floats per column-matrix chunk (256 KiB: within L2 on the machines we measured, see docs/benchmarks.md).
+public let batchChunkFloats = 64 * 1024
+
+/// The number of samples whose `pixels` columns make a multiple of 8 (the GEMM kernel's vector width).
 @inline(__always)
-public func forEachBatchChunk(batch: Int, floatsPerSample: Int, targetFloats: Int = 32 * 1024,
-                              _ body: (_ first: Int, _ count: Int) -> Void) {
-    let chunk = max(1, min(batch, targetFloats / max(1, floatsPerSample)))
+public func samplesForFullVectors(pixels: Int) -> Int {
+    var g = 8, p = pixels
+    while p != 0 { (g, p) = (p, g % p) }  // gcd(8, pixels)
+    return 8 / g
+}
+
+/// The largest chunk size `forEachBatchChunk` uses for this per-sample size.
+@inline(__always)
+public func maxBatchChunk(batch: Int, floatsPerSample: Int) -> Int {
+    max(1, min(batch, batchChunkFloats / max(1, floatsPerSample)))
+}
+
+/// Splits a batch into chunks whose column matrices stay cache-resident (about `targetFloats` floats),
+/// calling `body(first, count)` for each chunk in order. With `chunkMultiple`, full chunks hold a multiple of
+/// that many samples (so the column count fills whole SIMD vectors).
+@inline(__always)
+public func forEachBatchChunk(batch: Int, floatsPerSample: Int, targetFloats: Int = batchChunkFloats,
+                              chunkMultiple: Int? = nil, _ body: (_ first: Int, _ count: Int) -> Void) {
+    var chunk = max(1, min(batch, targetFloats / max(1, floatsPerSample)))
+    if let multiple = chunkMultiple, chunk > multiple, chunk < batch { chunk -= chunk % multiple }
     var b = 0
     while b < batch {
         let count = min(chunk, batch - b)

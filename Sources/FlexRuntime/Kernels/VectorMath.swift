@@ -40,7 +40,7 @@ public enum VectorMath {
         let xc = clamp(x, lowerClamp, upperClamp)
         // Round x·log2e to the nearest integer with the 1.5·2^23 trick: the integer lands in the low
         // mantissa bits of t, so 2^n's exponent bits come from t's bit pattern (no float→int conversion).
-        let t = xc.addingProduct(V(repeating: log2e), V(repeating: roundingMagic))
+        let t = V(repeating: roundingMagic).addingProduct(xc, V(repeating: log2e))
         let n = t - roundingMagic
         var r = xc.addingProduct(n, V(repeating: -ln2hi))
         r = r.addingProduct(n, V(repeating: -ln2lo))

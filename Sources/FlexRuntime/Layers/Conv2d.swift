@@ -60,16 +60,16 @@ public final class Conv2d: Layer, @unchecked Sendable {
         let pixels = g.outputPixels, k = g.patchSize
         let inPer = input.shape.dropFirst().reduce(1, *), outPer = outputChannels * pixels
         // The batch is processed in chunks so the column matrix stays in cache.
-        let maxChunk = max(1, min(n, 32 * 1024 / (k * pixels)))
-        var colBuf = [Float](repeating: 0, count: k * pixels * maxChunk)
-        var ym = [Float](repeating: 0, count: outPer * maxChunk)
+        let maxChunk = maxBatchChunk(batch: n, floatsPerSample: k * pixels)
+        var colBuf = uninitializedFloats(k * pixels * maxChunk)
+        var ym = uninitializedFloats(outPer * maxChunk)
         return Tensor(shape: outShape) { out in
             input.scalars.withUnsafeBufferPointer { x in
             weight.scalars.withUnsafeBufferPointer { w in
             bias.scalars.withUnsafeBufferPointer { b in
             colBuf.withUnsafeMutableBufferPointer { cb in
             ym.withUnsafeMutableBufferPointer { yb in
-                forEachBatchChunk(batch: n, floatsPerSample: k * pixels) { first, count in
+                forEachBatchChunk(batch: n, floatsPerSample: k * pixels, chunkMultiple: samplesForFullVectors(pixels: pixels)) { first, count in
                     let cols = count * pixels
                     im2col(x.baseAddress! + first * inPer, batch: count, geometry: g, columns: cb.baseAddress!)
                     gemmNN(m: outputChannels, n: cols, k: k, a: w.baseAddress!, aRowStride: k, aColStride: 1,

@@ -69,9 +69,9 @@ public final class ConvTranspose2d: Layer, @unchecked Sendable {
         let pixels = input.shape[2] * input.shape[3]
         let rows = g.patchSize  // out·k·k
         let inPer = inputChannels * pixels, hw = g.height * g.width, outPer = outputChannels * hw
-        let maxChunk = max(1, min(n, 32 * 1024 / (rows * pixels)))
-        var xm = [Float](repeating: 0, count: inPer * maxChunk)
-        var colBuf = [Float](repeating: 0, count: rows * pixels * maxChunk)
+        let maxChunk = maxBatchChunk(batch: n, floatsPerSample: rows * pixels)
+        var xm = uninitializedFloats(inPer * maxChunk)
+        var colBuf = uninitializedFloats(rows * pixels * maxChunk)
         var out = Tensor(shape: [n, outputChannels, g.height, g.width])
         input.scalars.withUnsafeBufferPointer { x in
         weight.scalars.withUnsafeBufferPointer { w in
@@ -79,7 +79,7 @@ public final class ConvTranspose2d: Layer, @unchecked Sendable {
         xm.withUnsafeMutableBufferPointer { xb in
         colBuf.withUnsafeMutableBufferPointer { cb in
         out.scalars.withUnsafeMutableBufferPointer { y in
-            forEachBatchChunk(batch: n, floatsPerSample: rows * pixels) { first, count in
+            forEachBatchChunk(batch: n, floatsPerSample: rows * pixels, chunkMultiple: samplesForFullVectors(pixels: pixels)) { first, count in
                 let cols = count * pixels
                 toChannelMajor(x.baseAddress! + first * inPer, batch: count, channels: inputChannels, pixels: pixels,
                                xb.baseAddress!)
