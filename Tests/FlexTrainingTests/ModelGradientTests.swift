@@ -4,9 +4,11 @@ import Testing
 
 /// End-to-end checks of `Sequential.lossAndGradients` (MSE through every layer of a CAE) by finite differences.
 @Suite struct ModelGradientTests {
-    /// Central differences of the whole-model loss in float32: the loss is a mean over 2·784 squared errors
-    /// (rounding ≈ 1e-7 relative), eps = 1e-2 gives a truncation error O(eps²·L''') ≈ 1e-5 for these smooth
-    /// members, so 2e-2 relative (plus 2e-4 absolute for near-zero gradients) is a safe bound.
+    /// Central differences of the whole-model loss: the outputs are float32 (rounding ≈ 1e-7 relative each) but
+    /// the MSE is summed in Double, so the loss carries ≈ 1e-8 of noise and eps = 1e-3 gives difference
+    /// quotients accurate to ≈ 1e-5; 2e-2 relative plus 2e-4 absolute is a safe bound. The members' ReLU parts
+    /// and the max-pools are piecewise linear: a small eps keeps perturbations from crossing their kinks
+    /// (the known-answer tests check these gradients exactly against PyTorch).
     @Test(arguments: ["p-e2-relu", "p-e2-id", "p-e-relu", "elu"])
     func cae2LossGradient(_ member: String) throws {
         let model = try Sequential(specs: Architecture.cae2(activation: .member(member)), inputShape: [1, 28, 28], seed: 5)
@@ -14,7 +16,7 @@ import Testing
         let target = randomTensor([2, 1, 28, 28], seed: 12, scale: 0.5)
         let (_, grads) = try model.lossAndGradients(input: x, target: target)
         var rng = SplitMix64(seed: 3)
-        let eps: Float = 1e-2
+        let eps: Float = 1e-3
         for (l, layer) in model.layers.enumerated() {
             for p in layer.parameters.indices {
                 for _ in 0..<4 {
