@@ -116,24 +116,6 @@ extension ActivationFunction {
     }
 }
 
-/// A layer whose parameters have a feasible set; the trainer calls `projectParameters()` after each
-/// optimiser step.
-public protocol ProjectedLayer: AnyObject {
-    func projectParameters()
-}
-
-extension Activation: ProjectedLayer {
-    /// Projects α onto [0, 1] / the simplex and clamps β to its domain, in place.
-    public func projectParameters() {
-        var a: [Float] = [], b: [Float] = []
-        if let i = alphaIndex { swap(&a, &parameters[i].scalars) }
-        if let i = betaIndex { swap(&b, &parameters[i].scalars) }
-        function.project(alpha: &a, beta: &b)
-        if let i = alphaIndex { swap(&a, &parameters[i].scalars) }
-        if let i = betaIndex { swap(&b, &parameters[i].scalars) }
-    }
-}
-
 extension Activation: TrainableLayer {
     public func forward(_ input: Tensor, cache: inout LayerCache) throws(ShapeMismatch) -> Tensor {
         let y = try forward(input)

@@ -214,22 +214,3 @@ extension LSTM: TrainableLayer {
         }
     }
 }
-
-extension LSTM: ProjectedLayer {
-    /// Restores feasibility of every nonlinearity's α/β after an optimiser step (α clipped to [0, 1] or
-    /// projected onto the simplex, β clamped to the function's domain), in place.
-    public func projectParameters() {
-        let fns = functions
-        for l in 0..<numLayers {
-            let idx = parameterIndices(layer: l)
-            for k in 0..<5 {
-                var a: [Float] = [], b: [Float] = []
-                if let i = idx.alpha[k] { swap(&a, &parameters[i].scalars) }
-                if let i = idx.beta[k] { swap(&b, &parameters[i].scalars) }
-                if !a.isEmpty || !b.isEmpty { fns[k].project(alpha: &a, beta: &b) }
-                if let i = idx.alpha[k] { swap(&a, &parameters[i].scalars) }
-                if let i = idx.beta[k] { swap(&b, &parameters[i].scalars) }
-            }
-        }
-    }
-}

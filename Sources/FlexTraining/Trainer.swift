@@ -13,9 +13,24 @@ public struct ActivationSlot: Sendable {
     public var betaIndex: Int?
 }
 
-/// A layer holding flexible-activation parameters.
+/// A layer holding flexible-activation parameters, which have a feasible set.
 public protocol ActivationSlotProvider: Layer {
     var activationSlots: [ActivationSlot] { get }
+}
+
+extension ActivationSlotProvider {
+    /// Restores feasibility after an optimiser step, in place: α clipped to [0, 1] (one free weight) or
+    /// projected onto the simplex (K weights), β clamped to its domain (see `ActivationFunction.project`).
+    public func projectParameters() {
+        for slot in activationSlots {
+            var a: [Float] = [], b: [Float] = []
+            if let i = slot.alphaIndex { swap(&a, &parameters[i].scalars) }
+            if let i = slot.betaIndex { swap(&b, &parameters[i].scalars) }
+            if !a.isEmpty || !b.isEmpty { slot.function.project(alpha: &a, beta: &b) }
+            if let i = slot.alphaIndex { swap(&a, &parameters[i].scalars) }
+            if let i = slot.betaIndex { swap(&b, &parameters[i].scalars) }
+        }
+    }
 }
 
 extension Activation: ActivationSlotProvider {
@@ -47,15 +62,7 @@ extension Sequential {
     /// Restores α/β feasibility in every slot (after an optimiser step): α clipped to [0, 1] or projected
     /// onto the simplex, β clamped to its domain.
     public func projectActivationParameters() {
-        for (l, slot) in activationSlots {
-            let layer = layers[l]
-            var a: [Float] = [], b: [Float] = []
-            if let i = slot.alphaIndex { swap(&a, &layer.parameters[i].scalars) }
-            if let i = slot.betaIndex { swap(&b, &layer.parameters[i].scalars) }
-            slot.function.project(alpha: &a, beta: &b)
-            if let i = slot.alphaIndex { swap(&a, &layer.parameters[i].scalars) }
-            if let i = slot.betaIndex { swap(&b, &layer.parameters[i].scalars) }
-        }
+        for layer in layers { (layer as? any ActivationSlotProvider)?.projectParameters() }
     }
 }
 
