@@ -55,8 +55,7 @@ let package = Package(
 
         .testTarget(
             name: "FlexRuntimeTests",
-            dependencies: ["FlexRuntime", .product(name: "PropertyBased", package: "swift-property-based")],
-            resources: [.copy("Reference")]),
+            dependencies: ["FlexRuntime", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(
             name: "FlexTrainingTests",
             dependencies: [
@@ -64,6 +63,10 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             exclude: ["Reference"]),
+        // Known answers from PyTorch (Reference/reference.py wrote Reference/reference.json).
+        .testTarget(
+            name: "FlexKnownAnswerTests", dependencies: ["FlexRuntime", "FlexTraining"],
+            resources: [.copy("Reference")]),
         .testTarget(name: "FlexCLITests", dependencies: ["FlexCLI", "FlexPlot"], exclude: ["Snapshots"]),
     ]
 )

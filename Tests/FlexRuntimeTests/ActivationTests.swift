@@ -105,7 +105,7 @@ func distanceToKink(_ f: ActivationFunction, _ z: Double, beta: [Double]) -> Dou
         #expect(elu.evaluate(0.0, alpha: [], beta: []).dz == 1)   // β e^0 with β = 1
         let e2 = try ActivationFunction.member("p-e2-id")
         let p = e2.evaluate(0.0, alpha: [0.25], beta: [1.5])
-        #expect(p.dz == 0.25 + 0.75 * 3.0)                          // ELU'(0) + ELU'(−0) = 2β
+        #expect(p.dz == 0.25 + 0.75 * 2.5)                          // smooth at 0: slope 1 + β
         let pr = try ActivationFunction.member("prelu")
         #expect(pr.evaluate(0.0, alpha: [], beta: [0.3]).dz == 0.3)
         let sr = try ActivationFunction.member("p-sig-ramp")

@@ -59,8 +59,8 @@ package enum NegatedELUKernel: VectorKernel {
     }
 }
 
-/// ELU(z; β) − ELU(−z; β) = z + sgn(z)·β(1 − e^−|z|); slope 1 + β e^−|z| off 0 and 2β at 0 (torch's
-/// ELU'(0) = β from each half).
+/// ELU(z; β) − ELU(−z; β) = z + sgn(z)·β(1 − e^−|z|); slope 1 + β e^−|z| everywhere (smooth at 0, where
+/// autograd would sum the halves' subgradients to 2β instead).
 package enum SymmetricELUKernel: VectorKernel {
     @inline(__always) package static func value(_ z: V8, _ b: V8) -> V8 {
         let em1 = VectorMath.expm1(-VectorMath.abs(z))          // ≤ 0
@@ -71,7 +71,7 @@ package enum SymmetricELUKernel: VectorKernel {
         let (e, em1) = VectorMath.expAndExpm1(-VectorMath.abs(z))
         let pos = z .> 0
         let sem1 = em1.replacing(with: -em1, where: pos)   // ∂f/∂β = −em1 for z > 0, em1 for z < 0, 0 at 0
-        let dz = (1 + b * e).replacing(with: 2 * b, where: z .== 0)
+        let dz = 1 + b * e
         return (z + b * sem1, dz, sem1)
     }
 }

@@ -2,7 +2,7 @@ import RealModule
 
 // The scalar reference: o(z), ∂o/∂z, ∂o/∂α, ∂o/∂β in any real type (Double for tests and the CLI).
 // Kink conventions follow PyTorch's autograd (see docs/activations.md):
-// relu'(0) = 0; ELU'(z) = β·e^z for z ≤ 0 (so ELU'(0) = β, and ELU(z) − ELU(−z) has slope 2β at 0);
+// relu'(0) = 0; ELU'(z) = β·e^z for z ≤ 0 (so ELU'(0) = β); ELU(z) − ELU(−z) is smooth at 0 (slope 1 + β);
 // PReLU'(0) = β; ramp/hardtanh derivatives are nonzero only strictly inside the linear part.
 
 /// The value and derivatives of an activation at one point, for one unit's parameters.
@@ -42,10 +42,11 @@ extension Component.Kernel {
             let em1 = T.expMinusOne(-z)
             return (-b * em1, b * T.exp(-z), -em1)
         case .symmetricELU:
-            // ELU(z) − ELU(−z): each half contributes its own torch-style derivative.
+            // ELU(z) − ELU(−z) is differentiable at 0 (both one-sided slopes are 1 + β), so z = 0 gets its exact
+            // derivative 1 + β rather than the sum of the halves' torch subgradients (2β).
             let (f1, d1, b1) = Component.Kernel.elu.evaluate(z, beta: b)
             let (f2, d2, b2) = Component.Kernel.elu.evaluate(-z, beta: b)
-            return (f1 - f2, d1 + d2, b1 - b2)
+            return (f1 - f2, z == 0 ? 1 + b : d1 + d2, b1 - b2)
         case .sigmoid:
             let s = z >= 0 ? 1 / (1 + T.exp(-z)) : T.exp(z) / (1 + T.exp(z))
             return (s, s * (1 - s), 0)

@@ -4,7 +4,7 @@
 Writes reference.json next to this script. Only the *generation* needs PyTorch; the Swift tests
 read the committed JSON, so CI never runs this file.
 
-    cd Tests/FlexRuntimeTests/Reference && python3 reference.py
+    cd Tests/FlexKnownAnswerTests/Reference && python3 reference.py
 
 Conventions (see docs/reference-tests.md):
 - Inputs and parameters are deterministic "counting-range" values
@@ -30,7 +30,7 @@ import torch.nn.functional as F
 # to measure how far float32 rounding moves each result (the basis of the Swift tolerances).
 DT = torch.float64
 torch.set_default_dtype(DT)
-COMMAND = "cd Tests/FlexRuntimeTests/Reference && python3 reference.py"
+COMMAND = "cd Tests/FlexKnownAnswerTests/Reference && python3 reference.py"
 
 # --------------------------------------------------------------------------------------------------
 # Deterministic values
@@ -550,7 +550,7 @@ def main():
 
     doc = {
         "generator": {
-            "script": "Tests/FlexRuntimeTests/Reference/reference.py",
+            "script": "Tests/FlexKnownAnswerTests/Reference/reference.py",
             "command": COMMAND,
             "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version(),
             "dtype": "float64 (inputs/parameters rounded to float32 first)",

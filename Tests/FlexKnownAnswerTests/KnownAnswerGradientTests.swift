@@ -1,17 +1,9 @@
 // Backward passes, whole-model gradients and Adam against PyTorch autograd (float64) from
-// Tests/FlexRuntimeTests/Reference/reference.json (this target has no resources; the file is found
-// relative to this source file, which works wherever the package is checked out).
+// Reference/reference.json.
 import Foundation
 import FlexRuntime
 import FlexTraining
 import Testing
-
-func referenceURL() throws -> URL {
-    URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent()  // FlexTrainingTests
-        .deletingLastPathComponent()  // Tests
-        .appendingPathComponent("FlexRuntimeTests/Reference/reference.json")
-}
 
 @Suite("KnownAnswer gradients") struct KnownAnswerGradientTests {
     @Test func referenceFileLoads() throws {
@@ -172,24 +164,3 @@ func referenceURL() throws -> URL {
     }
 }
 
-/// A CAE built through `Architecture` + `Sequential` with the reference's parameters (as in the runtime tests).
-func makeReferenceCAE(_ c: RefCase, sourceLocation: SourceLocation = #_sourceLocation) throws -> Sequential {
-    let act = try ActivationFunction.member("p-e2-relu")
-    let specs: [LayerSpec]
-    switch c.name {
-    case "cae1": specs = try Architecture.cae1(activation: act)
-    case "cae2": specs = try Architecture.cae2(activation: act)
-    case "cae3": specs = try Architecture.cae3(activation: act)
-    default: throw ConfigurationError("unknown CAE \(c.name)")
-    }
-    let model = try Sequential(specs: specs, inputShape: c.perSampleInputShape, seed: 1)
-    let params = c.params!
-    #expect(Set(model.namedParameters.map(\.name)) == Set(params.keys),
-            "\(c.name): model parameters != reference parameters", sourceLocation: sourceLocation)
-    for layer in model.layers {
-        for p in layer.parameterNames {
-            if let v = params["\(layer.name).\(p)"] { try layer.setParameter(p, v.tensor) }
-        }
-    }
-    return model
-}

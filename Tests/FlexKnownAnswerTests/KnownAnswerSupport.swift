@@ -1,6 +1,5 @@
 // Known-answer tests against PyTorch: loading Reference/reference.json and comparing tensors.
-// The same helpers exist in Tests/FlexTrainingTests/KnownAnswerSupport.swift (test targets cannot share
-// source files); only the way the JSON file is located differs. See docs/reference-tests.md.
+// Used by both the forward and the gradient known-answer tests of this target. See docs/reference-tests.md.
 import Foundation
 import FlexRuntime
 import Testing
