@@ -22,12 +22,19 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: [
         // C libraries through pkg-config. No stable API: internal to flexctl.
         .systemLibrary(
             name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(
+            name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]),
+        // A small Swift wrapper over the HDF5 C library (files, groups, float datasets, scalar attributes).
+        // No stable API: internal to flexctl.
+        .target(name: "FlexHDF5", dependencies: ["CHDF5"]),
 
         // Small C helpers (allocator tuning). No stable API: internal to flexctl.
         .target(name: "CFlexSupport"),
@@ -35,12 +42,15 @@ let package = Package(
         // Runtime: tensors, forward kernels, activations. Never depends on training code.
         .target(
             name: "FlexRuntime",
-            dependencies: ["CFlexSupport", .product(name: "RealModule", package: "swift-numerics")],
+            dependencies: [
+                "CFlexSupport", "FlexHDF5", .product(name: "RealModule", package: "swift-numerics"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: kernelSettings),
         // Training: backward passes, loss, optimiser, regulariser.
         .target(
             name: "FlexTraining",
-            dependencies: ["FlexRuntime", .product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["FlexRuntime", "FlexHDF5", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: kernelSettings),
         // Line plots to SVG and PNG (PNG through libpng's simplified API).
         .target(name: "FlexPlot", dependencies: ["CPNG"]),
@@ -67,6 +77,11 @@ let package = Package(
         .testTarget(
             name: "FlexKnownAnswerTests", dependencies: ["FlexRuntime", "FlexTraining"],
             resources: [.copy("Reference")]),
+        // Checkpoint format: round trips, h5dump, every bad input the reader reports.
+        // Interop/ holds an h5py script and its output (run by its own test).
+        .testTarget(
+            name: "FlexCheckpointTests", dependencies: ["FlexRuntime", "FlexTraining", "FlexHDF5"],
+            exclude: ["Interop"]),
         .testTarget(name: "FlexCLITests", dependencies: ["FlexCLI", "FlexPlot"], exclude: ["Snapshots"]),
     ]
 )

@@ -83,12 +83,18 @@ public struct ActivationCommand: ParsableCommand {
             throw ValidationError(
                 "unknown activation '\(name)'; valid members: \(ActivationFunction.memberNames.joined(separator: ", "))")
         }
-        let alphaValues = try resolveAlpha(function)
+        var alphaValues = try resolveAlpha(function)
         let betaValues = try resolveBeta(function)
         do {
             try function.validate(alpha: alphaValues, beta: betaValues)
         } catch {
             throw ValidationError("\(describeParameters(function, alphaValues, betaValues)): \(error.message)")
+        }
+        // Within the tolerance `validate` allows, put α exactly on its feasible set (as training does).
+        if function.alphaWidth == 1 {
+            alphaValues = alphaValues.map { min(max($0, 0), 1) }
+        } else if function.alphaWidth > 1 {
+            ActivationFunction.projectOntoSimplex(&alphaValues)
         }
         let grid = try Self.makeGrid(from: from, to: to, step: step)
         if let plot {

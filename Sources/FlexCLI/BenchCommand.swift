@@ -9,7 +9,9 @@ import FlexTraining
 /// Workloads (the reference points, PyTorch 2.15 CPU on the same 2 cores, in parentheses):
 /// - `cae2-train`: CAE2 + P-E2-ReLU training step (forward, backward, Adam, projection), batch 128 (1,786 img/s);
 /// - `cae2-infer`: CAE2 + P-E2-ReLU forward pass, batch 128 (3,537 img/s);
-/// - `lstm-train`: LSTM(4→16, window 30) + P-Sig-Ramp gates and a Dense head, training step, batch 50 (300 seq/s).
+/// - `lstm-train`: LSTM(4→16, window 30) + P-Sig-Ramp gates and a Dense head, training step, batch 50 (300 seq/s);
+/// - `load`: `Checkpoint.read(from:)` + `makeModel()` of a CAE2 + P-E2-ReLU checkpoint written to a temporary
+///   folder first (target: under 5 ms per load); reported as loads/s, one load per "batch".
 /// Inputs are seeded uniform noise: throughput does not depend on the pixel values.
 public struct BenchCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
@@ -17,7 +19,7 @@ public struct BenchCommand: ParsableCommand {
         abstract: "Measure training and inference throughput (images/s, sequences/s) and per-batch latency.")
 
     public enum Workload: String, ExpressibleByArgument, CaseIterable, Sendable {
-        case cae2Train = "cae2-train", cae2Infer = "cae2-infer", lstmTrain = "lstm-train"
+        case cae2Train = "cae2-train", cae2Infer = "cae2-infer", lstmTrain = "lstm-train", load
     }
 
     @Option(help: "Workloads to run (\(Workload.allCases.map(\.rawValue).joined(separator: ", "))); default: all.")
@@ -96,10 +98,24 @@ public struct BenchCommand: ParsableCommand {
             let x = noise([batch, 30, 4]), y = noise([batch, 1])
             let trainer = Trainer(model: model, threads: threads)
             return try time(w, unit: "seq/s", batch: batch) { _ = try trainer.step(input: x, target: y) }
+        case .load:
+            let model = try Sequential(specs: Architecture.cae2(activation: .member("p-e2-relu")),
+                                       inputShape: [1, 28, 28], seed: seed)
+            let input = ImageInputSpec(channels: 1, height: 28, width: 28, pixelScaling: .minusOneToOne,
+                                       encoderLayers: Architecture.encoderLayerCount["cae2"]!)
+            let folder = FileManager.default.temporaryDirectory
+                .appendingPathComponent("flexctl-bench-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            let path = folder + "/cae2.h5"
+            try Checkpoint(model: model, task: .imageAutoencoder, input: .image(input)).write(to: path)
+            return try time(w, unit: "loads/s", batch: 1, threads: 1) {
+                _ = try Checkpoint.read(from: path).makeModel()
+            }
         }
     }
 
-    func time(_ w: Workload, unit: String, batch: Int, _ body: () throws -> Void) throws -> Result {
+    func time(_ w: Workload, unit: String, batch: Int, threads: Int? = nil, _ body: () throws -> Void) throws -> Result {
         for _ in 0..<3 { try body() }  // warm-up
         var samples: [Double] = []
         let start = DispatchTime.now().uptimeNanoseconds
@@ -113,7 +129,8 @@ public struct BenchCommand: ParsableCommand {
         let total = samples.reduce(0, +)
         let sorted = samples.sorted()
         func pct(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(p * Double(sorted.count - 1) + 0.5))] }
-        return Result(workload: w.rawValue, unit: unit, batch: batch, threads: threads, batches: samples.count,
+        return Result(workload: w.rawValue, unit: unit, batch: batch, threads: threads ?? self.threads,
+                      batches: samples.count,
                       throughput: Double(batch * samples.count) / (total / 1000),
                       meanMilliseconds: total / Double(samples.count), p50Milliseconds: pct(0.5),
                       p95Milliseconds: pct(0.95))

@@ -11,6 +11,7 @@ public struct Flexctl: AsyncParsableCommand {
         subcommands: [
             ActivationCommand.self,
             BenchCommand.self,
+            InspectCommand.self,
         ]
     )
 

@@ -114,3 +114,81 @@ func uniformInit(count: Int, fanIn: Int, rng: inout SplitMix64) -> [Float] {
     let bound = 1 / Float(fanIn).squareRoot()
     return (0..<count).map { _ in rng.uniform(-bound, bound) }
 }
+
+// MARK: Codable (docs/checkpoint-format.md, "Architecture")
+
+extension LayerSpec {
+    /// The JSON fields of each kind besides `kind`, in the documented order.
+    public static let jsonFields: [String: [String]] = [
+        "Conv2d": ["in_channels", "out_channels", "kernel_size", "stride", "padding"],
+        "ConvTranspose2d": ["in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding"],
+        "MaxPool2d": ["kernel_size", "stride"],
+        "Linear": ["in_features", "out_features"],
+        "Activation": ["activation", "units"],
+        "LSTM": ["input_size", "hidden_size", "num_layers", "gate", "cell"],
+    ]
+
+    /// The kinds in the documented order.
+    public static let jsonKinds = ["Conv2d", "ConvTranspose2d", "MaxPool2d", "Linear", "Activation", "LSTM"]
+
+    /// Decodes `{"kind": ..., fields}`; unknown kinds, unknown activation members, missing or extra fields
+    /// are errors whose description says what was expected.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: JSONKey.self)
+        let kind = try c.decode(String.self, forKey: JSONKey("kind"))
+        guard let fields = Self.jsonFields[kind] else {
+            throw DecodingError.dataCorruptedError(
+                forKey: JSONKey("kind"), in: c,
+                debugDescription: "unknown layer kind '\(kind)'; valid kinds: \(Self.jsonKinds.joined(separator: ", "))")
+        }
+        try checkNoExtraFields(c, allowed: ["kind"] + fields, what: kind)
+        func int(_ key: String) throws -> Int { try c.decode(Int.self, forKey: JSONKey(key)) }
+        func act(_ key: String) throws -> ActivationFunction { try c.decode(ActivationFunction.self, forKey: JSONKey(key)) }
+        switch kind {
+        case "Conv2d":
+            self = .conv2d(inChannels: try int("in_channels"), outChannels: try int("out_channels"),
+                           kernel: try int("kernel_size"), stride: try int("stride"), padding: try int("padding"))
+        case "ConvTranspose2d":
+            self = .convTranspose2d(inChannels: try int("in_channels"), outChannels: try int("out_channels"),
+                                    kernel: try int("kernel_size"), stride: try int("stride"),
+                                    padding: try int("padding"), outputPadding: try int("output_padding"))
+        case "MaxPool2d":
+            self = .maxPool2d(kernel: try int("kernel_size"), stride: try int("stride"))
+        case "Linear":
+            self = .dense(inFeatures: try int("in_features"), outFeatures: try int("out_features"))
+        case "Activation":
+            self = .activation(try act("activation"), units: try int("units"))
+        default:
+            self = .lstm(inputSize: try int("input_size"), hiddenSize: try int("hidden_size"),
+                         numLayers: try int("num_layers"), gate: try act("gate"), cell: try act("cell"))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: JSONKey.self)
+        try c.encode(kindName, forKey: JSONKey("kind"))
+        func act(_ f: ActivationFunction, _ key: String) throws {
+            if f.isBuiltInMember { try c.encode(f.name, forKey: JSONKey(key)) } else { try c.encode(f, forKey: JSONKey(key)) }
+        }
+        for (key, value) in zip(Self.jsonFields[kindName]!, integerFields) where value != nil {
+            try c.encode(value!, forKey: JSONKey(key))
+        }
+        switch self {
+        case let .activation(f, _): try act(f, "activation")
+        case let .lstm(_, _, _, g, cell): try act(g, "gate"); try act(cell, "cell")
+        default: break
+        }
+    }
+
+    /// The values of `jsonFields[kindName]`, nil for the activation fields.
+    var integerFields: [Int?] {
+        switch self {
+        case let .conv2d(i, o, k, s, p): [i, o, k, s, p]
+        case let .convTranspose2d(i, o, k, s, p, op): [i, o, k, s, p, op]
+        case let .maxPool2d(k, s): [k, s]
+        case let .dense(i, o): [i, o]
+        case let .activation(_, u): [nil, u]
+        case let .lstm(i, h, l, _, _): [i, h, l, nil, nil]
+        }
+    }
+}

@@ -69,8 +69,8 @@ extension Sequential {
 /// Mini-batch training of a `Sequential` model: MSE loss, the layer-wise regulariser (eq. 7) on α and β,
 /// Adam, then projection of α/β back onto their feasible sets.
 ///
-/// Regulariser groups: each activation slot contributes its α (`[units, alphaWidth]`, default the member's
-/// initial α, bounds [0, 1]) and, when `regularizeBeta`, its β (default the initial β, bounds the β domain).
+/// Regulariser groups (see `regularizerGroups()`): each activation slot contributes its α (as component weights,
+/// default the member's initial α, bounds [0, 1]) and, when `regularizeBeta`, its β (default the initial β).
 /// Every slot is its own layer j in the towards-mean term, with λ_j = 1.
 public final class Trainer {
     public let model: Sequential
@@ -89,26 +89,67 @@ public final class Trainer {
         self.threads = max(1, threads)
     }
 
+    /// One regulariser group and where its values come from.
+    public struct RegularizedParameter: Sendable {
+        public var layer: Int
+        public var parameter: Int
+        /// True when the group holds a free weight α expanded to its two components (α, 1 − α).
+        public var expandsFreeWeight: Bool
+        public var group: RegularizerGroup
+    }
+
     /// The regulariser's groups with the (layer, parameter) each one reads.
-    public func regularizerGroups() throws(ConfigurationError) -> [(layer: Int, parameter: Int, group: RegularizerGroup)] {
-        var out: [(Int, Int, RegularizerGroup)] = []
+    ///
+    /// α enters eq. 7 as the component weights α_ijk: a member with one free weight α has the two components
+    /// (α, 1 − α), so its group is expanded to width 2 — the towards-mean and towards-default terms then count
+    /// both components, and the boundary term keeps α away from both ends (α > 1 − Δ and 1 − α > 1 − Δ, i.e.
+    /// α < Δ). Members with K ≥ 3 components store all K weights already. β enters the towards-mean and
+    /// towards-default terms; it has no boundary term (its domains are one-sided and the projection keeps it
+    /// feasible).
+    public func regularizerGroups() throws(ConfigurationError) -> [RegularizedParameter] {
+        var out: [RegularizedParameter] = []
         for (l, slot) in model.activationSlots {
             let layer = model.layers[l]
             let f = slot.function
             if let i = slot.alphaIndex {
-                out.append((l, i, try RegularizerGroup(
-                    name: "\(slot.name).alpha", values: layer.parameters[i].scalars, units: slot.units,
-                    width: f.alphaWidth, defaults: f.defaultAlpha(), bounds: .unitInterval)))
+                let stored = layer.parameters[i].scalars
+                if f.alphaWidth == 1 {
+                    let a0 = f.defaultAlpha()[0]
+                    out.append(RegularizedParameter(layer: l, parameter: i, expandsFreeWeight: true, group: try RegularizerGroup(
+                        name: "\(slot.name).alpha", values: stored.flatMap { [$0, 1 - $0] }, units: slot.units,
+                        width: 2, defaults: [a0, 1 - a0], bounds: .unitInterval)))
+                } else {
+                    out.append(RegularizedParameter(layer: l, parameter: i, expandsFreeWeight: false, group: try RegularizerGroup(
+                        name: "\(slot.name).alpha", values: stored, units: slot.units,
+                        width: f.alphaWidth, defaults: f.defaultAlpha(), bounds: .unitInterval)))
+                }
             }
             if regularizeBeta, let i = slot.betaIndex {
-                let d = f.betaDomain
-                out.append((l, i, try RegularizerGroup(
+                out.append(RegularizedParameter(layer: l, parameter: i, expandsFreeWeight: false, group: try RegularizerGroup(
                     name: "\(slot.name).beta", values: layer.parameters[i].scalars, units: slot.units,
-                    width: f.betaWidth, defaults: f.defaultBeta(),
-                    bounds: .init(lower: Float(d.lower), upper: Float(d.upper)))))
+                    width: f.betaWidth, defaults: f.defaultBeta(), bounds: nil)))
             }
         }
         return out
+    }
+
+    /// The regulariser's value and its gradient with respect to every layer's parameters (zeros elsewhere),
+    /// added into `gradients` (shaped as `model.zeroGradients()`).
+    public func addRegularizer(to gradients: inout [[Tensor]]) throws(ConfigurationError) -> Double {
+        guard !regularizer.isDisabled else { return 0 }
+        let entries = try regularizerGroups()
+        let r = regularizer.evaluate(entries.map(\.group))
+        for (g, entry) in zip(r.gradients, entries) {
+            gradients[entry.layer][entry.parameter].scalars.withUnsafeMutableBufferPointer { d in
+                if entry.expandsFreeWeight {
+                    // ∂R/∂α = ∂R/∂(α) − ∂R/∂(1 − α)
+                    for u in 0..<d.count { d[u] += g[2 * u] - g[2 * u + 1] }
+                } else {
+                    for i in 0..<g.count { d[i] += g[i] }
+                }
+            }
+        }
+        return r.loss
     }
 
     /// The outcome of one optimiser step.
@@ -122,17 +163,7 @@ public final class Trainer {
     /// One step on a mini-batch: gradients of MSE + regulariser, Adam update, α/β projection.
     public func step(input: Tensor, target: Tensor) throws -> StepResult {
         var (loss, grads) = try model.lossAndGradients(input: input, target: target, threads: threads)
-        var reg = 0.0
-        if !regularizer.isDisabled {
-            let groups = try regularizerGroups()
-            let r = regularizer.evaluate(groups.map(\.group))
-            reg = r.loss
-            for (g, entry) in zip(r.gradients, groups) {
-                grads[entry.layer][entry.parameter].scalars.withUnsafeMutableBufferPointer { d in
-                    for i in 0..<g.count { d[i] += g[i] }
-                }
-            }
-        }
+        let reg = try addRegularizer(to: &grads)
         // Move the parameters out of the layers so Adam updates them in place (no copy-on-write).
         var flat: [Tensor] = []
         var counts: [Int] = []

@@ -216,6 +216,17 @@ func distanceToKink(_ f: ActivationFunction, _ z: Double, beta: [Double]) -> Dou
         #expect(m2?.contains("component 'relu'") == true && m2?.contains("[0, ∞)") == true, "\(m2 ?? "")")
     }
 
+    @Test func boundedComponentUnderUnboundedBaselineRefused() {
+        for bounded in [Component.sigmoid, .tanh] {
+            let m = message { _ = try ActivationFunction.combination(name: "bad", baseline: .relu, components: [.relu, bounded]) }
+            #expect(m?.contains("component '\(bounded.name)' has the bounded range") == true, "\(m ?? "")")
+            #expect(m?.contains("baseline 'relu' has the unbounded range [0, ∞)") == true && m?.contains("Principle 2") == true,
+                    "\(m ?? "")")
+        }
+        // The paper's own members pass: −ELU(−z) is bounded above but unbounded below.
+        #expect(throws: Never.self) { try ActivationFunction.member("p-e-relu") }
+    }
+
     @Test func domainViolationRefused() {
         let positive = Component(name: "log", domain: Interval(0, .infinity), range: .real, hasBeta: false, kernel: .identity)
         let m = message { _ = try ActivationFunction.combination(name: "bad", baseline: .relu, components: [.relu, positive]) }
@@ -230,8 +241,8 @@ func distanceToKink(_ f: ActivationFunction, _ z: Double, beta: [Double]) -> Dou
     }
 
     @Test func admissibleCombinations() throws {
-        // The ReLU family uses an unbounded baseline: only domains are checked.
-        let f = try ActivationFunction.combination(name: "relu-tanh", baseline: .relu, components: [.relu, .tanh, .elu])
+        // The ReLU family uses an unbounded baseline: any unbounded component qualifies.
+        let f = try ActivationFunction.combination(name: "relu-id-elu", baseline: .relu, components: [.relu, .identity, .elu])
         #expect(f.alphaWidth == 3 && f.betaWidth == 0)
         #expect(f.defaultAlpha() == [1, 0, 0])
         let g = try ActivationFunction.combination(name: "sig2", baseline: .sigmoid, components: [.sigmoid, .sigmoidRamp])
@@ -257,7 +268,7 @@ func distanceToKink(_ f: ActivationFunction, _ z: Double, beta: [Double]) -> Dou
     }
 
     @Test func codableRoundTrip() throws {
-        let custom = try ActivationFunction.combination(name: "relu-tanh", baseline: .relu, components: [.relu, .tanh, .elu],
+        let custom = try ActivationFunction.combination(name: "relu-id-elu", baseline: .relu, components: [.relu, .identity, .elu],
                                                         initialAlpha: [0.5, 0.25, 0.25])
         for f in allMembers + [custom] {
             let data = try JSONEncoder().encode(f)

@@ -99,3 +99,72 @@ import Testing
         #expect(try trainer.step(input: x, target: try model.forward(x)).regularization < first)
     }
 }
+
+/// The regulariser as the trainer applies it (free weights expanded to (α, 1 − α)), checked by finite
+/// differences in every α and β of a model with a free-weight member, a simplex member and an LSTM.
+@Suite struct TrainerRegularizerGradientTests {
+    @Test(arguments: ["p-e2-id", "p-e-relu", "p-sig-ramp"])
+    func gradientMatchesFiniteDifferences(_ member: String) throws {
+        let f = try ActivationFunction.member(member)
+        let model = try Sequential(specs: [
+            .dense(inFeatures: 3, outFeatures: 5), .activation(f, units: 5),
+            .dense(inFeatures: 5, outFeatures: 4), .activation(f, units: 4),
+        ], inputShape: [3], seed: 2)
+        // Spread α over (0, 1) so values sit past both boundary thresholds (Δ = 0.2) and inside; β around 1.
+        var rng = SplitMix64(seed: 9)
+        for (l, slot) in model.activationSlots {
+            if let i = slot.alphaIndex {
+                var a = model.layers[l].parameters[i].scalars.map { _ in rng.uniform(0.03, 0.97) }
+                var b = [Float](repeating: 1, count: slot.units * f.betaWidth)
+                f.project(alpha: &a, beta: &b)  // simplex rows for p-e-relu
+                model.layers[l].parameters[i].scalars = a
+            }
+            if let i = slot.betaIndex {
+                model.layers[l].parameters[i].scalars = model.layers[l].parameters[i].scalars.map { _ in rng.uniform(0.5, 1.5) }
+            }
+        }
+        let trainer = Trainer(model: model, regularizer: LayerwiseRegularizer(delta1: 0.7, delta2: 1.3, delta3: 2.1, margin: 0.2))
+        var grads = model.zeroGradients()
+        let r0 = try trainer.addRegularizer(to: &grads)
+        #expect(r0 > 0)
+        func value() throws -> Double { var g = model.zeroGradients(); return try trainer.addRegularizer(to: &g) }
+        let eps: Float = 1e-3
+        var checked = 0
+        for (l, slot) in model.activationSlots {
+            for i in [slot.alphaIndex, slot.betaIndex].compactMap({ $0 }) {
+                let original = model.layers[l].parameters[i].scalars
+                for k in original.indices {
+                    // Skip values within eps of a boundary threshold (the term's second derivative jumps there).
+                    let v = original[k]
+                    if slot.alphaIndex == i, [0.2, 0.8].contains(where: { abs(v - $0) < 2 * eps }) { continue }
+                    model.layers[l].parameters[i].scalars[k] = v + eps
+                    let rp = try value()
+                    model.layers[l].parameters[i].scalars[k] = v - eps
+                    let rm = try value()
+                    model.layers[l].parameters[i].scalars = original
+                    let numeric = (rp - rm) / Double(2 * eps)
+                    let analytic = Double(grads[l][i].scalars[k])
+                    #expect(abs(numeric - analytic) <= 1e-3 * max(1, abs(numeric)),
+                            "\(member) layer \(l) param \(i)[\(k)]: analytic \(analytic), numeric \(numeric)")
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked > 10)
+    }
+
+    @Test func freeWeightBoundaryActsAtBothEnds() throws {
+        let f = try ActivationFunction.member("p-e2-relu")
+        let model = try Sequential(specs: [.dense(inFeatures: 1, outFeatures: 2), .activation(f, units: 2)], inputShape: [1])
+        let trainer = Trainer(model: model, regularizer: LayerwiseRegularizer(delta3: 1, margin: 0.1))
+        func r(_ alpha: [Float]) throws -> Double {
+            model.layers[1].parameters[0].scalars = alpha
+            var g = model.zeroGradients()
+            return try trainer.addRegularizer(to: &g)
+        }
+        #expect(try r([0.5, 0.5]) == 0)
+        #expect(try r([0.02, 0.5]) > 0, "α near 0 must be penalised (its 1 − α component is near 1)")
+        #expect(try r([0.98, 0.5]) > 0)
+        #expect(abs(try r([0.02, 0.5]) - r([0.98, 0.5])) < 1e-12, "symmetric in α ↔ 1 − α")
+    }
+}

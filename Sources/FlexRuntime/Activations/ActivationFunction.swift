@@ -225,8 +225,8 @@ public struct ActivationFunction: Sendable, Equatable, Codable, CustomStringConv
     }
 
     /// The admissible range of a baseline for Principle 2: its range if bounded on both sides (sigmoid
-    /// [0, 1], tanh [−1, 1]); otherwise all of ℝ, so for unbounded baselines (identity, ReLU family) only
-    /// Principle 1 (the domain) constrains the components.
+    /// [0, 1], tanh [−1, 1]); otherwise all of ℝ — for unbounded baselines (identity, ReLU family)
+    /// `combination` instead requires every component to be unbounded (above or below) as well.
     public static func admissibleRange(of baseline: Component) -> Interval {
         baseline.range.isBounded ? baseline.range : .real
     }
@@ -234,7 +234,9 @@ public struct ActivationFunction: Sendable, Equatable, Codable, CustomStringConv
     /// Builds a combination o(z) = Σ α_k f_k(z; β) from components, checking the paper's principles:
     ///
     /// - Principle 1: every component's domain equals the baseline's domain;
-    /// - Principle 2: every component's range lies within `admissibleRange(of: baseline)`;
+    /// - Principle 2: every component's range lies within `admissibleRange(of: baseline)`, and a baseline
+    ///   with an unbounded range admits only components with unbounded ranges (so sigmoid or tanh cannot
+    ///   join a ReLU-family combination, while ELU, −ELU(−z) and ELU(z) − ELU(−z) can);
     /// - each component's declared range contains what its kernel actually produces (so a component cannot
     ///   pass Principle 2 by declaring a narrower range than it has).
     ///
@@ -253,6 +255,10 @@ public struct ActivationFunction: Sendable, Equatable, Codable, CustomStringConv
             guard admissible.contains(c.range) else {
                 throw ConfigurationError(
                     "activation '\(name)': component '\(c.name)' has domain \(c.domain) and range \(c.range), which is not within the range \(admissible) of bounded baseline '\(baseline.name)' (domain \(baseline.domain)); Principle 2 requires every component's range to lie within the baseline's")
+            }
+            guard baseline.range.isBounded || !c.range.isBounded else {
+                throw ConfigurationError(
+                    "activation '\(name)': component '\(c.name)' has the bounded range \(c.range), but baseline '\(baseline.name)' has the unbounded range \(baseline.range); Principle 2 requires the components of an unbounded baseline to be unbounded too")
             }
             let natural = c.kernel.range(beta: c.hasBeta ? nil : c.kernel.fixedBeta)
             guard c.range.contains(natural) else {

@@ -23,6 +23,8 @@ public final class Conv2d: Layer, @unchecked Sendable {
     /// Weights and biases drawn from U(−1/√fanIn, 1/√fanIn), fanIn = in·k·k (PyTorch's default).
     public init(name: String = "conv2d", inputChannels: Int, outputChannels: Int, kernelSize: Int,
                 stride: Int = 1, padding: Int = 0, rng: inout SplitMix64) {
+        precondition(inputChannels > 0 && outputChannels > 0 && kernelSize > 0 && stride > 0 && padding >= 0,
+                     "Conv2d \(name): channels \(inputChannels)→\(outputChannels), kernel \(kernelSize), stride \(stride) must be positive and padding \(padding) >= 0 (LayerSpec.validate reports this as an error)")
         self.name = name
         self.inputChannels = inputChannels; self.outputChannels = outputChannels
         self.kernelSize = kernelSize; self.stride = stride; self.padding = padding

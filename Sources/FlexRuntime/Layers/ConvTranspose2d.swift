@@ -25,6 +25,10 @@ public final class ConvTranspose2d: Layer, @unchecked Sendable {
     /// Weights and biases from U(−1/√fanIn, 1/√fanIn) with PyTorch's fanIn for this layout: out·k·k.
     public init(name: String = "convTranspose2d", inputChannels: Int, outputChannels: Int, kernelSize: Int,
                 stride: Int = 1, padding: Int = 0, outputPadding: Int = 0, rng: inout SplitMix64) {
+        precondition(inputChannels > 0 && outputChannels > 0 && kernelSize > 0 && stride > 0 && padding >= 0,
+                     "ConvTranspose2d \(name): channels \(inputChannels)→\(outputChannels), kernel \(kernelSize), stride \(stride) must be positive and padding \(padding) >= 0 (LayerSpec.validate reports this as an error)")
+        precondition(outputPadding >= 0 && outputPadding < stride,
+                     "ConvTranspose2d \(name): output padding \(outputPadding) must be in 0..<stride (\(stride)), as in PyTorch")
         self.name = name
         self.inputChannels = inputChannels; self.outputChannels = outputChannels
         self.kernelSize = kernelSize; self.stride = stride; self.padding = padding; self.outputPadding = outputPadding

@@ -15,6 +15,8 @@ public final class Dense: Layer, @unchecked Sendable {
 
     /// Weights and biases from U(−1/√in, 1/√in) (PyTorch's default).
     public init(name: String = "dense", inputFeatures: Int, outputFeatures: Int, rng: inout SplitMix64) {
+        precondition(inputFeatures > 0 && outputFeatures > 0,
+                     "Linear \(name): features \(inputFeatures)→\(outputFeatures) must be positive (LayerSpec.validate reports this as an error)")
         self.name = name
         self.inputFeatures = inputFeatures
         self.outputFeatures = outputFeatures

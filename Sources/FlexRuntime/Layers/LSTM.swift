@@ -165,7 +165,8 @@ public final class LSTM: Layer, @unchecked Sendable {
 
     public init(name: String = "lstm", inputSize: Int, hiddenSize: Int, numLayers: Int,
                 gate: ActivationFunction, cell: ActivationFunction, rng: inout SplitMix64) {
-        precondition(inputSize > 0 && hiddenSize > 0 && numLayers > 0, "LSTM: sizes must be positive")
+        precondition(inputSize > 0 && hiddenSize > 0 && numLayers > 0,
+                     "LSTM \(name): inputSize \(inputSize), hiddenSize \(hiddenSize) and numLayers \(numLayers) must be positive (LayerSpec.validate reports this as an error)")
         self.name = name
         self.inputSize = inputSize
         self.hiddenSize = hiddenSize

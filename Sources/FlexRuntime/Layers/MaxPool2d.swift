@@ -11,6 +11,8 @@ public final class MaxPool2d: Layer, @unchecked Sendable {
     public var spec: LayerSpec { .maxPool2d(kernel: kernelSize, stride: stride) }
 
     public init(name: String = "maxPool2d", kernelSize: Int, stride: Int) {
+        precondition(kernelSize > 0 && stride > 0,
+                     "MaxPool2d \(name): kernel \(kernelSize) and stride \(stride) must be positive (LayerSpec.validate reports this as an error)")
         self.name = name
         self.kernelSize = kernelSize
         self.stride = stride

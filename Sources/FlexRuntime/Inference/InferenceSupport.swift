@@ -1,0 +1,44 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A checkpoint that does not fit the session it is given to, or a request the model cannot answer
+/// (e.g. a k-step forecast from a model whose targets are not its features).
+public struct InferenceError: Error, CustomStringConvertible, Equatable, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Inference defaults shared by the sessions.
+public enum Inference {
+    /// The number of online processors (at least 1): the sessions' default worker-thread count.
+    public static var defaultThreads: Int {
+        max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+}
+
+extension Sequential {
+    /// A model running layers `range` of this one: it shares the layer objects (and so their parameters and
+    /// names, `layers.3` stays `layers.3`) and starts from the per-sample shape this model has before
+    /// `range.lowerBound`. Used to run the encoder or decoder half of an auto-encoder through
+    /// `forward(_:threads:)`.
+    public func submodel(layers range: Range<Int>) throws(ConfigurationError) -> Sequential {
+        guard range.lowerBound >= 0, range.upperBound <= layers.count else {
+            throw ConfigurationError("layers \(range.lowerBound)..<\(range.upperBound) out of 0..<\(layers.count)")
+        }
+        let start = range.lowerBound == 0 ? inputShape : layerOutputShapes[range.lowerBound - 1]
+        let sub = try Sequential(specs: Array(specs[range]), inputShape: start)
+        sub.layers = Array(layers[range])
+        return sub
+    }
+}
+
+/// `[N, 1, 28, 28]` for a per-sample shape `[1, 28, 28]`: the batched shape as messages print it.
+func batchedShapeText(_ perSample: [Int]) -> String {
+    "[N" + perSample.map { ", \($0)" }.joined() + "]"
+}

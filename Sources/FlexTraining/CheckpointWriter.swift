@@ -1,0 +1,160 @@
+// Writes checkpoints in the format of docs/checkpoint-format.md: atomically (a temporary file in the same
+// folder, renamed into place), float32 or float16, optionally compressed.
+
+import FlexHDF5
+import FlexRuntime
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How `Checkpoint.write(to:options:)` stores a checkpoint.
+public struct CheckpointWriteOptions: Sendable {
+    /// Float type of the datasets. float16 rounds every value to nearest-even; the fingerprint written is
+    /// over the rounded values, i.e. over what the file holds.
+    public var dtype: StoredType = .float32
+    /// Chunked datasets with the shuffle filter and gzip (deflate level 4).
+    public var compress = false
+    /// Replace an existing file at the output path (never the checkpoint's own source file).
+    public var overwrite = false
+    /// Tests only: fail with an HDF5 error just before writing this dataset (dotted name), after the
+    /// temporary file exists, to check that it is removed.
+    var failBeforeWriting: String?
+
+    public init(dtype: StoredType = .float32, compress: Bool = false, overwrite: Bool = false) {
+        self.dtype = dtype
+        self.compress = compress
+        self.overwrite = overwrite
+    }
+}
+
+extension Checkpoint {
+    /// The parameters as `dtype` stores them, converted back to float32 (float16: rounded to nearest-even).
+    public func parametersAsStored(_ dtype: StoredType) -> [(name: String, tensor: Tensor)] {
+        guard dtype == .float16 else { return parameters }
+        return parameters.map { ($0.name, Tensor(shape: $0.tensor.shape, scalars: $0.tensor.scalars.map(roundedToFloat16))) }
+    }
+
+    /// Writes the checkpoint atomically: everything goes to a temporary file in the destination's folder,
+    /// which is renamed into place only when complete, and removed on any error. Refuses to replace an
+    /// existing file unless `options.overwrite`, and never replaces the file this checkpoint was read from.
+    /// Returns the fingerprint written (over the values as stored, so a float16 file has its own).
+    /// Errors are `CheckpointError`s naming the output file.
+    @discardableResult
+    public func write(to path: String, options: CheckpointWriteOptions = .init()) throws -> String {
+        func fail(_ p: String, _ message: String) -> CheckpointError { CheckpointError(file: path, path: p, message: message) }
+        if let source = sourcePath, sameFile(source, path) {
+            throw fail("", "refusing to overwrite the checkpoint's own source file; write to another path")
+        }
+        var st = stat()
+        if stat(path, &st) == 0 {
+            if (st.st_mode & S_IFMT) == S_IFDIR { throw fail("", "is a directory; give a file path for the checkpoint") }
+            if !options.overwrite { throw fail("", "the file exists; refusing to overwrite it (choose another path, or allow overwriting)") }
+        }
+        // Check that the checkpoint is complete and consistent before touching the disk.
+        do { _ = try makeModel() } catch { throw fail("", "not a consistent checkpoint: \(error.message)") }
+        for (name, t) in parameters {
+            if let i = t.scalars.firstIndex(where: { !$0.isFinite }) {
+                throw fail("", "refusing to write \(name): value \(i) is \(t.scalars[i]) (NaN or infinite)")
+            }
+        }
+        let stored = parametersAsStored(options.dtype)
+        let fingerprint = Checkpoint.fingerprint(of: stored)
+
+        let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        let base = path.split(separator: "/").last.map(String.init) ?? path
+        let temp = (folder.isEmpty ? "" : folder + "/") + ".\(base).\(getpid()).\(UInt32.random(in: 0 ... .max)).tmp"
+        var created = false
+        do {
+            let file = try HDF5File.create(temp)
+            created = true
+            try writeContents(file, stored: stored, fingerprint: fingerprint, options: options)
+            try file.close()
+            let fd = open(temp, O_RDONLY)
+            if fd >= 0 { _ = fsync(fd); _ = close(fd) }
+            if options.overwrite {
+                guard rename(temp, path) == 0 else { throw fail("", "cannot move the written file into place: \(String(cString: strerror(errno)))") }
+            } else {
+                // link() fails if the destination appeared meanwhile: never replaces a file.
+                guard link(temp, path) == 0 else {
+                    let e = errno
+                    throw fail("", e == EEXIST ? "the file exists; refusing to overwrite it" : "cannot move the written file into place: \(String(cString: strerror(e)))")
+                }
+                unlink(temp)
+            }
+        } catch let e as HDF5Error {
+            if created { unlink(temp) }
+            if !created {
+                throw fail("", "cannot create a file in \(folder.isEmpty ? "/" : folder) (HDF5: \(e.detail.isEmpty ? e.message : e.detail))")
+            }
+            throw fail(e.path, e.message + (e.detail.isEmpty ? "" : " (HDF5: \(e.detail))"))
+        } catch {
+            if created { unlink(temp) }
+            throw error
+        }
+        return fingerprint
+    }
+
+    private func writeContents(_ file: HDF5File, stored: [(name: String, tensor: Tensor)], fingerprint: String,
+                               options: CheckpointWriteOptions) throws(HDF5Error) {
+        let root = try file.root()
+        try root.setAttribute("format", .string(Checkpoint.formatName))
+        try root.setAttribute("format_version", .int64(Int64(Checkpoint.formatVersion)))
+        try root.setAttribute("format_minor_version", .int64(Int64(Checkpoint.formatMinorVersion)))
+        try root.setAttribute("flexctl_version", .string(flexctlVersion))
+        try root.setAttribute("task", .string(task.rawValue))
+        try root.setAttribute("architecture", .string(architectureJSON))
+        try root.setAttribute("input", .string(input.canonicalJSON))
+        try root.setAttribute("fingerprint", .string(fingerprint))
+
+        let storage: HDF5FloatStorage = switch options.dtype {
+        case .float16: .float16
+        case .float32: .float32
+        case .float64: .float64
+        }
+        let layers = try root.createGroup("layers")
+        var groups: [HDF5Group] = []
+        for (i, spec) in architecture.enumerated() {
+            let g = try layers.createGroup(String(i))
+            try g.setAttribute("kind", .string(spec.kindName))
+            groups.append(g)
+        }
+        for (name, tensor) in stored {
+            // "layers.<i>.<name>" (checked by makeModel before writing).
+            let parts = name.split(separator: ".", maxSplits: 2)
+            let i = Int(parts[1])!
+            // The original values: the wrapper rounds to float16 itself, identically to parametersAsStored.
+            if options.failBeforeWriting == name {
+                throw HDF5Error(file: file.path, path: groups[i].childPath(String(parts[2])), message: "injected failure")
+            }
+            let values = options.dtype == .float16 ? (parameter(name)?.scalars ?? tensor.scalars) : tensor.scalars
+            try groups[i].writeFloats(String(parts[2]), shape: tensor.shape, values: values, storage: storage,
+                                      compress: options.compress)
+        }
+        if let p = provenance {
+            let g = try root.createGroup("provenance")
+            if let v = p.dataset { try g.setAttribute("dataset", .string(v)) }
+            if let v = p.trainSize { try g.setAttribute("train_size", .int64(Int64(v))) }
+            if let v = p.validationSize { try g.setAttribute("validation_size", .int64(Int64(v))) }
+            if let v = p.testSize { try g.setAttribute("test_size", .int64(Int64(v))) }
+            if let v = p.seed { try g.setAttribute("seed", .int64(Int64(v))) }
+            if let v = p.epochs { try g.setAttribute("epochs", .int64(Int64(v))) }
+            if let v = p.optimizer { try g.setAttribute("optimizer", .string(v.canonicalJSON)) }
+            if let v = p.regularizer { try g.setAttribute("regularizer", .string(v.canonicalJSON)) }
+            if let v = p.testLoss { try g.setAttribute("test_loss", .double(v)) }
+            if let v = p.created { try g.setAttribute("created", .string(v)) }
+            try g.writeDoubles("train_loss", shape: [p.trainLoss.count], values: p.trainLoss, compress: options.compress)
+            try g.writeDoubles("validation_loss", shape: [p.validationLoss.count], values: p.validationLoss,
+                               compress: options.compress)
+        }
+    }
+}
+
+/// Whether two paths name the same existing file (same device and inode).
+func sameFile(_ a: String, _ b: String) -> Bool {
+    var sa = stat(), sb = stat()
+    guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+}
