@@ -1,3 +1,4 @@
+import FlexRuntime
 import Foundation
 
 /// Number formatting shared by the commands.
@@ -34,25 +35,7 @@ enum NumberText {
 }
 
 /// Text for a JSON string literal.
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 {
-                out += String(format: "\\u%04x", u.value)
-            } else {
-                out.unicodeScalars.append(u)
-            }
-        }
-    }
-    return out + "\""
-}
+func jsonString(_ s: String) -> String { JSONText.string(s) }
 
 /// A CSV field, quoted when it holds a comma, quote or line break.
 func csvField(_ s: String) -> String {

@@ -16,9 +16,26 @@ public protocol Layer: AnyObject, Sendable {
     func outputShape(forInput shape: [Int]) throws(ShapeMismatch) -> [Int]
     /// The batched forward pass; `input.shape[0]` is the batch size.
     func forward(_ input: Tensor) throws(ShapeMismatch) -> Tensor
+    /// The same forward pass writing into `output`, whose storage is reused when its element count already
+    /// matches (otherwise it is reallocated, e.g. when the batch size changes), with all scratch memory taken
+    /// from `workspace`. The result equals `forward(_:)` exactly. The default falls back to
+    /// `output = try forward(input)` (allocating).
+    func forward(_ input: Tensor, into output: inout Tensor, workspace: Workspace) throws(ShapeMismatch)
 }
 
 extension Layer {
+    public func forward(_ input: Tensor, into output: inout Tensor, workspace: Workspace) throws(ShapeMismatch) {
+        output = try forward(input)
+    }
+
+    /// `forward(_:into:workspace:)` into a new tensor with a temporary workspace: how the layers with a
+    /// buffered path implement `forward(_:)` (one implementation of each kernel).
+    func forwardAllocating(_ input: Tensor) throws(ShapeMismatch) -> Tensor {
+        var output = Tensor.empty
+        try forward(input, into: &output, workspace: Workspace())
+        return output
+    }
+
     /// Total number of scalar parameters.
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
 

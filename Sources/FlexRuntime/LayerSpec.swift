@@ -62,7 +62,9 @@ public enum LayerSpec: Sendable, Equatable, Codable {
         }
     }
 
-    /// Checks the sizes: positive channels and kernels, padding below the kernel, as PyTorch requires.
+    /// Checks the sizes as PyTorch's constructors do: positive channels, features, kernels and strides;
+    /// non-negative padding; a transposed convolution's output padding below its stride. (Whether an input
+    /// fits — e.g. a padded image at least as large as the kernel — is checked per input shape.)
     public func validate(name: String) throws(ConfigurationError) {
         func positive(_ v: Int, _ field: String) throws(ConfigurationError) {
             guard v > 0 else { throw ConfigurationError("\(name) (\(kindName)): \(field) must be positive, found \(v)") }
@@ -70,9 +72,7 @@ public enum LayerSpec: Sendable, Equatable, Codable {
         switch self {
         case let .conv2d(i, o, k, s, p):
             try positive(i, "inChannels"); try positive(o, "outChannels"); try positive(k, "kernel"); try positive(s, "stride")
-            guard p >= 0, p <= k / 2 else {
-                throw ConfigurationError("\(name) (Conv2d): padding must be in 0...\(k / 2) for kernel \(k), found \(p)")
-            }
+            guard p >= 0 else { throw ConfigurationError("\(name) (Conv2d): padding must be >= 0, found \(p)") }
         case let .convTranspose2d(i, o, k, s, p, op):
             try positive(i, "inChannels"); try positive(o, "outChannels"); try positive(k, "kernel"); try positive(s, "stride")
             guard p >= 0 else { throw ConfigurationError("\(name) (ConvTranspose2d): padding must be >= 0, found \(p)") }

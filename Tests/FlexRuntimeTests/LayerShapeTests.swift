@@ -90,3 +90,29 @@ import Testing
         for i in 0..<y.count { #expect(abs(Double(y.scalars[i]) - ref[i]) < 1e-5) }
     }
 }
+
+@Suite struct LayerSpecValidationTests {
+    @Test func pytorchValidSettingsAreAccepted() throws {
+        // PyTorch accepts padding larger than half the kernel for Conv2d (e.g. k1 p1).
+        var rng = SplitMix64(seed: 0)
+        let layer = try LayerSpec.conv2d(inChannels: 1, outChannels: 2, kernel: 1, stride: 1, padding: 1)
+            .makeLayer(name: "layers.0", rng: &rng)
+        #expect(try layer.outputShape(forInput: [1, 4, 4]) == [2, 6, 6])
+    }
+
+    @Test func invalidSettingsNameTheField() throws {
+        var rng = SplitMix64(seed: 0)
+        let cases: [(LayerSpec, String)] = [
+            (.conv2d(inChannels: 1, outChannels: 2, kernel: 3, stride: 0, padding: 1), "layers.0 (Conv2d): stride must be positive, found 0"),
+            (.conv2d(inChannels: 1, outChannels: 2, kernel: 3, stride: 1, padding: -1), "layers.0 (Conv2d): padding must be >= 0, found -1"),
+            (.convTranspose2d(inChannels: 1, outChannels: 1, kernel: 3, stride: 2, padding: 0, outputPadding: 2),
+             "layers.0 (ConvTranspose2d): output padding must be in 0..<stride (2), found 2"),
+            (.maxPool2d(kernel: 0, stride: 1), "layers.0 (MaxPool2d): kernel must be positive, found 0"),
+            (.dense(inFeatures: 0, outFeatures: 1), "layers.0 (Linear): inFeatures must be positive, found 0"),
+        ]
+        for (spec, message) in cases {
+            let e = #expect(throws: ConfigurationError.self) { _ = try spec.makeLayer(name: "layers.0", rng: &rng) }
+            #expect(e?.message == message)
+        }
+    }
+}

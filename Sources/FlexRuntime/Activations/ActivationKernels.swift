@@ -252,8 +252,17 @@ package struct ActivationScratch {
     /// One β row per component (the shared β row or a row of the kernel's fixed β).
     package let betas: MutableFloatPointer
     private let alpha: FloatPointer?, beta: FloatPointer?
+    /// Whether `weights` and `betas` were allocated here (and so are released by `deallocate`).
+    private let ownsStorage: Bool
 
-    package init(function: ActivationFunction, units: Int, spatial: Int, alpha: FloatPointer?, beta: FloatPointer?) {
+    /// Floats the rows need when given as `storage`: 2·K rows of `stride` (weights and β).
+    package static func storageCount(function: ActivationFunction, units: Int, spatial: Int) -> Int {
+        2 * function.components.count * min(blockSize, (units * spatial + 7) & ~7)
+    }
+
+    /// `storage` (at least `storageCount` floats) holds the rows instead of fresh allocations when given.
+    package init(function: ActivationFunction, units: Int, spatial: Int, alpha: FloatPointer?, beta: FloatPointer?,
+                 storage: MutableFloatPointer? = nil) {
         precondition(function.alphaWidth == 0 || alpha != nil, "\(function.name): α pointer required (alphaWidth \(function.alphaWidth))")
         precondition(function.betaWidth == 0 || beta != nil, "\(function.name): β pointer required (betaWidth \(function.betaWidth))")
         self.function = function
@@ -264,8 +273,14 @@ package struct ActivationScratch {
         perSample = units * spatial
         stride = min(Self.blockSize, (perSample + 7) & ~7)
         let k = function.components.count
-        weights = function.alphaWidth == 0 ? nil : .allocate(capacity: k * stride)
-        betas = .allocate(capacity: k * stride)
+        ownsStorage = storage == nil
+        if let storage {
+            weights = function.alphaWidth == 0 ? nil : storage + k * stride
+            betas = storage
+        } else {
+            weights = function.alphaWidth == 0 ? nil : .allocate(capacity: k * stride)
+            betas = .allocate(capacity: k * stride)
+        }
         for (j, c) in function.components.enumerated() where !c.hasBeta {
             (betas + j * stride).initialize(repeating: c.kernel.usesBeta ? Float(c.kernel.fixedBeta) : Float(1), count: stride)
         }
@@ -273,6 +288,7 @@ package struct ActivationScratch {
     }
 
     package func deallocate() {
+        guard ownsStorage else { return }
         weights?.deallocate()
         betas.deallocate()
     }
@@ -322,20 +338,33 @@ package struct ActivationScratch {
 }
 
 extension ActivationFunction {
+    /// Floats of scratch `forward(…, scratch:)` needs for this layout.
+    public func forwardScratchCount(units: Int, spatial: Int) -> Int {
+        let rows = ActivationScratch.storageCount(function: self, units: units, spatial: spatial)
+        return rows + min(ActivationScratch.blockSize, (units * spatial + 7) & ~7)
+    }
+
     /// y = o(x) for x, y laid out `[batch, units, spatial]`; α is `[units * alphaWidth]`, β `[units * betaWidth]`.
-    /// x and y may be the same buffer (in-place).
+    /// x and y may be the same buffer (in-place). `scratch` (at least `forwardScratchCount(units:spatial:)`
+    /// floats) replaces the small per-call allocations when given.
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                         batch: Int, units: Int, spatial: Int,
-                        alpha: UnsafePointer<Float>?, beta: UnsafePointer<Float>?) {
+                        alpha: UnsafePointer<Float>?, beta: UnsafePointer<Float>?,
+                        scratch: UnsafeMutablePointer<Float>? = nil) {
         let m = units * spatial
         guard batch > 0, m > 0 else { return }
-        let s = ActivationScratch(function: self, units: units, spatial: spatial, alpha: alpha, beta: beta)
+        let s = ActivationScratch(function: self, units: units, spatial: spatial, alpha: alpha, beta: beta,
+                                  storage: scratch)
         defer { s.deallocate() }
         let inPlace = x == UnsafePointer(y)
         let k = components.count
         // In place with several components, each block is evaluated into a local buffer first.
-        let tmp: MutableFloatPointer? = inPlace && k > 1 ? .allocate(capacity: s.stride) : nil
-        defer { tmp?.deallocate() }
+        let ownTmp = inPlace && k > 1 && scratch == nil
+        let tmp: MutableFloatPointer? = inPlace && k > 1
+            ? (scratch.map { $0 + ActivationScratch.storageCount(function: self, units: units, spatial: spatial) }
+               ?? .allocate(capacity: s.stride))
+            : nil
+        defer { if ownTmp { tmp?.deallocate() } }
         var start = 0
         while start < m {
             let len = min(s.stride, m - start)

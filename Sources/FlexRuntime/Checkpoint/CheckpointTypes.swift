@@ -320,8 +320,9 @@ struct StrictJSONError: Error, CustomStringConvertible {
 }
 
 /// Builds JSON text with fields in a fixed order (Foundation's encoder does not keep insertion order).
-enum JSONText {
-    static func string(_ s: String) -> String {
+public enum JSONText {
+    /// `s` as a JSON string literal (quotes, backslashes and control characters escaped).
+    public static func string(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {

@@ -17,6 +17,8 @@ public final class ForecastSession: Sendable {
     public let threads: Int
     /// For each target, the index of the feature of the same name.
     public let targetFeatureIndices: [Int]
+    /// One workspace per thread plus a forecast's window and step output, reused by every call.
+    private let buffers: SessionBuffers
 
     /// Time steps per input window.
     public var window: Int { input.window }
@@ -65,6 +67,7 @@ public final class ForecastSession: Sendable {
         self.fingerprint = checkpoint.fingerprint
         self.threads = threads
         self.targetFeatureIndices = indices
+        self.buffers = SessionBuffers(threads: threads, tensors: 2)
     }
 
     /// Reads the checkpoint at `path` (`Checkpoint.read(from:)`, which throws its `CheckpointError` report)
@@ -75,43 +78,89 @@ public final class ForecastSession: Sendable {
 
     // MARK: Prediction
 
-    /// Normalised windows `[N, window, features]` → normalised one-step predictions `[N, targets]`.
+    /// Normalised windows `[N, window, features]` → normalised one-step predictions `[N, targets]` (a new
+    /// tensor; the session's intermediate buffers are reused).
     public func predict(_ windows: Tensor) throws -> Tensor {
-        let perSample = [window, features.count]
-        guard windows.rank == 3, Array(windows.shape.dropFirst()) == perSample else {
-            throw ShapeMismatch(layer: "predict (windows)", expected: batchedShapeText(perSample), found: windows.shape,
-                                detail: "[batch, window, features] with features \(features.joined(separator: ", "))")
-        }
-        return try model.forward(windows, threads: threads)
+        var predictions = Tensor.empty
+        try predict(windows, into: &predictions)
+        return predictions
     }
 
-    /// Batched k-step forecasts: normalised windows `[N, window, features]` → `[N, steps, targets]`.
+    /// `predict(_:)` writing into `predictions`, whose storage is reused when it already holds `[N, targets]`
+    /// elements: with the same batch size, calls after the first allocate no tensor or scratch memory.
+    public func predict(_ windows: Tensor, into predictions: inout Tensor) throws {
+        try checkWindows(windows, what: "predict (windows)")
+        try buffers.with { state in try model.forward(windows, into: &predictions, workspaces: state.workspaces) }
+    }
+
+    /// Batched k-step forecasts: normalised windows `[N, window, features]` → `[N, steps, targets]` (a new
+    /// tensor).
     ///
     /// Step 1 is `predict(windows)`. For k > 1 each prediction is fed back as the next input step (the window
     /// slides by one), which needs the targets to be the features in the same order and a horizon of 1.
     public func forecast(windows: Tensor, steps: Int) throws -> Tensor {
+        var forecasts = Tensor.empty
+        try forecast(windows: windows, steps: steps, into: &forecasts)
+        return forecasts
+    }
+
+    /// `forecast(windows:steps:)` writing into `forecasts` (storage reused as for `predict(_:into:)`; the
+    /// sliding window and each step's predictions live in session buffers).
+    public func forecast(windows: Tensor, steps: Int, into forecasts: inout Tensor) throws {
         guard steps >= 1 else { throw InferenceError("forecast: steps must be at least 1, found \(steps)") }
         if steps > 1 { try checkFeedback() }
-        let n = windows.shape.first ?? 0
+        try checkWindows(windows, what: "predict (windows)")
+        let n = windows.shape[0], nt = targets.count
         let f = features.count, w = window, per = w * f
-        var current = windows
-        var out = [Float](repeating: 0, count: n * steps * targets.count)
-        for s in 0..<steps {
-            let y = try predict(current)  // checks the shape on the first step
-            for i in 0..<n {
-                for t in 0..<targets.count { out[(i * steps + s) * targets.count + t] = y.scalars[i * targets.count + t] }
+        try buffers.with { state in
+            let workspaces = state.workspaces
+            forecasts.prepare(shape: [n, steps, nt], workspace: workspaces[0])
+            guard n > 0 else { return }
+            var current = Tensor.empty, y = Tensor.empty
+            swap(&current, &state.tensors[0])
+            swap(&y, &state.tensors[1])
+            defer {
+                swap(&current, &state.tensors[0])
+                swap(&y, &state.tensors[1])
             }
-            guard s + 1 < steps else { break }
-            var next = [Float](repeating: 0, count: n * per)
-            for i in 0..<n {
-                let base = i * per
-                // Shift the window up by one step, then append the prediction as the newest step.
-                for k in 0 ..< (w - 1) * f { next[base + k] = current.scalars[base + f + k] }
-                for k in 0..<f { next[base + (w - 1) * f + k] = y.scalars[i * f + k] }
+            for s in 0..<steps {
+                try model.forward(s == 0 ? windows : current, into: &y, workspaces: workspaces)
+                y.scalars.withUnsafeBufferPointer { yb in
+                    forecasts.scalars.withUnsafeMutableBufferPointer { out in
+                        for i in 0..<n {
+                            (out.baseAddress! + (i * steps + s) * nt).update(from: yb.baseAddress! + i * nt, count: nt)
+                        }
+                    }
+                }
+                guard s + 1 < steps else { break }
+                if s == 0 {
+                    current.prepare(shape: [n, w, f], workspace: workspaces[0])
+                    current.scalars.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: windows.scalars, count: n * per) }
+                }
+                current.scalars.withUnsafeMutableBufferPointer { c in
+                    y.scalars.withUnsafeBufferPointer { yb in
+                        for i in 0..<n {
+                            let base = c.baseAddress! + i * per
+                            // Shift the window up by one step, then append the prediction as the newest step.
+                            base.update(from: base + f, count: (w - 1) * f)
+                            (base + (w - 1) * f).update(from: yb.baseAddress! + i * f, count: f)
+                        }
+                    }
+                }
             }
-            current = Tensor(shape: [n, w, f], scalars: next)
         }
-        return Tensor(shape: [n, steps, targets.count], scalars: out)
+    }
+
+    /// Scratch and tensor-storage (re)allocations the session's own buffers have made so far: it stops
+    /// growing once every call shape has been seen (same batch sizes).
+    public var bufferAllocations: Int { buffers.allocations }
+
+    private func checkWindows(_ windows: Tensor, what: String) throws(ShapeMismatch) {
+        let perSample = [window, features.count]
+        guard windows.rank == 3, Array(windows.shape.dropFirst()) == perSample else {
+            throw ShapeMismatch(layer: what, expected: batchedShapeText(perSample), found: windows.shape,
+                                detail: "[batch, window, features] with features \(features.joined(separator: ", "))")
+        }
     }
 
     /// k-step forecast from one normalised window (`window` rows of `features.count` values, oldest first)

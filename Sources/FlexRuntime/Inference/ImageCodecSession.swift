@@ -21,6 +21,8 @@ public final class ImageCodecSession: Sendable {
     public let fingerprint: String
     /// Worker threads per batch.
     public let threads: Int
+    /// One workspace per thread, reused by every call (see docs/runtime.md, "Memory").
+    private let buffers: SessionBuffers
 
     /// Per-sample image shape `[C, H, W]`.
     public var inputShape: [Int] { model.inputShape }
@@ -57,6 +59,7 @@ public final class ImageCodecSession: Sendable {
         self.input = spec
         self.fingerprint = checkpoint.fingerprint
         self.threads = threads
+        self.buffers = SessionBuffers(threads: threads)
     }
 
     /// Reads the checkpoint at `path` (`Checkpoint.read(from:)`, which throws its `CheckpointError` report)
@@ -65,22 +68,53 @@ public final class ImageCodecSession: Sendable {
         try self.init(checkpoint: try Checkpoint.read(from: path), threads: threads)
     }
 
-    /// Images `[N, C, H, W]` in model scale → codes `[N] + codeShape`.
+    /// Images `[N, C, H, W]` in model scale → codes `[N] + codeShape` (a new tensor; the session's
+    /// intermediate buffers are reused).
     public func encode(_ images: Tensor) throws -> Tensor {
+        var codes = Tensor.empty
+        try encode(images, into: &codes)
+        return codes
+    }
+
+    /// `encode(_:)` writing into `codes`, whose storage is reused when it already holds `[N] + codeShape`
+    /// elements: with the same batch size, calls after the first allocate no tensor or scratch memory.
+    public func encode(_ images: Tensor, into codes: inout Tensor) throws {
         try check(images, against: inputShape, what: "encode (images)")
-        return try encoder.forward(images, threads: threads)
+        try run(encoder, images, into: &codes)
     }
 
-    /// Codes `[N] + codeShape` → images `[N] + outputShape` in model scale.
+    /// Codes `[N] + codeShape` → images `[N] + outputShape` in model scale (a new tensor).
     public func decode(_ codes: Tensor) throws -> Tensor {
-        try check(codes, against: codeShape, what: "decode (codes)")
-        return try decoder.forward(codes, threads: threads)
+        var images = Tensor.empty
+        try decode(codes, into: &images)
+        return images
     }
 
-    /// `decode(encode(images))`, in one pass over the whole model.
+    /// `decode(_:)` writing into `images` (storage reused as for `encode(_:into:)`).
+    public func decode(_ codes: Tensor, into images: inout Tensor) throws {
+        try check(codes, against: codeShape, what: "decode (codes)")
+        try run(decoder, codes, into: &images)
+    }
+
+    /// `decode(encode(images))`, in one pass over the whole model (a new tensor).
     public func reconstruct(_ images: Tensor) throws -> Tensor {
+        var output = Tensor.empty
+        try reconstruct(images, into: &output)
+        return output
+    }
+
+    /// `reconstruct(_:)` writing into `output` (storage reused as for `encode(_:into:)`).
+    public func reconstruct(_ images: Tensor, into output: inout Tensor) throws {
         try check(images, against: inputShape, what: "reconstruct (images)")
-        return try model.forward(images, threads: threads)
+        try run(model, images, into: &output)
+    }
+
+    /// Scratch and tensor-storage (re)allocations the session's own workspaces have made so far: it stops
+    /// growing once every call shape has been seen (same batch sizes).
+    public var bufferAllocations: Int { buffers.allocations }
+
+    private func run(_ part: Sequential, _ x: Tensor, into y: inout Tensor) throws {
+        try buffers.with { state in try part.forward(x, into: &y, workspaces: state.workspaces) }
     }
 
     /// 8-bit pixels in NCHW order (`count` images of `inputShape`) → a model-scale tensor `[count, C, H, W]`.

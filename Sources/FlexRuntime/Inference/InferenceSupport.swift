@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -41,4 +43,44 @@ extension Sequential {
 /// `[N, 1, 28, 28]` for a per-sample shape `[1, 28, 28]`: the batched shape as messages print it.
 func batchedShapeText(_ perSample: [Int]) -> String {
     "[N" + perSample.map { ", \($0)" }.joined() + "]"
+}
+
+/// The buffers a session owns: one workspace per shard (each keeping its layers' outputs, shard copies and
+/// scratch) plus tensors for the session's own intermediate values (a forecast's sliding window and step
+/// output). Calls that find the buffers in use by another thread run with fresh ones instead, so a session
+/// stays usable from several threads at once; only the uncontended path reuses memory.
+final class SessionBuffers: Sendable {
+    /// Only touched under the lock (or as a caller's private fresh copy).
+    struct State: @unchecked Sendable {
+        var workspaces: [Workspace]
+        var tensors: [Tensor]
+        init(threads: Int, tensors: Int) {
+            workspaces = (0..<threads).map { _ in Workspace() }
+            self.tensors = Array(repeating: .empty, count: tensors)
+        }
+    }
+
+    private let state: Mutex<State>
+    let threads: Int, tensorCount: Int
+
+    init(threads: Int, tensors: Int = 0) {
+        self.threads = threads
+        self.tensorCount = tensors
+        state = Mutex(State(threads: threads, tensors: tensors))
+    }
+
+    /// Runs `body` with the session's buffers, or with fresh ones when another thread holds them.
+    func with<R: Sendable>(_ body: (inout State) throws -> R) throws -> R {
+        let owned = state.withLockIfAvailable { (s: inout State) -> Result<R, any Error> in
+            do { return .success(try body(&s)) } catch { return .failure(error) }
+        }
+        if let owned { return try owned.get() }
+        var fresh = State(threads: threads, tensors: tensorCount)
+        return try body(&fresh)
+    }
+
+    /// Scratch and tensor-storage (re)allocations of the owned workspaces so far (for tests and tools).
+    var allocations: Int {
+        state.withLock { $0.workspaces.reduce(0) { $0 + $1.allocations } }
+    }
 }

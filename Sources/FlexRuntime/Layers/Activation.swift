@@ -56,17 +56,39 @@ public final class Activation: Layer, @unchecked Sendable {
     }
 
     public func forward(_ input: Tensor) throws(ShapeMismatch) -> Tensor {
+        guard input.count > 0 else {
+            _ = try checkInput(input)
+            return input
+        }
+        return try forwardAllocating(input)
+    }
+
+    public func forward(_ input: Tensor, into output: inout Tensor, workspace: Workspace) throws(ShapeMismatch) {
         let spatial = try checkInput(input)
-        let batch = input.shape[0]
-        guard input.count > 0 else { return input }
-        let f = function, u = units
-        return withParameterPointers { alpha, beta in
-            Tensor(shape: input.shape) { out in
-                input.scalars.withUnsafeBufferPointer { x in
-                    f.forward(x.baseAddress!, out.baseAddress!, batch: batch, units: u, spatial: spatial,
-                              alpha: alpha, beta: beta)
-                }
+        output.prepare(shape: input.shape, workspace: workspace)
+        guard input.count > 0 else { return }
+        input.scalars.withUnsafeBufferPointer { x in
+            output.scalars.withUnsafeMutableBufferPointer { y in
+                run(x.baseAddress!, y.baseAddress!, batch: input.shape[0], spatial: spatial, workspace: workspace)
             }
+        }
+    }
+
+    /// The forward pass overwriting `tensor` with the activated values (the kernels run in place).
+    public func forward(inPlace tensor: inout Tensor, workspace: Workspace) throws(ShapeMismatch) {
+        let spatial = try checkInput(tensor)
+        let batch = tensor.shape[0]
+        guard tensor.count > 0 else { return }
+        tensor.scalars.withUnsafeMutableBufferPointer { y in
+            run(y.baseAddress!, y.baseAddress!, batch: batch, spatial: spatial, workspace: workspace)
+        }
+    }
+
+    private func run(_ x: FloatPointer, _ y: MutableFloatPointer, batch: Int, spatial: Int, workspace: Workspace) {
+        let f = function, u = units
+        let scratch = workspace.scratch(2, count: f.forwardScratchCount(units: u, spatial: spatial))
+        withParameterPointers { alpha, beta in
+            f.forward(x, y, batch: batch, units: u, spatial: spatial, alpha: alpha, beta: beta, scratch: scratch)
         }
     }
 

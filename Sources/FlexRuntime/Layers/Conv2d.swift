@@ -56,6 +56,10 @@ public final class Conv2d: Layer, @unchecked Sendable {
     }
 
     public func forward(_ input: Tensor) throws(ShapeMismatch) -> Tensor {
+        try forwardAllocating(input)
+    }
+
+    public func forward(_ input: Tensor, into output: inout Tensor, workspace: Workspace) throws(ShapeMismatch) {
         let outShape = try batchedShape(input)
         let n = input.shape[0]
         let g = try geometry(forInput: Array(input.shape.dropFirst()))
@@ -63,24 +67,23 @@ public final class Conv2d: Layer, @unchecked Sendable {
         let inPer = input.shape.dropFirst().reduce(1, *), outPer = outputChannels * pixels
         // The batch is processed in chunks so the column matrix stays in cache.
         let maxChunk = maxBatchChunk(batch: n, floatsPerSample: k * pixels)
-        var colBuf = uninitializedFloats(k * pixels * maxChunk)
-        var ym = uninitializedFloats(outPer * maxChunk)
-        return Tensor(shape: outShape) { out in
-            input.scalars.withUnsafeBufferPointer { x in
-            weight.scalars.withUnsafeBufferPointer { w in
-            bias.scalars.withUnsafeBufferPointer { b in
-            colBuf.withUnsafeMutableBufferPointer { cb in
-            ym.withUnsafeMutableBufferPointer { yb in
-                forEachBatchChunk(batch: n, floatsPerSample: k * pixels, chunkMultiple: samplesForFullVectors(pixels: pixels)) { first, count in
-                    let cols = count * pixels
-                    im2col(x.baseAddress! + first * inPer, batch: count, geometry: g, columns: cb.baseAddress!)
-                    gemmNN(m: outputChannels, n: cols, k: k, a: w.baseAddress!, aRowStride: k, aColStride: 1,
-                           b: cb.baseAddress!, ldb: cols, c: yb.baseAddress!, ldc: cols, accumulate: false)
-                    fromChannelMajor(yb.baseAddress!, batch: count, channels: outputChannels, pixels: pixels,
-                                     bias: b.baseAddress!, out.baseAddress! + first * outPer)
-                }
-            } } } } }
-        }
+        let cb = workspace.scratch(0, count: k * pixels * maxChunk)
+        let yb = workspace.scratch(1, count: outPer * maxChunk)
+        output.prepare(shape: outShape, workspace: workspace)
+        guard n > 0 else { return }
+        input.scalars.withUnsafeBufferPointer { x in
+        weight.scalars.withUnsafeBufferPointer { w in
+        bias.scalars.withUnsafeBufferPointer { b in
+        output.scalars.withUnsafeMutableBufferPointer { out in
+            forEachBatchChunk(batch: n, floatsPerSample: k * pixels, chunkMultiple: samplesForFullVectors(pixels: pixels)) { first, count in
+                let cols = count * pixels
+                im2col(x.baseAddress! + first * inPer, batch: count, geometry: g, columns: cb)
+                gemmNN(m: outputChannels, n: cols, k: k, a: w.baseAddress!, aRowStride: k, aColStride: 1,
+                       b: cb, ldb: cols, c: yb, ldc: cols, accumulate: false)
+                fromChannelMajor(yb, batch: count, channels: outputChannels, pixels: pixels,
+                                 bias: b.baseAddress!, out.baseAddress! + first * outPer)
+            }
+        } } } }
     }
 
     private func batchedShape(_ input: Tensor) throws(ShapeMismatch) -> [Int] {

@@ -62,6 +62,10 @@ public final class ConvTranspose2d: Layer, @unchecked Sendable {
     }
 
     public func forward(_ input: Tensor) throws(ShapeMismatch) -> Tensor {
+        try forwardAllocating(input)
+    }
+
+    public func forward(_ input: Tensor, into output: inout Tensor, workspace: Workspace) throws(ShapeMismatch) {
         guard input.rank == 4 else {
             throw ShapeMismatch(layer: label, expected: "[N, \(inputChannels), H, W]", found: input.shape)
         }
@@ -74,31 +78,28 @@ public final class ConvTranspose2d: Layer, @unchecked Sendable {
         let rows = g.patchSize  // out·k·k
         let inPer = inputChannels * pixels, hw = g.height * g.width, outPer = outputChannels * hw
         let maxChunk = maxBatchChunk(batch: n, floatsPerSample: rows * pixels)
-        var xm = uninitializedFloats(inPer * maxChunk)
-        var colBuf = uninitializedFloats(rows * pixels * maxChunk)
-        var out = Tensor(shape: [n, outputChannels, g.height, g.width])
+        let cb = workspace.scratch(0, count: rows * pixels * maxChunk)
+        let xb = workspace.scratch(1, count: inPer * maxChunk)
+        output.prepare(shape: [n, outputChannels, g.height, g.width], workspace: workspace)
+        guard n > 0 else { return }
         input.scalars.withUnsafeBufferPointer { x in
         weight.scalars.withUnsafeBufferPointer { w in
         bias.scalars.withUnsafeBufferPointer { b in
-        xm.withUnsafeMutableBufferPointer { xb in
-        colBuf.withUnsafeMutableBufferPointer { cb in
-        out.scalars.withUnsafeMutableBufferPointer { y in
+        output.scalars.withUnsafeMutableBufferPointer { y in
             forEachBatchChunk(batch: n, floatsPerSample: rows * pixels, chunkMultiple: samplesForFullVectors(pixels: pixels)) { first, count in
                 let cols = count * pixels
-                toChannelMajor(x.baseAddress! + first * inPer, batch: count, channels: inputChannels, pixels: pixels,
-                               xb.baseAddress!)
+                toChannelMajor(x.baseAddress! + first * inPer, batch: count, channels: inputChannels, pixels: pixels, xb)
                 // A = Wᵀ: A(r, c) = W[c, r] → row stride 1, column stride rows.
                 gemmNN(m: rows, n: cols, k: inputChannels, a: w.baseAddress!, aRowStride: 1, aColStride: rows,
-                       b: xb.baseAddress!, ldb: cols, c: cb.baseAddress!, ldc: cols, accumulate: false)
+                       b: xb, ldb: cols, c: cb, ldc: cols, accumulate: false)
                 let yChunk = y.baseAddress! + first * outPer
                 for i in 0..<count {
                     for o in 0..<outputChannels {
                         (yChunk + (i * outputChannels + o) * hw).update(repeating: b[o], count: hw)
                     }
                 }
-                col2im(cb.baseAddress!, batch: count, geometry: g, image: yChunk)
+                col2im(cb, batch: count, geometry: g, image: yChunk)
             }
-        } } } } } }
-        return out
+        } } } }
     }
 }

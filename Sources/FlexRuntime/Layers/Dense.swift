@@ -35,12 +35,17 @@ public final class Dense: Layer, @unchecked Sendable {
     }
 
     public func forward(_ input: Tensor) throws(ShapeMismatch) -> Tensor {
+        try forwardAllocating(input)
+    }
+
+    public func forward(_ input: Tensor, into output: inout Tensor, workspace: Workspace) throws(ShapeMismatch) {
         guard input.rank == 2, input.shape[1] == inputFeatures else {
             throw ShapeMismatch(layer: label, expected: "[N, \(inputFeatures)]", found: input.shape)
         }
         let n = input.shape[0]
-        var out = Tensor(shape: [n, outputFeatures])
-        out.scalars.withUnsafeMutableBufferPointer { y in
+        output.prepare(shape: [n, outputFeatures], workspace: workspace)
+        guard n > 0 else { return }
+        output.scalars.withUnsafeMutableBufferPointer { y in
             let yp = y.baseAddress!
             bias.scalars.withUnsafeBufferPointer { b in
                 for i in 0..<n { (yp + i * outputFeatures).update(from: b.baseAddress!, count: outputFeatures) }
@@ -53,6 +58,5 @@ public final class Dense: Layer, @unchecked Sendable {
                 }
             }
         }
-        return out
     }
 }

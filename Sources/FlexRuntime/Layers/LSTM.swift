@@ -83,7 +83,20 @@ public struct LSTMPackedLayer: Sendable {
     /// Offsets of α, β per nonlinearity (i, f, g, o, c), nil when the function has none.
     public let alpha: [Int?], beta: [Int?]
 
+    /// Floats of `storage`.
+    public let count: Int
+
     public init(_ lstm: LSTM, layer l: Int) {
+        self.init(layoutOf: lstm, layer: l)
+        let layout = self
+        storage = [Float](unsafeUninitializedCapacity: layout.count) { buf, n in
+            layout.pack(lstm, layer: l, into: buf.baseAddress!)
+            n = layout.count
+        }
+    }
+
+    /// The offsets only, with an empty `storage`: pack into memory of your own with `pack(_:layer:into:)`.
+    public init(layoutOf lstm: LSTM, layer l: Int) {
         let h = lstm.hiddenSize, g4 = 4 * h
         let inSize = l == 0 ? lstm.inputSize : h
         let idx = lstm.parameterIndices(layer: l)
@@ -104,27 +117,42 @@ public struct LSTMPackedLayer: Sendable {
         }
         alpha = a
         beta = b
-        var s = [Float](repeating: 0, count: off)
-        let wih = p[idx.weightIH].scalars, whh = p[idx.weightHH].scalars
-        let bih = p[idx.biasIH].scalars, bhh = p[idx.biasHH].scalars
-        precondition(wih.count == g4 * inSize && whh.count == g4 * h && bih.count == g4 && bhh.count == g4,
+        count = off
+        storage = []
+    }
+
+    /// Writes layer `l`'s parameters of `lstm` in this layout to `s` (`count` floats).
+    public func pack(_ lstm: LSTM, layer l: Int, into s: MutableFloatPointer) {
+        let h = hiddenSize, g4 = 4 * h, inSize = inputSize
+        let idx = lstm.parameterIndices(layer: l)
+        let p = lstm.parameters
+        precondition(p[idx.weightIH].count == g4 * inSize && p[idx.weightHH].count == g4 * h
+                        && p[idx.biasIH].count == g4 && p[idx.biasHH].count == g4,
                      "\(lstm.label): parameter shapes of layer \(l) do not match the spec")
-        for r in 0..<g4 {
-            for c in 0..<inSize {
-                s[weightIHT + c * g4 + r] = wih[r * inSize + c]
-                s[weightIH + r * inSize + c] = wih[r * inSize + c]
+        p[idx.weightIH].scalars.withUnsafeBufferPointer { wih in
+        p[idx.weightHH].scalars.withUnsafeBufferPointer { whh in
+        p[idx.biasIH].scalars.withUnsafeBufferPointer { bih in
+        p[idx.biasHH].scalars.withUnsafeBufferPointer { bhh in
+            for r in 0..<g4 {
+                for c in 0..<inSize {
+                    s[weightIHT + c * g4 + r] = wih[r * inSize + c]
+                    s[weightIH + r * inSize + c] = wih[r * inSize + c]
+                }
+                for c in 0..<h {
+                    s[weightHHT + c * g4 + r] = whh[r * h + c]
+                    s[weightHH + r * h + c] = whh[r * h + c]
+                }
+                s[bias + r] = bih[r] + bhh[r]
             }
-            for c in 0..<h {
-                s[weightHHT + c * g4 + r] = whh[r * h + c]
-                s[weightHH + r * h + c] = whh[r * h + c]
-            }
-            s[bias + r] = bih[r] + bhh[r]
-        }
+        } } } }
         for k in 0..<5 {
-            if let o = a[k], let i = idx.alpha[k] { for (j, v) in p[i].scalars.enumerated() { s[o + j] = v } }
-            if let o = b[k], let i = idx.beta[k] { for (j, v) in p[i].scalars.enumerated() { s[o + j] = v } }
+            if let o = alpha[k], let i = idx.alpha[k] {
+                p[i].scalars.withUnsafeBufferPointer { (s + o).update(from: $0.baseAddress!, count: $0.count) }
+            }
+            if let o = beta[k], let i = idx.beta[k] {
+                p[i].scalars.withUnsafeBufferPointer { (s + o).update(from: $0.baseAddress!, count: $0.count) }
+            }
         }
-        storage = s
     }
 }
 
@@ -241,7 +269,50 @@ public final class LSTM: Layer, @unchecked Sendable {
     }
 
     public func forward(_ input: Tensor) throws(ShapeMismatch) -> Tensor {
-        try forwardRecording(input).output
+        try forwardAllocating(input)
+    }
+
+    /// The inference pass: no trace is kept. Scratch slots of `workspace`: 0 the time-major input, 1 the
+    /// packed weights of the current layer, 2 and 3 the per-step buffers of the current and the previous
+    /// stacked layer (each `LSTMTrace.layerCount` floats, overwritten layer after layer), 4 the activation
+    /// kernels' parameter rows.
+    public func forward(_ input: Tensor, into output: inout Tensor, workspace: Workspace) throws(ShapeMismatch) {
+        try checkInput(input)
+        let n = input.shape[0], t = input.shape[1], h = hiddenSize
+        let shape = LSTMTrace(batch: n, steps: t, inputSize: inputSize, hiddenSize: h, input: [], layers: [])
+        let xtm = workspace.scratch(0, count: t * n * inputSize)
+        input.scalars.withUnsafeBufferPointer { timeMajor($0.baseAddress!, batch: n, steps: t, into: xtm) }
+        let rowsScratch = workspace.scratch(4, count: activationScratchCount)
+        var below = FloatPointer(xtm)
+        var top = FloatPointer(xtm)
+        for l in 0..<numLayers {
+            let layout = LSTMPackedLayer(layoutOf: self, layer: l)
+            let packed = workspace.scratch(1, count: layout.count)
+            layout.pack(self, layer: l, into: packed)
+            let record = workspace.scratch(2 + l % 2, count: shape.layerCount)
+            runLayer(layout, weights: packed, input: below, trace: shape, record: record, activationScratch: rowsScratch)
+            below = FloatPointer(record + shape.hiddenOffset + shape.blockSize)
+            top = FloatPointer(record)
+        }
+        output.prepare(shape: [n, h], workspace: workspace)
+        guard n > 0 else { return }
+        output.scalars.withUnsafeMutableBufferPointer {
+            $0.baseAddress!.update(from: top + shape.hiddenOffset + t * shape.blockSize, count: shape.blockSize)
+        }
+    }
+
+    /// Floats of activation scratch one `[N, H]` block needs (the largest of the five functions).
+    private var activationScratchCount: Int {
+        functions.map { $0.forwardScratchCount(units: hiddenSize, spatial: 1) }.max() ?? 0
+    }
+
+    /// `[N, T, in]` → time-major `[T, N, in]`.
+    private func timeMajor(_ x: FloatPointer, batch n: Int, steps t: Int, into dst: MutableFloatPointer) {
+        for b in 0..<n {
+            for s in 0..<t {
+                (dst + (s * n + b) * inputSize).update(from: x + (b * t + s) * inputSize, count: inputSize)
+            }
+        }
     }
 
     /// The forward pass, also returning everything the backward pass needs (see `LSTMTrace`).
@@ -250,28 +321,28 @@ public final class LSTM: Layer, @unchecked Sendable {
         let n = input.shape[0], t = input.shape[1], inSize = inputSize, h = hiddenSize
         // Layer-0 input, time-major [T, N, in].
         let xtm = [Float](unsafeUninitializedCapacity: t * n * inSize) { buf, count in
-            input.scalars.withUnsafeBufferPointer { x in
-                for b in 0..<n {
-                    for s in 0..<t {
-                        let src = x.baseAddress! + (b * t + s) * inSize
-                        let dst = buf.baseAddress! + (s * n + b) * inSize
-                        dst.update(from: src, count: inSize)
-                    }
-                }
-            }
+            input.scalars.withUnsafeBufferPointer { timeMajor($0.baseAddress!, batch: n, steps: t, into: buf.baseAddress!) }
             count = t * n * inSize
         }
         var trace = LSTMTrace(batch: n, steps: t, inputSize: inSize, hiddenSize: h, input: xtm, layers: [])
         trace.layers.reserveCapacity(numLayers)
         for l in 0..<numLayers {
             let packed = LSTMPackedLayer(self, layer: l)
-            let record: [Float]
-            if l == 0 {
-                record = xtm.withUnsafeBufferPointer { x in runLayer(packed, input: x.baseAddress!, trace: trace) }
-            } else {
-                record = trace.layers[l - 1].withUnsafeBufferPointer { below in
-                    runLayer(packed, input: below.baseAddress! + trace.hiddenOffset + trace.blockSize, trace: trace)
+            let record = [Float](unsafeUninitializedCapacity: trace.layerCount) { buf, count in
+                packed.storage.withUnsafeBufferPointer { p in
+                    if l == 0 {
+                        xtm.withUnsafeBufferPointer { x in
+                            runLayer(packed, weights: p.baseAddress!, input: x.baseAddress!, trace: trace,
+                                     record: buf.baseAddress!, activationScratch: nil)
+                        }
+                    } else {
+                        trace.layers[l - 1].withUnsafeBufferPointer { below in
+                            runLayer(packed, weights: p.baseAddress!, input: below.baseAddress! + trace.hiddenOffset + trace.blockSize,
+                                     trace: trace, record: buf.baseAddress!, activationScratch: nil)
+                        }
+                    }
                 }
+                count = trace.layerCount
             }
             trace.layers.append(record)
         }
@@ -281,58 +352,53 @@ public final class LSTM: Layer, @unchecked Sendable {
         return (output, trace)
     }
 
-    /// Runs one layer over the whole sequence; `input` is time-major `[T, N, in]`. Returns the layer buffer.
-    private func runLayer(_ packed: LSTMPackedLayer, input x: UnsafePointer<Float>, trace: LSTMTrace) -> [Float] {
+    /// Runs one layer over the whole sequence; `input` is time-major `[T, N, in]`, `p` the packed parameters
+    /// in `packed`'s layout. Writes the layer buffer (`trace.layerCount` floats, see `LSTMTrace`) to `base`.
+    private func runLayer(_ packed: LSTMPackedLayer, weights p: FloatPointer, input x: UnsafePointer<Float>,
+                          trace: LSTMTrace, record base: MutableFloatPointer, activationScratch: MutableFloatPointer?) {
         let n = trace.batch, t = trace.steps, h = hiddenSize, inSize = packed.inputSize
         let s = trace.blockSize, g4 = 4 * h, ts = t * s
         let fns = functions
-        let total = trace.layerCount
-        return [Float](unsafeUninitializedCapacity: total) { buf, count in
-            let base = buf.baseAddress!
-            let z = base, act = base + trace.gateOffset(gate: 0)
-            let cells = base + trace.cellOffset, cellOut = base + trace.cellOutputOffset
-            let hidden = base + trace.hiddenOffset
-            cells.initialize(repeating: 0, count: s)
-            hidden.initialize(repeating: 0, count: s)
-            packed.storage.withUnsafeBufferPointer { pbuf in
-                let p = pbuf.baseAddress!
-                let wihT = p + packed.weightIHT, whhT = p + packed.weightHHT, bias = p + packed.bias
-                let alpha = packed.alpha.map { $0.map { p + $0 } }
-                let beta = packed.beta.map { $0.map { p + $0 } }
-                // Input projection for all steps, plus both biases: Z_g[T·N, H] = X·W_ih,gᵀ + b_g.
+        let z = base, act = base + trace.gateOffset(gate: 0)
+        let cells = base + trace.cellOffset, cellOut = base + trace.cellOutputOffset
+        let hidden = base + trace.hiddenOffset
+        cells.initialize(repeating: 0, count: s)
+        hidden.initialize(repeating: 0, count: s)
+        let wihT = p + packed.weightIHT, whhT = p + packed.weightHHT, bias = p + packed.bias
+        let alpha = packed.alpha.map { $0.map { p + $0 } }
+        let beta = packed.beta.map { $0.map { p + $0 } }
+        // Input projection for all steps, plus both biases: Z_g[T·N, H] = X·W_ih,gᵀ + b_g.
+        for g in 0..<4 {
+            let zg = z + g * ts
+            gemmNN(m: t * n, n: h, k: inSize, a: x, aRowStride: inSize, aColStride: 1,
+                   b: wihT + g * h, ldb: g4, c: zg, ldc: h, accumulate: false)
+            let bg = bias + g * h
+            for r in 0..<(t * n) {
+                let row = zg + r * h
+                for j in 0..<h { row[j] += bg[j] }
+            }
+        }
+        for step in 0..<t {
+            let off = step * s
+            if step > 0 {
+                let hPrev = UnsafePointer(hidden + step * s)
                 for g in 0..<4 {
-                    let zg = z + g * ts
-                    gemmNN(m: t * n, n: h, k: inSize, a: x, aRowStride: inSize, aColStride: 1,
-                           b: wihT + g * h, ldb: g4, c: zg, ldc: h, accumulate: false)
-                    let bg = bias + g * h
-                    for r in 0..<(t * n) {
-                        let row = zg + r * h
-                        for j in 0..<h { row[j] += bg[j] }
-                    }
-                }
-                for step in 0..<t {
-                    let off = step * s
-                    if step > 0 {
-                        let hPrev = UnsafePointer(hidden + step * s)
-                        for g in 0..<4 {
-                            gemmNN(m: n, n: h, k: h, a: hPrev, aRowStride: h, aColStride: 1,
-                                   b: whhT + g * h, ldb: g4, c: z + g * ts + off, ldc: h, accumulate: true)
-                        }
-                    }
-                    for g in 0..<4 {
-                        fns[g].forward(z + g * ts + off, act + g * ts + off, batch: n, units: h, spatial: 1,
-                                       alpha: alpha[g], beta: beta[g])
-                    }
-                    let ig = act + off, fg = act + ts + off, gg = act + 2 * ts + off, og = act + 3 * ts + off
-                    let cPrev = cells + step * s, cNew = cells + (step + 1) * s
-                    for e in 0..<s { cNew[e] = fg[e] * cPrev[e] + ig[e] * gg[e] }
-                    let co = cellOut + off
-                    fns[4].forward(cNew, co, batch: n, units: h, spatial: 1, alpha: alpha[4], beta: beta[4])
-                    let hNew = hidden + (step + 1) * s
-                    for e in 0..<s { hNew[e] = og[e] * co[e] }
+                    gemmNN(m: n, n: h, k: h, a: hPrev, aRowStride: h, aColStride: 1,
+                           b: whhT + g * h, ldb: g4, c: z + g * ts + off, ldc: h, accumulate: true)
                 }
             }
-            count = total
+            for g in 0..<4 {
+                fns[g].forward(z + g * ts + off, act + g * ts + off, batch: n, units: h, spatial: 1,
+                               alpha: alpha[g], beta: beta[g], scratch: activationScratch)
+            }
+            let ig = act + off, fg = act + ts + off, gg = act + 2 * ts + off, og = act + 3 * ts + off
+            let cPrev = cells + step * s, cNew = cells + (step + 1) * s
+            for e in 0..<s { cNew[e] = fg[e] * cPrev[e] + ig[e] * gg[e] }
+            let co = cellOut + off
+            fns[4].forward(cNew, co, batch: n, units: h, spatial: 1, alpha: alpha[4], beta: beta[4],
+                           scratch: activationScratch)
+            let hNew = hidden + (step + 1) * s
+            for e in 0..<s { hNew[e] = og[e] * co[e] }
         }
     }
 }

@@ -32,6 +32,17 @@ public final class MaxPool2d: Layer, @unchecked Sendable {
 
     /// The forward pass; `argmax` (when given) receives, per output element, the flat index of the chosen input.
     public func forward(_ input: Tensor, argmax: UnsafeMutablePointer<[Int32]>?) throws(ShapeMismatch) -> Tensor {
+        var output = Tensor.empty
+        try forward(input, into: &output, argmax: argmax, workspace: nil)
+        return output
+    }
+
+    public func forward(_ input: Tensor, into output: inout Tensor, workspace: Workspace) throws(ShapeMismatch) {
+        try forward(input, into: &output, argmax: nil, workspace: workspace)
+    }
+
+    private func forward(_ input: Tensor, into output: inout Tensor, argmax: UnsafeMutablePointer<[Int32]>?,
+                         workspace: Workspace?) throws(ShapeMismatch) {
         guard input.rank == 4 else { throw ShapeMismatch(layer: label, expected: "[N, C, H, W]", found: input.shape) }
         let outShape: [Int]
         do { outShape = try checkedOutputShape(input) } catch {
@@ -41,7 +52,8 @@ public final class MaxPool2d: Layer, @unchecked Sendable {
         let h = input.shape[2], w = input.shape[3], oh = outShape[2], ow = outShape[3]
         let k = kernelSize, s = stride
         var idx = argmax != nil ? [Int32](repeating: 0, count: planes * oh * ow) : []
-        let out = Tensor(shape: outShape) { y in
+        output.prepare(shape: outShape, workspace: workspace)
+        output.scalars.withUnsafeMutableBufferPointer { y in
             input.scalars.withUnsafeBufferPointer { x in
                 idx.withUnsafeMutableBufferPointer { ib in
                     for plane in 0..<planes {
@@ -68,6 +80,5 @@ public final class MaxPool2d: Layer, @unchecked Sendable {
             }
         }
         if let argmax { argmax.pointee = idx }
-        return out
     }
 }

@@ -68,32 +68,119 @@ public final class Sequential: @unchecked Sendable {
 extension Sequential {
     /// `forward` with the batch split into `threads` contiguous shards run concurrently; the result is
     /// identical to the single-threaded forward (each sample's computation does not depend on the split).
+    /// Allocates its buffers on every call; `forward(_:into:workspaces:)` reuses them.
     public func forward(_ input: Tensor, threads: Int) throws(ShapeMismatch) -> Tensor {
-        let n = input.shape.first ?? 0
-        let shards = max(1, min(threads, n))
-        if shards == 1 { return try forward(input) }
-        guard Array(input.shape.dropFirst()) == inputShape else { return try forward(input) }  // throws the mismatch
-        let bounds = (0...shards).map { $0 * n / shards }
-        let per = outputShape.reduce(1, *)
-        var out = [Float](repeating: 0, count: n * per)
-        let failure = out.withUnsafeMutableBufferPointer { buffer -> ShapeMismatch? in
-            let base = UncheckedPointer(buffer.baseAddress!)
-            let errors = Mutex<[ShapeMismatch?]>(Array(repeating: nil, count: shards))
-            DispatchQueue.concurrentPerform(iterations: shards) { s in
-                do throws(ShapeMismatch) {
-                    let y = try self.forward(input.batchSlice(bounds[s] ..< bounds[s + 1]))
-                    y.scalars.withUnsafeBufferPointer { src in
-                        (base.pointer + bounds[s] * per).update(from: src.baseAddress!, count: src.count)
+        let shards = max(1, min(threads, input.shape.first ?? 0))
+        var output = Tensor.empty
+        try forward(input, into: &output, workspaces: (0..<shards).map { _ in Workspace() })
+        return output
+    }
+
+    private func checkModelInput(_ input: Tensor) throws(ShapeMismatch) {
+        guard input.rank == inputShape.count + 1, Array(input.shape.dropFirst()) == inputShape else {
+            throw ShapeMismatch(layer: "model input", expected: "[N" + inputShape.map { ", \($0)" }.joined() + "]",
+                                found: input.shape)
+        }
+    }
+
+    /// `forward(_:)` writing the model's output into `output` (storage reused when its element count
+    /// matches) with every intermediate buffer taken from `workspace`: each layer's output is kept in the
+    /// workspace (a slot per layer object), activation layers run in place on the output of the layer before,
+    /// and the last layer that is not such an activation writes straight into `output`. After a first call,
+    /// calls with the same batch size allocate no tensor storage or scratch. Results equal `forward(_:)`
+    /// exactly.
+    public func forward(_ input: Tensor, into output: inout Tensor, workspace: Workspace) throws(ShapeMismatch) {
+        try checkModelInput(input)
+        try workspace.countingCopies(of: &output) { (output: inout Tensor) throws(ShapeMismatch) in
+            try run(input, into: &output, workspace: workspace)
+        }
+    }
+
+    private func run(_ input: Tensor, into output: inout Tensor, workspace: Workspace) throws(ShapeMismatch) {
+        func inPlace(_ i: Int) -> Bool { i > 0 && layers[i] is Activation }
+        let last = layers.indices.last { !inPlace($0) } ?? -1
+        let fromInput = -1, fromOutput = -2
+        var current = fromInput  // where the running value is: `input`, `output` or a workspace slot
+        for (i, layer) in layers.enumerated() {
+            if inPlace(i), let activation = layer as? Activation {
+                if current == fromOutput {
+                    try activation.forward(inPlace: &output, workspace: workspace)
+                } else {
+                    try workspace.withTensor(current) { (t: inout Tensor) throws(ShapeMismatch) in
+                        try activation.forward(inPlace: &t, workspace: workspace)
                     }
-                } catch {
-                    errors.withLock { $0[s] = error }
+                }
+                continue
+            }
+            let x = current == fromInput ? input : workspace.tensor(current)
+            if i == last {
+                try layer.forward(x, into: &output, workspace: workspace)
+                current = fromOutput
+            } else {
+                let slot = workspace.tensorSlot(for: layer)
+                try workspace.withTensor(slot) { (t: inout Tensor) throws(ShapeMismatch) in
+                    try layer.forward(x, into: &t, workspace: workspace)
+                }
+                current = slot
+            }
+        }
+        if current == fromInput { output = input }  // no layers
+    }
+
+    /// The threaded `forward(_:into:workspace:)`: the batch is split into at most `workspaces.count`
+    /// contiguous shards (at most one per sample) run concurrently, shard s with `workspaces[s]` (which
+    /// also keeps the shard's input and output copies). The result is identical for any number of shards.
+    /// `workspaces` must not be used by another thread meanwhile.
+    public func forward(_ input: Tensor, into output: inout Tensor, workspaces: [Workspace]) throws(ShapeMismatch) {
+        precondition(!workspaces.isEmpty, "forward(_:into:workspaces:) needs at least one workspace")
+        let n = input.shape.first ?? 0
+        let shards = max(1, min(workspaces.count, n))
+        if shards == 1 { return try forward(input, into: &output, workspace: workspaces[0]) }
+        try checkModelInput(input)
+        let bounds = (0...shards).map { $0 * n / shards }
+        let inPer = inputShape.reduce(1, *), outPer = outputShape.reduce(1, *)
+        let shared = UncheckedSendable((workspaces, self))
+        let failure = workspaces[0].countingCopies(of: &output) { output -> ShapeMismatch? in
+            output.prepare(shape: [n] + outputShape, workspace: workspaces[0])
+            return input.scalars.withUnsafeBufferPointer { xb in
+                output.scalars.withUnsafeMutableBufferPointer { yb -> ShapeMismatch? in
+                    let x = UncheckedPointer(UnsafeMutablePointer(mutating: xb.baseAddress!))
+                    let y = UncheckedPointer(yb.baseAddress!)
+                    let errors = Mutex<[ShapeMismatch?]>(Array(repeating: nil, count: shards))
+                    DispatchQueue.concurrentPerform(iterations: shards) { s in
+                        let (workspaces, model) = shared.value
+                        let ws = workspaces[s], first = bounds[s], count = bounds[s + 1] - first
+                        let inSlot = ws.tensorSlot(for: model, role: 1), outSlot = ws.tensorSlot(for: model, role: 2)
+                        ws.withTensor(inSlot) { t in
+                            t.prepare(shape: [count] + model.inputShape, workspace: ws)
+                            t.scalars.withUnsafeMutableBufferPointer {
+                                $0.baseAddress!.update(from: x.pointer + first * inPer, count: count * inPer)
+                            }
+                        }
+                        let shardInput = ws.tensor(inSlot)
+                        do throws(ShapeMismatch) {
+                            try ws.withTensor(outSlot) { (t: inout Tensor) throws(ShapeMismatch) in
+                                try model.forward(shardInput, into: &t, workspace: ws)
+                                t.scalars.withUnsafeBufferPointer {
+                                    (y.pointer + first * outPer).update(from: $0.baseAddress!, count: count * outPer)
+                                }
+                            }
+                        } catch {
+                            errors.withLock { $0[s] = error }
+                        }
+                    }
+                    return errors.withLock { $0.compactMap { $0 }.first }
                 }
             }
-            return errors.withLock { $0.compactMap { $0 }.first }
         }
         if let failure { throw failure }
-        return Tensor(shape: [n] + outputShape, scalars: out)
     }
+}
+
+/// A value handed to concurrent workers that each use a disjoint part of it.
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }
 
 /// A pointer handed to concurrent workers that write disjoint ranges.
