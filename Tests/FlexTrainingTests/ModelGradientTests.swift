@@ -36,6 +36,43 @@ import Testing
         }
     }
 
+    /// The forecaster end to end (LSTM with P-Sig-Ramp gates → Dense → MSE), every parameter tensor sampled.
+    /// α = 0.5 so both gate components carry weight. The default β = 0.1 puts the ramp ends at |z| = 5, and
+    /// no pre-activation can reach them: weights and biases are within 1/√6 < 0.41, inputs within 1 and
+    /// |h| < 1, so |z| ≤ 0.41·(4 + 6 + 2) < 5 — the loss is smooth in every parameter.
+    @Test func lstmForecasterLossGradient() throws {
+        let specs = Architecture.lstmForecaster(features: 4, hidden: 6, layers: 2, targets: 2,
+                                                gate: try .member("p-sig-ramp"), cell: try .member("tanh"))
+        let model = try Sequential(specs: specs, inputShape: [7, 4], seed: 4)
+        for (l, slot) in model.activationSlots {
+            if let i = slot.alphaIndex {
+                model.layers[l].parameters[i].scalars = model.layers[l].parameters[i].scalars.map { _ in 0.5 }
+            }
+        }
+        let x = randomTensor([3, 7, 4], seed: 21)
+        let target = randomTensor([3, 2], seed: 22, scale: 0.5)
+        let (_, grads) = try model.lossAndGradients(input: x, target: target)
+        var rng = SplitMix64(seed: 5)
+        let eps: Float = 1e-3
+        for (l, layer) in model.layers.enumerated() {
+            for p in layer.parameters.indices {
+                for _ in 0..<3 {
+                    let i = Int(rng.next() % UInt64(layer.parameters[p].count))
+                    let original = layer.parameters[p].scalars[i]
+                    layer.parameters[p].scalars[i] = original + eps
+                    let lp = try model.lossAndGradients(input: x, target: target).loss
+                    layer.parameters[p].scalars[i] = original - eps
+                    let lm = try model.lossAndGradients(input: x, target: target).loss
+                    layer.parameters[p].scalars[i] = original
+                    let numeric = (lp - lm) / (2 * eps)
+                    let analytic = grads[l][p].scalars[i]
+                    #expect(abs(numeric - analytic) <= 2e-4 + 2e-2 * abs(numeric),
+                            "\(layer.name).\(layer.parameterNames[p])[\(i)]: analytic \(analytic), numeric \(numeric)")
+                }
+            }
+        }
+    }
+
     @Test func threadedGradientsEqualSingleThreaded() throws {
         let model = try Sequential(specs: Architecture.cae1(activation: .member("p-e2-relu")), inputShape: [1, 28, 28], seed: 9)
         let x = randomTensor([7, 1, 28, 28], seed: 1)
