@@ -37,9 +37,9 @@ import Testing
     }
 
     /// The forecaster end to end (LSTM with P-Sig-Ramp gates → Dense → MSE), every parameter tensor sampled.
-    /// α = 0.5 so both gate components carry weight. The default β = 0.1 puts the ramp ends at |z| = 5, and
-    /// no pre-activation can reach them: weights and biases are within 1/√6 < 0.41, inputs within 1 and
-    /// |h| < 1, so |z| ≤ 0.41·(4 + 6 + 2) < 5 — the loss is smooth in every parameter.
+    /// α = 0.5 so both gate components carry weight; β = 0.05 puts the ramp ends at |z| = 10, which no
+    /// pre-activation can reach: weights and biases are within 1/√6 < 0.41 (±eps), inputs within 1 and |h| < 1,
+    /// so |z| ≤ 0.41·(6 + 6 + 2) < 6 in either layer — the loss is smooth in every parameter.
     @Test func lstmForecasterLossGradient() throws {
         let specs = Architecture.lstmForecaster(features: 4, hidden: 6, layers: 2, targets: 2,
                                                 gate: try .member("p-sig-ramp"), cell: try .member("tanh"))
@@ -47,6 +47,9 @@ import Testing
         for (l, slot) in model.activationSlots {
             if let i = slot.alphaIndex {
                 model.layers[l].parameters[i].scalars = model.layers[l].parameters[i].scalars.map { _ in 0.5 }
+            }
+            if let i = slot.betaIndex {
+                model.layers[l].parameters[i].scalars = model.layers[l].parameters[i].scalars.map { _ in 0.05 }
             }
         }
         let x = randomTensor([3, 7, 4], seed: 21)
