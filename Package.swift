@@ -30,6 +30,9 @@ let package = Package(
             name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]),
         .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
             name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]),
         // A small Swift wrapper over the HDF5 C library (files, groups, float datasets, scalar attributes).
@@ -52,13 +55,16 @@ let package = Package(
             name: "FlexTraining",
             dependencies: ["FlexRuntime", "FlexHDF5", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: kernelSettings),
+        // Data loaders: IDX and CIFAR-10 images, PNG photo patches, investing.com and numeric CSV series with
+        // date alignment, returns and normalisation. Shared by training and the runtime-side commands.
+        .target(name: "FlexData", dependencies: ["FlexRuntime", "CZlib", "FlexPlot"]),
         // Line plots to SVG and PNG (PNG through libpng's simplified API).
         .target(name: "FlexPlot", dependencies: ["CPNG"]),
         // The command-line interface, as a library so tests can drive it.
         .target(
             name: "FlexCLI",
             dependencies: [
-                "FlexRuntime", "FlexTraining", "FlexPlot",
+                "FlexRuntime", "FlexTraining", "FlexPlot", "FlexData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "flexctl", dependencies: ["FlexCLI"]),
@@ -82,6 +88,7 @@ let package = Package(
         .testTarget(
             name: "FlexCheckpointTests", dependencies: ["FlexRuntime", "FlexTraining", "FlexHDF5"],
             exclude: ["Interop"]),
+        .testTarget(name: "FlexDataTests", dependencies: ["FlexData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "FlexCLITests", dependencies: ["FlexCLI", "FlexPlot"], exclude: ["Snapshots"]),
     ]
 )
