@@ -11,7 +11,9 @@ public struct Flexctl: AsyncParsableCommand {
         subcommands: [
             ActivationCommand.self,
             BenchCommand.self,
+            ExportCommand.self,
             InspectCommand.self,
+            TrainCommand.self,
         ]
     )
 

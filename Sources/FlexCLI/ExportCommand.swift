@@ -1,0 +1,75 @@
+import ArgumentParser
+import FlexRuntime
+import FlexTraining
+import Foundation
+
+/// `flexctl export RUN_DIR --output MODEL.h5 [--dtype float32|float16]`.
+public struct ExportCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write a run's model as an inference checkpoint (HDF5, docs/checkpoint-format.md).",
+        discussion: """
+        Takes the run's final weights and per-neuron alpha/beta — the best validation epoch's under early \
+        stopping (--patience), the last epoch's otherwise — with the input specification (pixel scaling or \
+        the series' normalisation statistics) and the provenance (data, sizes, seed, optimiser, regulariser, \
+        loss per epoch, test loss). A run that has not finished exports its latest saved state, with a note. \
+        The file is written atomically and never replaces an existing file unless --overwrite is given.
+        """
+    )
+
+    @Argument(help: ArgumentHelp("The run folder (made by `flexctl train`).", valueName: "run-dir"), completion: .directory)
+    var runDirectory: String
+
+    @Option(name: [.short, .long], help: ArgumentHelp("The checkpoint to write.", valueName: "model.h5"), completion: .file())
+    var output: String
+
+    @Option(help: "Float type of the stored weights: float32 or float16.")
+    var dtype: String = "float32"
+
+    @Flag(help: "Store the datasets compressed (shuffle + gzip).")
+    var compress = false
+
+    @Flag(help: "Replace an existing output file.")
+    var overwrite = false
+
+    public init() {}
+
+    public func validate() throws {
+        guard ["float32", "float16"].contains(dtype) else {
+            throw ValidationError("--dtype '\(dtype)': valid: float32, float16")
+        }
+    }
+
+    public func run() throws {
+        let folder = try RunFolder.open(runDirectory)
+        let config = try folder.readConfig()
+        let state = try folder.readState()
+        let checkpoint = try Self.checkpoint(config: config, state: state)
+        if state.finished == nil {
+            writeError("note: \(runDirectory) has not finished (\(state.epochsCompleted) of \(config.training.epochs) epochs); exporting its latest saved state\n")
+        }
+        let fingerprint = try checkpoint.write(
+            to: output, options: CheckpointWriteOptions(dtype: dtype == "float16" ? .float16 : .float32,
+                                                        compress: compress, overwrite: overwrite))
+        var line = "wrote \(output): \(checkpoint.task.rawValue), \(config.architecture)"
+        if let t = state.testLoss { line += ", test MSE \(NumberText.table(t))" }
+        line += ", \(fingerprint)\n"
+        writeOutput(line)
+    }
+
+    /// The checkpoint of a run's final parameters.
+    static func checkpoint(config: RunConfig, state: TrainingState) throws -> Checkpoint {
+        let model = try Sequential(specs: config.layers, inputShape: config.input.perSampleShape, seed: 0)
+        try TrainingLoop.load(state.finalParameters(patience: config.training.patience), into: model)
+        let provenance = Provenance(
+            dataset: config.datasetDescription, trainSize: config.trainSize, validationSize: config.validationSize,
+            testSize: config.testSize, seed: Int(truncatingIfNeeded: config.training.seed),
+            epochs: state.epochsCompleted,
+            optimizer: OptimizerSettings(learningRate: state.optimizer.learningRate, beta1: state.optimizer.beta1,
+                                         beta2: state.optimizer.beta2, epsilon: state.optimizer.epsilon),
+            regularizer: config.regularizer, trainLoss: state.history.map(\.trainLoss),
+            validationLoss: state.history.compactMap(\.validationLoss), testLoss: state.testLoss,
+            created: isoTimestamp())
+        return Checkpoint(model: model, task: config.task, input: config.input, provenance: provenance)
+    }
+}

@@ -1,0 +1,171 @@
+import FlexPlot
+import FlexRuntime
+import FlexTraining
+import Foundation
+
+/// What a run was asked to do, saved as `run.json` in the run folder when the run starts and never changed
+/// (docs/training.md). `flexctl train --resume` rebuilds the data and the model from it; `flexctl export`
+/// takes the task, architecture, input specification and provenance from it.
+struct RunConfig: Codable, Equatable {
+    var format = RunConfig.formatName
+    var formatVersion = RunConfig.formatVersion
+    var flexctlVersion = Checkpoint.currentFlexctlVersion
+    /// ISO 8601 UTC time the run started.
+    var created: String
+    /// `cae` or `forecast`.
+    var command: String
+    var task: CheckpointTask
+    /// `cae1`, `cae2`, `cae3` or `lstm`.
+    var architecture: String
+    /// The CAE's activation member, or the forecaster's gate member.
+    var activation: String
+    /// The forecaster's cell (candidate and output) member.
+    var cell: String?
+    var hidden: Int?
+    var lstmLayers: Int?
+    var data: DataConfig
+    var training: TrainingOptions
+    var learningRate: Double
+    var regularizer: RegularizerSettings
+    /// The model's layers (with the activation members and their defaults).
+    var layers: [LayerSpec]
+    /// The checkpoint input specification (normalisation fitted on the training split).
+    var input: InputSpec
+    /// A hash of every sample the run trains, validates and tests on (resume refuses changed data).
+    var dataFingerprint: String
+    var datasetDescription: String
+    var trainSize: Int
+    var validationSize: Int
+    var testSize: Int
+
+    static let formatName = "flexctl-run"
+    static let formatVersion = 1
+    static let fileName = "run.json"
+    static let stateFileName = "state.h5"
+}
+
+/// Where the data came from and how it was split.
+struct DataConfig: Codable, Equatable {
+    /// CAE: the `--data` path (absolute).
+    var path: String?
+    /// CAE on a photo folder: patches sampled for training (test: a fifth as many) and their size.
+    var patches: Int?
+    /// Forecast: the series files (absolute), targets, window, horizon, transform.
+    var series: [String]?
+    var targets: [String]?
+    var window: Int?
+    var horizon: Int?
+    var transform: String?
+    /// Fraction of the training data held out for validation (CAE: random; forecast: the latest part).
+    var validationFraction: Double
+    /// Forecast: the latest fraction of the samples held out for testing.
+    var testFraction: Double?
+}
+
+/// A run folder: `run.json`, `state.h5`, `log.csv`, `loss.svg`, `loss.png`.
+struct RunFolder {
+    let path: String
+
+    var configPath: String { path + "/" + RunConfig.fileName }
+    var statePath: String { path + "/" + RunConfig.stateFileName }
+    var logPath: String { path + "/log.csv" }
+
+    /// A new run folder: refuses one that already holds a run.
+    static func create(_ path: String) throws -> RunFolder {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: path, isDirectory: &isDir) {
+            guard isDir.boolValue else { throw CLIError("--out \(path): exists and is not a folder") }
+            if fm.fileExists(atPath: path + "/" + RunConfig.fileName) {
+                throw CLIError("--out \(path): already holds a run; continue it with `flexctl train <cae|forecast> --resume \(path)` or choose another --out")
+            }
+        } else {
+            do { try fm.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+                throw CLIError("--out \(path): cannot create the run folder: \(error.localizedDescription)")
+            }
+        }
+        guard access(path, W_OK) == 0 else { throw CLIError("--out \(path): the folder is not writable") }
+        return RunFolder(path: path)
+    }
+
+    /// An existing run folder (for resume and export).
+    static func open(_ path: String) throws -> RunFolder {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
+            throw CLIError("\(path): no such run folder (a folder made by `flexctl train --out`)")
+        }
+        let f = RunFolder(path: path)
+        guard FileManager.default.fileExists(atPath: f.configPath) else {
+            throw CLIError("\(path): not a run folder: \(RunConfig.fileName) is missing")
+        }
+        return f
+    }
+
+    func writeConfig(_ c: RunConfig) throws {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try e.encode(c)
+        try writeFileAtomically(path: configPath, bytes: Array(data) + [10])
+    }
+
+    func readConfig() throws -> RunConfig {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: configPath)) } catch {
+            throw CLIError("\(configPath): cannot read: \(error.localizedDescription)")
+        }
+        let c: RunConfig
+        do { c = try JSONDecoder().decode(RunConfig.self, from: data) } catch {
+            throw CLIError("\(configPath): not a valid run description: \(decodingMessage(error))")
+        }
+        guard c.format == RunConfig.formatName else {
+            throw CLIError("\(configPath): field 'format' is '\(c.format)', expected '\(RunConfig.formatName)'")
+        }
+        guard c.formatVersion <= RunConfig.formatVersion else {
+            throw CLIError("\(configPath): run format version \(c.formatVersion) is newer than this flexctl reads (\(RunConfig.formatVersion))")
+        }
+        return c
+    }
+
+    func readState() throws -> TrainingState { try TrainingState.read(from: statePath) }
+
+    /// Rewrites `log.csv`, `loss.svg` and `loss.png` from the history (each atomically).
+    func writeLog(_ state: TrainingState) throws {
+        var lines = ["epoch,train_loss,validation_loss,regularization,seconds,alpha_mean,alpha_min,alpha_max,beta_mean,beta_min,beta_max"]
+        func f(_ v: Double?) -> String { v.map { NumberText.exact($0) } ?? "" }
+        for r in state.history {
+            lines.append([String(r.epoch), f(r.trainLoss), f(r.validationLoss), f(r.regularization), f(r.seconds),
+                          f(r.alpha?.mean), f(r.alpha?.min), f(r.alpha?.max), f(r.beta?.mean), f(r.beta?.min), f(r.beta?.max)]
+                .joined(separator: ","))
+        }
+        try writeFileAtomically(path: logPath, text: lines.joined(separator: "\n") + "\n")
+        guard !state.history.isEmpty else { return }
+        var plot = LinePlot(title: "Loss per epoch", xLabel: "epoch", yLabel: "MSE")
+        let x = state.history.map { Double($0.epoch) }
+        plot.addSeries(name: "train", x: x, y: state.history.map(\.trainLoss))
+        let v = state.history.compactMap(\.validationLoss)
+        if v.count == x.count { plot.addSeries(name: "validation", x: x, y: v) }
+        try plot.write(to: path + "/loss.svg")
+        try plot.write(to: path + "/loss.png")
+    }
+}
+
+/// A short description of a decoding error (the field path and what is wrong).
+func decodingMessage(_ error: any Error) -> String {
+    guard let e = error as? DecodingError else { return "\(error)" }
+    func path(_ c: DecodingError.Context) -> String {
+        let p = c.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        return p.isEmpty ? "" : "field '\(p)': "
+    }
+    switch e {
+    case let .keyNotFound(k, c): return "\(path(c))missing field '\(k.stringValue)'"
+    case let .typeMismatch(_, c), let .valueNotFound(_, c), let .dataCorrupted(c): return "\(path(c))\(c.debugDescription)"
+    @unknown default: return "\(error)"
+    }
+}
+
+/// An error a command reports as one line (ArgumentParser prints `Error: <message>` and exits 1).
+struct CLIError: Error, CustomStringConvertible {
+    var message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
+}

@@ -1,0 +1,394 @@
+import ArgumentParser
+import FlexRuntime
+import FlexTraining
+import Foundation
+
+/// `flexctl train`: `train cae` and `train forecast` (each with `--resume RUN_DIR`).
+public struct TrainCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a convolutional auto-encoder or an LSTM forecaster with flexible activations.",
+        discussion: """
+        A run writes its folder (--out): run.json (what was asked), state.h5 (weights, alpha/beta, Adam \
+        moments, epoch, shuffling state; saved atomically after every epoch), log.csv, loss.svg and loss.png. \
+        Ctrl-C or SIGTERM saves the state at the next batch and exits with code 130 (SIGINT) or 143 \
+        (SIGTERM); a second signal stops at once (the last saved state stays intact). \
+        `flexctl train cae --resume RUN_DIR` (or `train forecast --resume`) continues exactly where the run stopped: the same seed and thread \
+        count give the same result, interrupted or not. `flexctl export RUN_DIR --output MODEL.h5` writes \
+        the inference checkpoint. See docs/training.md.
+        """,
+        subcommands: [TrainCAECommand.self, TrainForecastCommand.self]
+    )
+
+    public init() {}
+}
+
+/// Options every `train` subcommand has. Unset options take the subcommand's defaults (shown in its help).
+struct TrainingArguments: ParsableArguments {
+    @Option(help: "Passes over the training set.")
+    var epochs: Int?
+
+    @Option(name: .customLong("batch-size"), help: "Samples per optimiser step.")
+    var batchSize: Int?
+
+    @Option(help: "Adam's learning rate.")
+    var lr: Double?
+
+    @Option(help: "Seed of the weight initialisation, the validation split and the shuffling.")
+    var seed: UInt64?
+
+    @Option(name: .customLong("val-split"), help: "Fraction of the training data held out for validation (0 for none).")
+    var valSplit: Double?
+
+    @Option(help: "Stop after this many epochs without a lower validation loss and restore the best weights.")
+    var patience: Int?
+
+    @Option(name: .customLong("reg-mean"), help: "Regulariser weight δ1: alpha/beta towards the layer mean.")
+    var regMean: Double?
+
+    @Option(name: .customLong("reg-default"), help: "Regulariser weight δ2: alpha/beta towards the member's default.")
+    var regDefault: Double?
+
+    @Option(name: .customLong("reg-boundary"), help: "Regulariser weight δ3: alpha away from the bounds.")
+    var regBoundary: Double?
+
+    @Option(help: "Regulariser margin Δ: alpha is penalised beyond 1 − Δ (and below Δ for one free weight).")
+    var margin: Double?
+
+    @Option(help: "Worker threads (default: the number of processors). The same seed and thread count give identical runs.")
+    var threads: Int?
+
+    @Option(help: ArgumentHelp("The run folder to create (default: runs/<task>-<timestamp>).", valueName: "run-dir"),
+            completion: .directory)
+    var out: String?
+
+    @Option(help: ArgumentHelp("Continue the run in this folder (other options except --epochs are taken from it).", valueName: "run-dir"),
+            completion: .directory)
+    var resume: String?
+
+    @Flag(name: .customLong("no-progress"), help: "No progress bar, even on a terminal.")
+    var noProgress = false
+
+    /// The options a resumed run takes from its folder.
+    var fixedOnResume: [String] {
+        var given: [String] = []
+        if batchSize != nil { given.append("--batch-size") }
+        if lr != nil { given.append("--lr") }
+        if seed != nil { given.append("--seed") }
+        if valSplit != nil { given.append("--val-split") }
+        if patience != nil { given.append("--patience") }
+        if regMean != nil { given.append("--reg-mean") }
+        if regDefault != nil { given.append("--reg-default") }
+        if regBoundary != nil { given.append("--reg-boundary") }
+        if margin != nil { given.append("--margin") }
+        if threads != nil { given.append("--threads") }
+        if out != nil { given.append("--out") }
+        return given
+    }
+
+    func validate() throws {
+        if let v = epochs, v < 1 { throw ValidationError("--epochs \(v): must be at least 1") }
+        if let v = batchSize, v < 1 { throw ValidationError("--batch-size \(v): must be at least 1") }
+        if let v = lr, !(v > 0 && v.isFinite) { throw ValidationError("--lr \(v): must be a positive number") }
+        if let v = valSplit, !(v >= 0 && v < 1) { throw ValidationError("--val-split \(v): must be in [0, 1)") }
+        if let v = patience, v < 1 { throw ValidationError("--patience \(v): must be at least 1 epoch") }
+        for (name, v) in [("--reg-mean", regMean), ("--reg-default", regDefault), ("--reg-boundary", regBoundary)] {
+            if let v, !(v >= 0 && v.isFinite) { throw ValidationError("\(name) \(v): must be a non-negative number") }
+        }
+        if let v = margin, !(v >= 0 && v < 0.5) { throw ValidationError("--margin \(v): must be in [0, 0.5)") }
+        if let v = threads, v < 1 { throw ValidationError("--threads \(v): must be at least 1") }
+        if resume != nil, !fixedOnResume.isEmpty {
+            throw ValidationError("--resume continues a run with the options it started with; remove \(fixedOnResume.joined(separator: ", ")) (only --epochs may change)")
+        }
+    }
+
+    /// Defaults of a task, overridden by the options given.
+    func options(defaultEpochs: Int, defaultBatch: Int, defaultPatience: Int?) -> TrainingOptions {
+        TrainingOptions(epochs: epochs ?? defaultEpochs, batchSize: batchSize ?? defaultBatch, seed: seed ?? 1,
+                        patience: patience ?? defaultPatience, threads: threads ?? Inference.defaultThreads)
+    }
+
+    var regularizer: RegularizerSettings {
+        RegularizerSettings(delta1: regMean ?? TrainingDefaults.regularizer.delta1,
+                            delta2: regDefault ?? TrainingDefaults.regularizer.delta2,
+                            delta3: regBoundary ?? TrainingDefaults.regularizer.delta3,
+                            margin: margin ?? TrainingDefaults.regularizer.margin)
+    }
+}
+
+enum TrainingDefaults {
+    static let regularizer = RegularizerSettings(delta1: 1e-3, delta2: 1e-3, delta3: 1e-3, margin: 0.05)
+    static let learningRate = 1e-3
+}
+
+/// `flexctl train cae`.
+struct TrainCAECommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cae",
+        abstract: "Train a convolutional auto-encoder (CAE1/CAE2 on 28×28 gray, CAE3 on 32×32 RGB).",
+        discussion: """
+        --data accepts an IDX images file (gzip or raw), a folder with train-images-idx3-ubyte[.gz] (and \
+        t10k-images-idx3-ubyte[.gz] as the test set, e.g. /usr/share/datasets/fashion-mnist), a CIFAR-10 \
+        binary folder or file, or a folder of PNG photos (32×32 patches: --patches for training, a fifth as \
+        many for testing, from disjoint rows). Defaults: --epochs 10, --batch-size 128, --lr 0.001, --seed 1, \
+        --val-split 0.1, no early stopping, --reg-mean/--reg-default/--reg-boundary 0.001, --margin 0.05.
+        """
+    )
+
+    @Option(help: "Architecture: cae1, cae2 or cae3.")
+    var arch: String = "cae2"
+
+    @Option(help: "Activation member in the hidden layers (e.g. p-e2-relu, p-e2-id, p-e-relu, relu, elu).")
+    var activation: String = "p-e2-relu"
+
+    @Option(help: ArgumentHelp("Training images (see below).", valueName: "path"), completion: .file())
+    var data: String?
+
+    @Option(help: "Patches sampled from a photo folder for training.")
+    var patches: Int = 20_000
+
+    @OptionGroup var common: TrainingArguments
+
+    func validate() throws {
+        guard Architecture.caeNames.contains(arch.lowercased()) else {
+            throw ValidationError("--arch '\(arch)': unknown architecture; valid: \(Architecture.caeNames.joined(separator: ", "))")
+        }
+        do { _ = try ActivationFunction.member(activation) } catch {
+            throw ValidationError("--activation '\(activation)': \(error.message)")
+        }
+        guard patches >= 1 else { throw ValidationError("--patches \(patches): must be at least 1") }
+        if common.resume == nil, data == nil {
+            throw ValidationError("--data is required (or --resume RUN_DIR to continue a run)")
+        }
+    }
+
+    func run() throws {
+        if let resume = common.resume {
+            try TrainingSession.resume(resume, epochs: common.epochs, progress: !common.noProgress, expecting: "cae")
+            return
+        }
+        let arch = self.arch.lowercased()
+        let options = common.options(defaultEpochs: 10, defaultBatch: 128, defaultPatience: nil)
+        let dataConfig = DataConfig(path: absolutePath(data!), patches: patches,
+                                    validationFraction: common.valSplit ?? 0.1)
+        let prepared = try TrainingData.images(dataConfig, arch: arch, seed: options.seed)
+        let layers = try Architecture.named(arch, activation: try ActivationFunction.member(activation))
+        let out = common.out ?? "runs/\(arch)-\(activation)-\(timestampForPath())"
+        try TrainingSession.start(
+            command: "cae", architecture: arch, activation: activation, cell: nil, hidden: nil, lstmLayers: nil,
+            layers: layers, data: dataConfig, prepared: prepared, options: options,
+            learningRate: common.lr ?? TrainingDefaults.learningRate, regularizer: common.regularizer,
+            out: out, progress: !common.noProgress)
+    }
+}
+
+/// `flexctl train forecast`.
+struct TrainForecastCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forecast",
+        abstract: "Train an LSTM forecaster on daily series (investing.com exports or numeric CSV).",
+        discussion: """
+        Every series is an input feature; the series are aligned by date (days on which every market traded), \
+        turned into daily returns and normalised with statistics of the training part only. Samples are \
+        windows of --window days; the target is the return --horizon days after the window's last day. \
+        Split chronologically: the last --test-split of the windows for testing, the last --val-split of the \
+        rest for validation. Defaults: --epochs 100, --batch-size 32, --lr 0.001, --seed 1, --val-split 0.2, \
+        --patience 10, --reg-mean/--reg-default/--reg-boundary 0.001, --margin 0.05. See docs/data-formats.md.
+        """
+    )
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Series files (CSV).", valueName: "file"), completion: .file())
+    var series: [String] = []
+
+    @Option(help: "A series to predict (repeat for several; 'all' predicts every series). Required with several series.")
+    var target: [String] = []
+
+    @Option(help: "Days per input window.")
+    var window: Int = 30
+
+    @Option(help: "Days ahead of the window's last day that the target lies.")
+    var horizon: Int = 1
+
+    @Option(help: "LSTM hidden units.")
+    var hidden: Int = 16
+
+    @Option(help: "Stacked LSTM layers.")
+    var layers: Int = 1
+
+    @Option(help: "Gate activation member (input, forget, output gates), e.g. p-sig-ramp or sigmoid.")
+    var gate: String = "p-sig-ramp"
+
+    @Option(help: "Cell activation member (candidate and cell output), e.g. tanh or p-tanh-ramp.")
+    var cell: String = "tanh"
+
+    @Option(help: "Transform of prices: returns, log_returns or none.")
+    var transform: String = "returns"
+
+    @Option(name: .customLong("test-split"), help: "The latest fraction of the windows held out for testing.")
+    var testSplit: Double = 0.2
+
+    @OptionGroup var common: TrainingArguments
+
+    func validate() throws {
+        for (opt, name) in [("--gate", gate), ("--cell", cell)] {
+            do { _ = try ActivationFunction.member(name) } catch {
+                throw ValidationError("\(opt) '\(name)': \(error.message)")
+            }
+        }
+        guard window >= 1 else { throw ValidationError("--window \(window): must be at least 1") }
+        guard horizon >= 1 else { throw ValidationError("--horizon \(horizon): must be at least 1") }
+        guard hidden >= 1 else { throw ValidationError("--hidden \(hidden): must be at least 1") }
+        guard layers >= 1 else { throw ValidationError("--layers \(layers): must be at least 1") }
+        guard SeriesInputSpec.transforms.contains(transform) else {
+            throw ValidationError("--transform '\(transform)': valid: \(SeriesInputSpec.transforms.joined(separator: ", "))")
+        }
+        guard testSplit >= 0, testSplit < 1 else { throw ValidationError("--test-split \(testSplit): must be in [0, 1)") }
+        if common.resume == nil, series.isEmpty {
+            throw ValidationError("--series is required (or --resume RUN_DIR to continue a run)")
+        }
+    }
+
+    func run() throws {
+        if let resume = common.resume {
+            try TrainingSession.resume(resume, epochs: common.epochs, progress: !common.noProgress, expecting: "forecast")
+            return
+        }
+        let options = common.options(defaultEpochs: 100, defaultBatch: 32, defaultPatience: 10)
+        let dataConfig = DataConfig(series: series.map(absolutePath), targets: target, window: window, horizon: horizon,
+                                    transform: transform, validationFraction: common.valSplit ?? 0.2,
+                                    testFraction: testSplit)
+        let prepared = try TrainingData.series(dataConfig)
+        guard case let .series(spec) = prepared.input else { fatalError("series data without a series input") }
+        var resolved = dataConfig
+        resolved.targets = spec.targets
+        let layerSpecs = Architecture.lstmForecaster(
+            features: spec.features.count, hidden: hidden, layers: layers, targets: spec.targets.count,
+            gate: try ActivationFunction.member(gate), cell: try ActivationFunction.member(cell))
+        let out = common.out ?? "runs/forecast-\(gate)-\(timestampForPath())"
+        try TrainingSession.start(
+            command: "forecast", architecture: "lstm", activation: gate, cell: cell, hidden: hidden,
+            lstmLayers: layers, layers: layerSpecs, data: resolved, prepared: prepared, options: options,
+            learningRate: common.lr ?? TrainingDefaults.learningRate, regularizer: common.regularizer,
+            out: out, progress: !common.noProgress)
+    }
+}
+
+/// Runs, resumes and reports a training session.
+enum TrainingSession {
+    static func start(command: String, architecture: String, activation: String, cell: String?, hidden: Int?,
+                      lstmLayers: Int?, layers: [LayerSpec], data: DataConfig, prepared: PreparedData,
+                      options: TrainingOptions, learningRate: Double, regularizer: RegularizerSettings,
+                      out: String, progress: Bool) throws {
+        try options.validate()
+        let folder = try RunFolder.create(out)
+        let config = RunConfig(
+            created: isoTimestamp(), command: command,
+            task: command == "cae" ? .imageAutoencoder : .forecaster, architecture: architecture,
+            activation: activation, cell: cell, hidden: hidden, lstmLayers: lstmLayers, data: data,
+            training: options, learningRate: learningRate, regularizer: regularizer, layers: layers,
+            input: prepared.input, dataFingerprint: prepared.fingerprint, datasetDescription: prepared.description,
+            trainSize: prepared.train.count, validationSize: prepared.validation?.count ?? 0,
+            testSize: prepared.test?.count ?? 0)
+        try folder.writeConfig(config)
+        try execute(config: config, prepared: prepared, folder: folder, state: nil, progress: progress)
+    }
+
+    static func resume(_ path: String, epochs: Int?, progress: Bool, expecting: String? = nil) throws {
+        let folder = try RunFolder.open(path)
+        var config = try folder.readConfig()
+        if let expecting, config.command != expecting {
+            throw CLIError("\(path): this run trains a \(config.command == "cae" ? "CAE" : "forecaster"); resume it with `flexctl train \(config.command) --resume \(path)`")
+        }
+        let state = try folder.readState()
+        if let epochs {
+            guard epochs >= state.epochsCompleted else {
+                throw CLIError("--epochs \(epochs): the run has already completed \(state.epochsCompleted) epochs")
+            }
+            config.training.epochs = epochs
+        }
+        var resumed = state
+        if resumed.finished == .completed, resumed.epochsCompleted < config.training.epochs {
+            // A finished run extended with --epochs: train on from its last weights.
+            resumed.finished = nil
+            resumed.testLoss = nil
+        }
+        if let reason = resumed.finished {
+            writeOutput("\(path): the run has already finished (\(reason == .completed ? "all \(state.epochsCompleted) epochs" : "early stopping after epoch \(state.epochsCompleted)")); nothing to do. Extend it with --epochs N, or export it with `flexctl export \(path) --output MODEL.h5`.\n")
+            return
+        }
+        writeOutput("resuming \(path) at epoch \(state.epochsCompleted + 1), batch \(state.batchesCompleted + 1)\n")
+        let prepared = try config.command == "cae"
+            ? TrainingData.images(config.data, arch: config.architecture, seed: config.training.seed)
+            : TrainingData.series(config.data)
+        guard prepared.fingerprint == config.dataFingerprint else {
+            throw CLIError("\(path): the data changed since the run started (data fingerprint \(prepared.fingerprint), the run's \(config.dataFingerprint)); a resumed run must see the same data — start a new run instead")
+        }
+        if epochs != nil { try folder.writeConfig(config) }
+        try execute(config: config, prepared: prepared, folder: folder, state: resumed, progress: progress)
+    }
+
+    static func execute(config: RunConfig, prepared: PreparedData, folder: RunFolder, state: TrainingState?,
+                        progress: Bool) throws {
+        let options = config.training
+        let model = try Sequential(specs: config.layers, inputShape: prepared.input.perSampleShape,
+                                   seed: options.seed)
+        let r = config.regularizer
+        let trainer = Trainer(model: model, optimizer: Adam(learningRate: config.learningRate),
+                              regularizer: LayerwiseRegularizer(delta1: r.delta1, delta2: r.delta2, delta3: r.delta3,
+                                                                margin: r.margin))
+        let loop = try TrainingLoop(trainer: trainer, options: options, train: prepared.train,
+                                    validation: prepared.validation, test: prepared.test, state: state)
+        if state == nil {
+            for n in prepared.notes { writeOutput("note: \(n)\n") }
+            writeOutput("data: \(prepared.description)\n")
+            writeOutput("model: \(config.architecture) (\(model.parameterCount) parameters), \(config.activation)"
+                + (config.cell.map { " gates, \($0) cell" } ?? "") + "; \(options.epochs) epochs of \(loop.batchesPerEpoch) batches of \(options.batchSize), \(options.threads) thread\(options.threads == 1 ? "" : "s")\n")
+            writeOutput("run folder: \(folder.path)\n")
+        }
+        let console = TrainingConsole(totalEpochs: options.epochs, trainCount: prepared.train.count,
+                                      sampleNoun: prepared.sampleNoun, progress: progress)
+        loop.onEvent = console.handle
+        loop.shouldStop = { SignalTrap.signalReceived != 0 }
+        loop.saveState = { s in
+            try s.write(to: folder.statePath)
+            try folder.writeLog(s)
+        }
+        SignalTrap.install()
+        defer { SignalTrap.remove() }
+        let outcome = try loop.run()
+        console.clearBar()
+        switch outcome {
+        case .interrupted:
+            let s = loop.state
+            let sig = SignalTrap.signalReceived
+            writeOutput("\(sig == SIGTERM ? "terminated" : "interrupted"): state saved to \(folder.statePath) (epoch \(s.epochsCompleted + (s.batchesCompleted > 0 ? 1 : 0)), batch \(s.batchesCompleted) of \(loop.batchesPerEpoch)); continue with `flexctl train \(config.command) --resume \(folder.path)`\n")
+            throw ExitCode(sig == SIGTERM ? 143 : 130)
+        case .finished:
+            let s = loop.state
+            if let t = s.testLoss { writeOutput("test loss (MSE) \(NumberText.table(t)) on \(prepared.test?.count ?? 0) held-out samples\n") }
+            writeOutput("finished in \(duration(s.elapsedSeconds)); export with `flexctl export \(folder.path) --output MODEL.h5`\n")
+        }
+    }
+}
+
+func absolutePath(_ p: String) -> String {
+    p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
+}
+
+/// `2026-11-29T07:15:00Z`.
+func isoTimestamp() -> String {
+    var t = time(nil)
+    var tm = tm()
+    gmtime_r(&t, &tm)
+    return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1,
+                  Int(tm.tm_mday), Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec))
+}
+
+/// `20261129-071500`.
+func timestampForPath() -> String {
+    var t = time(nil)
+    var tm = tm()
+    gmtime_r(&t, &tm)
+    return String(format: "%04d%02d%02d-%02d%02d%02d", Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1,
+                  Int(tm.tm_mday), Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec))
+}

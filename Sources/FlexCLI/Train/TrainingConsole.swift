@@ -1,0 +1,99 @@
+import FlexTraining
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Progress of a training run. On a terminal (standard error is a TTY) a one-line progress bar with the
+/// epoch's running loss, throughput and ETA, redrawn at most ten times a second; otherwise nothing per batch.
+/// Each finished epoch prints one plain line on standard output.
+final class TrainingConsole {
+    let totalEpochs: Int
+    let trainCount: Int
+    let sampleNoun: String
+    let showBar: Bool
+    private var lastDraw = 0.0
+    private var barVisible = false
+
+    init(totalEpochs: Int, trainCount: Int, sampleNoun: String, progress: Bool) {
+        self.totalEpochs = totalEpochs
+        self.trainCount = trainCount
+        self.sampleNoun = sampleNoun
+        showBar = progress && isatty(STDERR_FILENO) == 1
+    }
+
+    func handle(_ event: TrainingEvent) {
+        switch event {
+        case let .batch(epoch, batch, batches, loss, rate):
+            guard showBar else { return }
+            let t = monotonicSeconds()
+            guard batch == batches || t - lastDraw >= 0.1 else { return }
+            lastDraw = t
+            let width = 24
+            let filled = Int((Double(batch) / Double(batches) * Double(width)).rounded(.down))
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+            // Remaining samples of this epoch and of the epochs after it, at the epoch's throughput so far.
+            let perBatch = Double(trainCount) / Double(batches)
+            let remaining = Double(batches - batch) * perBatch + Double(totalEpochs - epoch) * Double(trainCount)
+            let eta = rate > 0 ? remaining / rate : .infinity
+            let percent = String(format: "%3d%%", batch * 100 / batches)
+            let line = "epoch \(epoch)/\(totalEpochs) [\(bar)] \(percent) \(batch)/\(batches)  loss "
+                + String(format: "%.6f", loss) + "  \(groupedInteger(Int(rate))) \(sampleNoun)/s  ETA \(duration(eta))"
+            writeError("\r\u{1B}[2K" + line)
+            barVisible = true
+        case let .epoch(r, improved):
+            clearBar()
+            var parts = [String(repeating: " ", count: max(0, String(totalEpochs).count - String(r.epoch).count)) + "epoch \(r.epoch)/\(totalEpochs)",
+                         "train " + NumberText.table(r.trainLoss)]
+            if let v = r.validationLoss { parts.append("val " + NumberText.table(v) + (improved ? " *" : "  ")) }
+            parts.append("reg " + String(format: "%.3g", r.regularization))
+            if let a = r.alpha { parts.append(String(format: "alpha %.3f [%.3f, %.3f]", a.mean, a.min, a.max)) }
+            if let b = r.beta { parts.append(String(format: "beta %.3f [%.3f, %.3f]", b.mean, b.min, b.max)) }
+            parts.append(duration(r.seconds))
+            writeOutput(parts.joined(separator: "  ") + "\n")
+        case let .earlyStop(epoch, best):
+            clearBar()
+            writeOutput("early stopping after epoch \(epoch): no lower validation loss for \(epoch - best) epochs; restoring the weights of epoch \(best)\n")
+        }
+    }
+
+    func clearBar() {
+        if barVisible { writeError("\r\u{1B}[2K"); barVisible = false }
+    }
+}
+
+func writeOutput(_ s: String) {
+    FileHandle.standardOutput.write(Data(s.utf8))
+}
+
+func writeError(_ s: String) {
+    FileHandle.standardError.write(Data(s.utf8))
+}
+
+/// `1:02:03`, `2:03` or `4.2 s`.
+func duration(_ seconds: Double) -> String {
+    guard seconds.isFinite, seconds >= 0 else { return "?" }
+    if seconds < 60 { return String(format: "%.1f s", seconds) }
+    let s = Int(seconds.rounded())
+    return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+}
+
+/// `12,345`.
+func groupedInteger(_ v: Int) -> String {
+    let digits = String(abs(v))
+    var out = ""
+    for (i, c) in digits.enumerated() {
+        if i > 0, (digits.count - i) % 3 == 0 { out.append(",") }
+        out.append(c)
+    }
+    return (v < 0 ? "-" : "") + out
+}
+
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}

@@ -1,0 +1,222 @@
+// The training state file (`state.h5` in a run folder; docs/training.md): HDF5, written atomically so that
+// killing the process at any moment leaves either the previous complete file or the new complete file.
+
+import FlexHDF5
+import FlexRuntime
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A problem with a training state file or a run folder: `FILE: message`.
+public struct TrainingStateError: Error, CustomStringConvertible, Equatable, Sendable {
+    public var file: String
+    public var message: String
+    public init(file: String, message: String) {
+        self.file = file
+        self.message = message
+    }
+    public var description: String { "\(file): \(message)" }
+}
+
+/// The scalar part of the state, stored as the JSON root attribute `state`.
+struct StateScalars: Codable {
+    var epochsCompleted: Int
+    var batchesCompleted: Int
+    var partialLossSum: Double
+    var partialRegularizationSum: Double
+    var partialSamples: Int
+    var partialSteps: Int
+    var partialSeconds: Double
+    /// Decimal string: JSON numbers cannot hold every UInt64 exactly in every reader.
+    var randomState: String
+    var history: [EpochRecord]
+    var bestValidationLoss: Double?
+    var bestEpoch: Int?
+    var epochsWithoutImprovement: Int
+    var finished: FinishReason?
+    var testLoss: Double?
+    var elapsedSeconds: Double
+    var parameterNames: [String]
+    var hasBestParameters: Bool
+    var optimizer: AdamSettings
+}
+
+/// Adam without its moments (those are datasets).
+struct AdamSettings: Codable {
+    var learningRate: Double
+    var beta1: Double
+    var beta2: Double
+    var epsilon: Double
+    var weightDecay: Double
+    var learningRateMultipliers: [Double]?
+    var step: Int
+    var shapes: [[Int]]
+}
+
+extension TrainingState {
+    /// The root attribute `format`.
+    public static let formatName = "flexctl-training-state"
+    public static let formatVersion = 1
+
+    /// Writes the state to `path` atomically (temporary file in the same folder, fsync, rename, fsync of the
+    /// folder). Replaces an existing state file.
+    public func write(to path: String) throws(TrainingStateError) {
+        let scalars = StateScalars(
+            epochsCompleted: epochsCompleted, batchesCompleted: batchesCompleted, partialLossSum: partialLossSum,
+            partialRegularizationSum: partialRegularizationSum, partialSamples: partialSamples,
+            partialSteps: partialSteps, partialSeconds: partialSeconds, randomState: String(randomState),
+            history: history, bestValidationLoss: bestValidationLoss, bestEpoch: bestEpoch,
+            epochsWithoutImprovement: epochsWithoutImprovement, finished: finished, testLoss: testLoss,
+            elapsedSeconds: elapsedSeconds, parameterNames: parameters.map(\.name),
+            hasBestParameters: bestParameters != nil,
+            optimizer: AdamSettings(
+                learningRate: optimizer.learningRate, beta1: optimizer.beta1, beta2: optimizer.beta2,
+                epsilon: optimizer.epsilon, weightDecay: optimizer.weightDecay,
+                learningRateMultipliers: optimizer.learningRateMultipliers, step: optimizer.state.step,
+                shapes: optimizer.state.shapes))
+        let json: String
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            json = String(decoding: try encoder.encode(scalars), as: UTF8.self)
+        } catch {
+            throw TrainingStateError(file: path, message: "cannot encode the state: \(error)")
+        }
+        do {
+            try writeAtomically(path) { temp throws(HDF5Error) in
+                let file = try HDF5File.create(temp)
+                let root = try file.root()
+                try root.setAttribute("format", .string(Self.formatName))
+                try root.setAttribute("format_version", .int64(Int64(Self.formatVersion)))
+                try root.setAttribute("state", .string(json))
+                let p = try root.createGroup("parameters")
+                for (name, t) in parameters { try p.writeFloats(name, shape: t.shape, values: t.scalars) }
+                if let best = bestParameters {
+                    let g = try root.createGroup("best")
+                    for (name, t) in best { try g.writeFloats(name, shape: t.shape, values: t.scalars) }
+                }
+                let m = try root.createGroup("adam_m"), v = try root.createGroup("adam_v")
+                for (i, shape) in optimizer.state.shapes.enumerated() {
+                    try m.writeFloats(String(i), shape: shape, values: optimizer.state.firstMoments[i])
+                    try v.writeFloats(String(i), shape: shape, values: optimizer.state.secondMoments[i])
+                }
+                try file.close()
+            }
+        } catch let e as TrainingStateError {
+            throw e
+        } catch {
+            throw TrainingStateError(file: path, message: "\(error)")
+        }
+    }
+
+    /// Reads a state written by `write(to:)`, checking the format, every dataset's presence and shape.
+    public static func read(from path: String) throws(TrainingStateError) -> TrainingState {
+        func fail(_ m: String) -> TrainingStateError { TrainingStateError(file: path, message: m) }
+        guard access(path, F_OK) == 0 else { throw fail("no training state here (\(String(cString: strerror(errno))))") }
+        guard HDF5File.hasSignature(path) else { throw fail("not an HDF5 file (a training state file is HDF5)") }
+        do {
+            let file = try HDF5File.open(path)
+            defer { try? file.close() }
+            let root = try file.root()
+            guard case .string(Self.formatName)? = try root.attribute("format") else {
+                throw fail("root attribute 'format' must be '\(Self.formatName)'; this is not a training state file")
+            }
+            guard case .int64(let version)? = try root.attribute("format_version") else {
+                throw fail("root attribute 'format_version' (integer) is missing")
+            }
+            guard version == Self.formatVersion else {
+                throw fail("training state format version \(version); this flexctl reads version \(Self.formatVersion)")
+            }
+            guard case .string(let json)? = try root.attribute("state") else {
+                throw fail("root attribute 'state' (JSON string) is missing")
+            }
+            let s: StateScalars
+            do {
+                let decoder = JSONDecoder()
+                decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+                s = try decoder.decode(StateScalars.self, from: Data(json.utf8))
+            } catch {
+                throw fail("root attribute 'state' is not valid state JSON: \(error)")
+            }
+            guard let random = UInt64(s.randomState) else { throw fail("state.randomState '\(s.randomState)' is not an unsigned integer") }
+            func tensors(_ group: String) throws -> [(name: String, tensor: Tensor)] {
+                let g = try root.group(group)
+                return try s.parameterNames.map { name in
+                    let a = try g.readFloats(name)
+                    return (name, Tensor(shape: a.shape, scalars: a.values))
+                }
+            }
+            var optimizer = Adam(learningRate: s.optimizer.learningRate, beta1: s.optimizer.beta1,
+                                 beta2: s.optimizer.beta2, epsilon: s.optimizer.epsilon,
+                                 weightDecay: s.optimizer.weightDecay,
+                                 learningRateMultipliers: s.optimizer.learningRateMultipliers)
+            optimizer.state.step = s.optimizer.step
+            optimizer.state.shapes = s.optimizer.shapes
+            let m = try root.group("adam_m"), v = try root.group("adam_v")
+            for (i, shape) in s.optimizer.shapes.enumerated() {
+                let a = try m.readFloats(String(i)), b = try v.readFloats(String(i))
+                guard a.shape == shape, b.shape == shape else {
+                    throw fail("Adam moments \(i): expected shape \(shape), found \(a.shape) and \(b.shape)")
+                }
+                optimizer.state.firstMoments.append(a.values)
+                optimizer.state.secondMoments.append(b.values)
+            }
+            var state = TrainingState(parameters: try tensors("parameters"), optimizer: optimizer, seed: random)
+            state.bestParameters = s.hasBestParameters ? try tensors("best") : nil
+            state.epochsCompleted = s.epochsCompleted
+            state.batchesCompleted = s.batchesCompleted
+            state.partialLossSum = s.partialLossSum
+            state.partialRegularizationSum = s.partialRegularizationSum
+            state.partialSamples = s.partialSamples
+            state.partialSteps = s.partialSteps
+            state.partialSeconds = s.partialSeconds
+            state.history = s.history
+            state.bestValidationLoss = s.bestValidationLoss
+            state.bestEpoch = s.bestEpoch
+            state.epochsWithoutImprovement = s.epochsWithoutImprovement
+            state.finished = s.finished
+            state.testLoss = s.testLoss
+            state.elapsedSeconds = s.elapsedSeconds
+            return state
+        } catch let e as TrainingStateError {
+            throw e
+        } catch let e as HDF5Error {
+            throw fail(e.path.isEmpty ? e.message : "\(e.path): \(e.message)")
+        } catch {
+            throw fail("\(error)")
+        }
+    }
+}
+
+/// Runs `body` with a temporary path in `path`'s folder, then fsyncs the file, renames it over `path` and
+/// fsyncs the folder. On any error the temporary file is removed and `path` is untouched.
+public func writeAtomically(_ path: String, _ body: (String) throws -> Void) throws {
+    let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+    let base = path.split(separator: "/").last.map(String.init) ?? path
+    let temp = (folder.isEmpty ? "" : folder + "/") + ".\(base).\(getpid()).\(UInt32.random(in: 0 ... .max)).tmp"
+    do {
+        try body(temp)
+        let fd = open(temp, O_RDONLY)
+        guard fd >= 0 else { throw TrainingStateError(file: path, message: "cannot reopen the temporary file: \(String(cString: strerror(errno)))") }
+        _ = fsync(fd)
+        _ = close(fd)
+        guard rename(temp, path) == 0 else {
+            throw TrainingStateError(file: path, message: "cannot move the written file into place: \(String(cString: strerror(errno)))")
+        }
+        let dfd = open(folder.isEmpty ? "/" : folder, O_RDONLY)
+        if dfd >= 0 { _ = fsync(dfd); _ = close(dfd) }
+    } catch {
+        unlink(temp)
+        throw error
+    }
+}
