@@ -88,7 +88,9 @@ let package = Package(
         .testTarget(
             name: "FlexCheckpointTests", dependencies: ["FlexRuntime", "FlexTraining", "FlexHDF5"],
             exclude: ["Interop"]),
-        .testTarget(name: "FlexDataTests", dependencies: ["FlexData"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "FlexCLITests", dependencies: ["FlexCLI", "FlexPlot"], exclude: ["Snapshots"]),
+        .testTarget(
+            name: "FlexDataTests", dependencies: ["FlexData", "CZlib"], exclude: ["Reference"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(name: "FlexCLITests", dependencies: ["FlexCLI", "FlexPlot", "FlexRuntime"], exclude: ["Snapshots"]),
     ]
 )

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import FlexData
 import FlexRuntime
 import FlexTraining
 
@@ -13,7 +14,12 @@ import FlexTraining
 /// - `lstm-train`: LSTM(4→16, window 30) + P-Sig-Ramp gates and a Dense head, training step, batch 50 (300 seq/s);
 /// - `load`: `Checkpoint.read(from:)` + `makeModel()` of a CAE2 + P-E2-ReLU checkpoint written to a temporary
 ///   folder first (target: under 5 ms per load); reported as loads/s, one load per "batch".
-/// Inputs are seeded uniform noise: throughput does not depend on the pixel values.
+/// - `idx-load`: `IDXFile.readImages` of Fashion-MNIST's 60,000 training images (gzip), one read per "batch";
+/// - `cae2-epoch`: one epoch of `flexctl train cae --arch cae2 --activation p-e2-relu` on Fashion-MNIST's
+///   60,000 training images (batch 128, shuffled, regulariser on, no validation), one epoch per "batch"
+///   (PyTorch: 33.6 s per epoch; target under 3 s).
+/// The last two need Fashion-MNIST (`--fashion-mnist`; Debian's dataset-fashion-mnist) and are skipped with a
+/// note without it. Other inputs are seeded uniform noise: throughput does not depend on the pixel values.
 public struct BenchCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "bench",
@@ -21,6 +27,7 @@ public struct BenchCommand: ParsableCommand {
 
     public enum Workload: String, ExpressibleByArgument, CaseIterable, Sendable {
         case cae2Train = "cae2-train", cae2Infer = "cae2-infer", lstmTrain = "lstm-train", load
+        case idxLoad = "idx-load", cae2Epoch = "cae2-epoch"
     }
 
     @Option(help: "Workloads to run (\(Workload.allCases.map(\.rawValue).joined(separator: ", "))); default: all.")
@@ -34,6 +41,9 @@ public struct BenchCommand: ParsableCommand {
 
     @Option(help: "Seed for parameters and inputs.")
     public var seed: UInt64 = 1
+
+    @Option(name: .customLong("fashion-mnist"), help: "Fashion-MNIST folder for idx-load and cae2-epoch.")
+    public var fashionMNIST: String = "/usr/share/datasets/fashion-mnist"
 
     @Flag(help: "Print JSON instead of a table.")
     public var json = false
@@ -65,6 +75,10 @@ public struct BenchCommand: ParsableCommand {
         let chosen = workload.isEmpty ? Workload.allCases : workload
         var results: [Result] = []
         for w in chosen {
+            if [.idxLoad, .cae2Epoch].contains(w), !FileManager.default.fileExists(atPath: fashionMNIST + "/train-images-idx3-ubyte.gz") {
+                FileHandle.standardError.write(Data("note: skipping \(w.rawValue): no Fashion-MNIST at \(fashionMNIST) (apt-get install dataset-fashion-mnist, or --fashion-mnist DIR)\n".utf8))
+                continue
+            }
             results.append(try measure(w))
             if !json { printRow(results.last!, header: results.count == 1) }
         }
@@ -117,15 +131,37 @@ public struct BenchCommand: ParsableCommand {
             return try time(w, unit: "loads/s", batch: 1, threads: 1) {
                 _ = try Checkpoint.read(from: path).makeModel()
             }
+        case .idxLoad:
+            let path = fashionMNIST + "/train-images-idx3-ubyte.gz"
+            let n = try IDXFile.readImages(path: path).count
+            return try time(w, unit: "img/s", batch: n, threads: 1, warmUp: 1, minimumBatches: 3) {
+                _ = try IDXFile.readImages(path: path)
+            }
+        case .cae2Epoch:
+            let data = try TrainingData.images(DataConfig(path: fashionMNIST, validationFraction: 0, testFraction: 0),
+                                               arch: "cae2", seed: seed)
+            let model = try Sequential(specs: Architecture.cae2(activation: .member("p-e2-relu")),
+                                       inputShape: [1, 28, 28], seed: seed)
+            let r = TrainingDefaults.regularizer
+            let trainer = Trainer(model: model, optimizer: Adam(learningRate: TrainingDefaults.learningRate),
+                                  regularizer: LayerwiseRegularizer(delta1: r.delta1, delta2: r.delta2, delta3: r.delta3, margin: r.margin))
+            var epoch: UInt64 = 0
+            return try time(w, unit: "img/s", batch: data.train.count, warmUp: 1, minimumBatches: 2) {
+                epoch += 1
+                let loop = try TrainingLoop(trainer: trainer, options: TrainingOptions(epochs: 1, batchSize: 128, seed: seed &+ epoch, threads: threads),
+                                            train: data.train, validation: nil, test: nil)
+                _ = try loop.run()
+            }
         }
     }
 
-    func time(_ w: Workload, unit: String, batch: Int, threads: Int? = nil, _ body: () throws -> Void) throws -> Result {
-        for _ in 0..<3 { try body() }  // warm-up
+    func time(_ w: Workload, unit: String, batch: Int, threads: Int? = nil, warmUp: Int = 3, minimumBatches: Int = 5,
+              _ body: () throws -> Void) throws -> Result {
+        for _ in 0..<warmUp { try body() }
         var samples: [Double] = []
         let start = DispatchTime.now().uptimeNanoseconds
         var now = start
-        while Double(now - start) / 1e9 < seconds || samples.count < 5 {
+        while Double(now - start) / 1e9 < seconds || samples.count < minimumBatches {
             let t0 = DispatchTime.now().uptimeNanoseconds
             try body()
             now = DispatchTime.now().uptimeNanoseconds
@@ -145,7 +181,7 @@ public struct BenchCommand: ParsableCommand {
         if header {
             print("workload     batch  threads  batches   throughput      mean ms/batch  p50 ms  p95 ms")
         }
-        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
         print(pad(r.workload, 13) + pad(String(r.batch), 7) + pad(String(r.threads), 9) + pad(String(r.batches), 10)
               + pad(String(format: "%.0f %@", r.throughput, r.unit), 16)
               + pad(String(format: "%.3f", r.meanMilliseconds), 15)

@@ -4,39 +4,10 @@ import FlexTraining
 import Foundation
 import Testing
 
-/// The built `flexctl` executable: `$FLEXCTL_BIN`, or next to the test bundle (as in ProcessTests.swift).
-private func inspectBinary() -> URL? {
-    let fm = FileManager.default
-    if let explicit = ProcessInfo.processInfo.environment["FLEXCTL_BIN"] { return URL(fileURLWithPath: explicit) }
-    var folders = [URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()]
-    for bundle in Bundle.allBundles where bundle.bundleURL.pathExtension == "xctest" {
-        folders.append(bundle.bundleURL.deletingLastPathComponent())
-    }
-    folders.append(Bundle.main.bundleURL)
-    return folders.map { $0.appendingPathComponent("flexctl") }.first { fm.isExecutableFile(atPath: $0.path) }
-}
-
-/// Runs `flexctl ARGS`, capturing both streams through files.
+/// Runs `flexctl ARGS`, capturing both streams.
 private func flexctl(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let binary = try #require(inspectBinary(), "flexctl binary not found next to the tests; set FLEXCTL_BIN")
-    let dir = try TempDir()
-    defer { dir.cleanup() }
-    _ = FileManager.default.createFile(atPath: dir.file("out"), contents: nil)
-    _ = FileManager.default.createFile(atPath: dir.file("err"), contents: nil)
-    let out = try #require(FileHandle(forWritingAtPath: dir.file("out")))
-    let err = try #require(FileHandle(forWritingAtPath: dir.file("err")))
-    let process = Process()
-    process.executableURL = binary
-    process.arguments = arguments
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    process.waitUntilExit()
-    try out.close()
-    try err.close()
-    return (process.terminationStatus,
-            String(decoding: try Data(contentsOf: URL(fileURLWithPath: dir.file("out"))), as: UTF8.self),
-            String(decoding: try Data(contentsOf: URL(fileURLWithPath: dir.file("err"))), as: UTF8.self))
+    let r = try runFlexctl(arguments)
+    return (r.status, r.stdout, r.stderr)
 }
 
 /// The reader's report for `path` (which must be refused).

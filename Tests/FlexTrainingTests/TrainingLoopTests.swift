@@ -11,12 +11,13 @@ import Testing
     }
 
     /// A fresh loop over the toy CAE with the regulariser on.
-    static func loop(_ options: TrainingOptions = options, state: TrainingState? = nil) throws -> TrainingLoop {
+    static func loop(_ options: TrainingOptions = options, state: TrainingState? = nil,
+                     validation: TensorDataset? = nil) throws -> TrainingLoop {
         let model = try TrainerTests.toyCAE("p-e2-relu", seed: options.seed)
         let trainer = Trainer(model: model, optimizer: Adam(learningRate: 1e-2),
                               regularizer: LayerwiseRegularizer(delta1: 1e-3, delta2: 1e-3, delta3: 1e-3, margin: 0.05))
         return try TrainingLoop(trainer: trainer, options: options, train: try data(100, seed: 1),
-                                validation: try data(20, seed: 2), test: try data(20, seed: 3), state: state)
+                                validation: try validation ?? data(20, seed: 2), test: try data(20, seed: 3), state: state)
     }
 
     static func bits(_ ps: [(name: String, tensor: Tensor)]) -> [[UInt32]] {
@@ -75,19 +76,22 @@ import Testing
     }
 
     @Test func earlyStoppingRestoresTheBestWeights() throws {
-        // A learning rate so large that validation gets worse: patience 1 stops early with the best epoch's weights.
+        // Validation on noise that the model cannot learn: its loss stops improving within a few epochs, and
+        // patience 2 stops the run with the best epoch's weights.
         var o = Self.options
         o.epochs = 30
         o.patience = 2
-        let l = try Self.loop(o)
+        var rng = SplitMix64(seed: 99)
+        let noise = try TensorDataset(autoencoderInputs: (0..<(20 * 64)).map { _ in rng.uniform(-1, 1) }, shape: [1, 8, 8])
+        let l = try Self.loop(o, validation: noise)
         var stopped: (Int, Int)?
         l.onEvent = { if case let .earlyStop(e, b) = $0 { stopped = (e, b) } }
         let outcome = try l.run()
         let best = try #require(l.state.bestEpoch)
-        if outcome == .finished(.earlyStopped) {
-            let (e, b) = try #require(stopped)
-            #expect(b == best && e == best + 2)
-        }
+        #expect(outcome == .finished(.earlyStopped))
+        let (e, b) = try #require(stopped)
+        #expect(b == best && e == best + 2 && e < 30)
+        #expect(l.state.history.count == e)
         #expect(Self.bits(l.state.finalParameters(patience: 2)) == Self.bits(try #require(l.state.bestParameters)))
         #expect(Self.bits(l.trainer.model.namedParameters) == Self.bits(try #require(l.state.bestParameters)))
         let v = l.state.history.compactMap(\.validationLoss)

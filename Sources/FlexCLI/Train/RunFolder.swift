@@ -103,7 +103,7 @@ struct RunFolder {
 
     func writeConfig(_ c: RunConfig) throws {
         let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = try e.encode(c)
         try writeFileAtomically(path: configPath, bytes: Array(data) + [10])
     }

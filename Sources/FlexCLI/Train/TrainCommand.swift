@@ -130,7 +130,8 @@ struct TrainCAECommand: ParsableCommand {
         --data accepts an IDX images file (gzip or raw), a folder with train-images-idx3-ubyte[.gz] (and \
         t10k-images-idx3-ubyte[.gz] as the test set, e.g. /usr/share/datasets/fashion-mnist), a CIFAR-10 \
         binary folder or file, or a folder of PNG photos (32×32 patches: --patches for training, a fifth as \
-        many for testing, from disjoint rows). Defaults: --epochs 10, --batch-size 128, --lr 0.001, --seed 1, \
+        many for testing, from disjoint rows). Data without its own test set gives --test-split of it for \
+        testing. Defaults: --epochs 10, --batch-size 128, --lr 0.001, --seed 1, \
         --val-split 0.1, no early stopping, --reg-mean/--reg-default/--reg-boundary 0.001, --margin 0.05.
         """
     )
@@ -147,6 +148,9 @@ struct TrainCAECommand: ParsableCommand {
     @Option(help: "Patches sampled from a photo folder for training.")
     var patches: Int = 20_000
 
+    @Option(name: .customLong("test-split"), help: "Fraction held out for testing when the data has no test set of its own (seeded).")
+    var testSplit: Double = 0.1
+
     @OptionGroup var common: TrainingArguments
 
     func validate() throws {
@@ -157,6 +161,7 @@ struct TrainCAECommand: ParsableCommand {
             throw ValidationError("--activation '\(activation)': \(error.message)")
         }
         guard patches >= 1 else { throw ValidationError("--patches \(patches): must be at least 1") }
+        guard testSplit >= 0, testSplit < 1 else { throw ValidationError("--test-split \(testSplit): must be in [0, 1)") }
         if common.resume == nil, data == nil {
             throw ValidationError("--data is required (or --resume RUN_DIR to continue a run)")
         }
@@ -170,7 +175,7 @@ struct TrainCAECommand: ParsableCommand {
         let arch = self.arch.lowercased()
         let options = common.options(defaultEpochs: 10, defaultBatch: 128, defaultPatience: nil)
         let dataConfig = DataConfig(path: absolutePath(data!), patches: patches,
-                                    validationFraction: common.valSplit ?? 0.1)
+                                    validationFraction: common.valSplit ?? 0.1, testFraction: testSplit)
         let prepared = try TrainingData.images(dataConfig, arch: arch, seed: options.seed)
         let layers = try Architecture.named(arch, activation: try ActivationFunction.member(activation))
         let out = common.out ?? "runs/\(arch)-\(activation)-\(timestampForPath())"
@@ -371,8 +376,13 @@ enum TrainingSession {
     }
 }
 
+/// The canonical absolute path of an existing file (symbolic links and `..` resolved), else `p` made absolute.
 func absolutePath(_ p: String) -> String {
-    p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
+    if let r = realpath(p, nil) {
+        defer { free(r) }
+        return String(cString: r)
+    }
+    return p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
 }
 
 /// `2026-11-29T07:15:00Z`.

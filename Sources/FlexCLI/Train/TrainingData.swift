@@ -80,22 +80,26 @@ enum TrainingData {
             return try set.converted(toChannels: shape[0])
         }
         let all = try fit(loaded.train, "training")
-        let test = try loaded.test.map { try fit($0, "test") }
-        let nValidation = Int((Double(all.count) * config.validationFraction).rounded())
-        guard all.count - nValidation >= 1 else {
-            throw CLIError("\(path): \(all.count) training images leave none for training after a validation split of \(config.validationFraction)")
-        }
+        var test = try loaded.test.map { try fit($0, "test") }
+        // One seeded shuffle: [test (only when the data has no test set of its own) | validation | train].
         var rng = SplitMix64(seed: seed ^ 0x5EED_0F5A_1100_0001)
         let order = rng.permutation(all.count)
-        let trainSet = all.subset(Array(order[nValidation...]))
-        let validationSet = nValidation > 0 ? all.subset(Array(order[..<nValidation])) : nil
+        let nTest = test == nil ? Int((Double(all.count) * (config.testFraction ?? 0)).rounded()) : 0
+        let nValidation = Int((Double(all.count) * config.validationFraction).rounded())
+        guard all.count - nTest - nValidation >= 1 else {
+            throw CLIError("\(path): \(all.count) images leave none for training after the test and validation splits")
+        }
+        if nTest > 0 { test = all.subset(Array(order[..<nTest])) }
+        let validationSet = nValidation > 0 ? all.subset(Array(order[nTest ..< nTest + nValidation])) : nil
+        let trainSet = all.subset(Array(order[(nTest + nValidation)...]))
         func tensor(_ s: ImageSet) throws -> TensorDataset {
             try TensorDataset(autoencoderInputs: s.pixels.map { scaling.modelValue(pixel: $0) }, shape: shape)
         }
         let spec = ImageInputSpec(channels: shape[0], height: shape[1], width: shape[2], pixelScaling: scaling,
                                   encoderLayers: Architecture.encoderLayerCount[arch] ?? 0)
         var description = loaded.description
-        if nValidation > 0 { description += "; \(nValidation) of the training images held out for validation (seeded)" }
+        if nTest > 0 { description += "; \(nTest) images held out for testing (seeded)" }
+        if nValidation > 0 { description += "; \(nValidation) held out for validation (seeded)" }
         return PreparedData(train: try tensor(trainSet), validation: try validationSet.map(tensor),
                             test: try test.map(tensor), input: .image(spec), description: description,
                             sampleNoun: "img", notes: notes)
