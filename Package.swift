@@ -91,6 +91,8 @@ let package = Package(
         .testTarget(
             name: "FlexDataTests", dependencies: ["FlexData", "CZlib"], exclude: ["Reference"],
             resources: [.copy("Fixtures")]),
+        // The shipped models in models/ against the data they were trained on.
+        .testTarget(name: "FlexModelTests", dependencies: ["FlexRuntime", "FlexData"]),
         .testTarget(name: "FlexCLITests", dependencies: ["FlexCLI", "FlexPlot", "FlexRuntime"], exclude: ["Snapshots"]),
     ]
 )
