@@ -58,13 +58,15 @@ let package = Package(
         // Data loaders: IDX and CIFAR-10 images, PNG photo patches, investing.com and numeric CSV series with
         // date alignment, returns and normalisation. Shared by training and the runtime-side commands.
         .target(name: "FlexData", dependencies: ["FlexRuntime", "CZlib", "FlexPlot"]),
+        // The image codec: PNG/PGM/PPM reading and writing, tiling, quantisation, the .flexz container.
+        .target(name: "FlexCodec", dependencies: ["FlexRuntime", "CZlib", "CPNG", "FlexPlot"]),
         // Line plots to SVG and PNG (PNG through libpng's simplified API).
         .target(name: "FlexPlot", dependencies: ["CPNG"]),
         // The command-line interface, as a library so tests can drive it.
         .target(
             name: "FlexCLI",
             dependencies: [
-                "FlexRuntime", "FlexTraining", "FlexPlot", "FlexData",
+                "FlexRuntime", "FlexTraining", "FlexPlot", "FlexData", "FlexCodec", "FlexHDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "flexctl", dependencies: ["FlexCLI"]),
@@ -90,6 +92,9 @@ let package = Package(
             exclude: ["Interop"]),
         .testTarget(
             name: "FlexDataTests", dependencies: ["FlexData", "CZlib"], exclude: ["Reference"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "FlexCodecTests", dependencies: ["FlexCodec", "FlexRuntime", "CPNG"], exclude: ["Fixtures/make_pngs.py"],
             resources: [.copy("Fixtures")]),
         // The shipped models in models/ against the data they were trained on.
         .testTarget(name: "FlexModelTests", dependencies: ["FlexRuntime", "FlexData"]),

@@ -11,6 +11,8 @@ public struct Flexctl: AsyncParsableCommand {
         subcommands: [
             ActivationCommand.self,
             BenchCommand.self,
+            CompressCommand.self,
+            DecompressCommand.self,
             ExportCommand.self,
             InspectCommand.self,
             TrainCommand.self,

@@ -1,0 +1,313 @@
+import ArgumentParser
+import FlexCodec
+import FlexHDF5
+import FlexPlot
+import FlexRuntime
+import Foundation
+
+/// `flexctl compress image`.
+public struct CompressCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "compress",
+        abstract: "Compress data with a trained model.",
+        subcommands: [CompressImageCommand.self])
+    public init() {}
+}
+
+/// `flexctl compress image INPUT --model MODEL.h5 [--output OUT.flexz] [--bits N] [--report]`.
+struct CompressImageCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "image",
+        abstract: "Compress an image (PNG, PGM, PPM) with a CAE checkpoint into a .flexz file.",
+        discussion: """
+        Images of any size are cut into tiles of the model's input size (edge pixels repeated to fill the \
+        last tiles) and stitched back by decompress. An RGB image given to a gray model is coded as its \
+        BT.601 luma (and decodes as gray); a gray image given to an RGB model is coded with gray replicated \
+        (and decodes as gray). Alpha is dropped, with a note. The code is quantised per channel to --bits \
+        bits and compressed with zlib; the file records the model's fingerprint (docs/flexz-format.md). \
+        INPUT "-" reads standard input and OUTPUT "-" writes standard output. A folder as INPUT compresses \
+        every .png/.pgm/.ppm in it into the --output folder. Outputs are written atomically.
+        """)
+
+    @Argument(help: ArgumentHelp("The image (PNG, PGM, PPM), '-' for standard input, or a folder.", valueName: "input"),
+              completion: .file())
+    var input: String
+
+    @Option(help: ArgumentHelp("The auto-encoder checkpoint.", valueName: "model.h5"), completion: .file())
+    var model: String
+
+    @Option(name: [.short, .long], help: ArgumentHelp("The .flexz file, '-' for standard output, or a folder for a folder input (default: INPUT with .flexz).", valueName: "out.flexz"))
+    var output: String?
+
+    @Option(help: "Bits per code value, 1–16.")
+    var bits: Int = 8
+
+    @Flag(help: "Print sizes, bits per pixel, PSNR and MSE of the decoded result, and the time taken.")
+    var report = false
+
+    @Option(help: "Worker threads (default: the number of processors).")
+    var threads: Int?
+
+    func validate() throws {
+        guard (1...16).contains(bits) else { throw ValidationError("--bits \(bits): must be in 1...16") }
+        if let t = threads, t < 1 { throw ValidationError("--threads \(t): must be at least 1") }
+    }
+
+    func run() throws {
+        let start = monotonicSeconds()
+        let codecModel = try CodecModel.load(model, threads: threads)
+        if isDirectory(input) {
+            guard let output else { throw CLIError("\(input) is a folder: give an output folder with --output") }
+            try compressFolder(codecModel, output: output)
+            return
+        }
+        let out = output ?? (input == "-" ? "-" : replacingExtension(input, with: "flexz"))
+        try checkOutput(out, input: input)
+        let bytes = try readInput(input)
+        let name = input == "-" ? "<stdin>" : input
+        let image = try ImageFile.decode(bytes, name: name)
+        let t0 = monotonicSeconds()
+        let c = try codecModel.codec.compress(image, bits: bits, fingerprint: codecModel.fingerprint)
+        let data = c.file.serialized()
+        let t1 = monotonicSeconds()
+        for n in c.notes { writeError("note: \(n)\n") }
+        try writeOutput(data, to: out)
+        if report {
+            let decoded = try codecModel.codec.decompress(c.file, name: out)
+            let d = imageDistortion(decoded, c.reference)
+            let pixels = image.width * image.height
+            var lines = [
+                "input       \(name): \(image.width)×\(image.height) \(channelName(image.channels)), \(bytes.count) bytes",
+                "model       \(model) (\(c.file.codeChannels)×\(c.file.codeHeight)×\(c.file.codeWidth) code per \(c.file.tileWidth)×\(c.file.tileHeight) tile, \(c.file.tilesAcross)×\(c.file.tilesDown) tiles, \(bits) bits)",
+                "output      \(out == "-" ? "<stdout>" : out): \(data.count) bytes (\(String(format: "%.1f", Double(bytes.count) / Double(data.count))):1 against the input file)",
+                "bits/pixel  " + String(format: "%.4f", Double(data.count * 8) / Double(pixels)),
+                "PSNR        " + (d.psnr.isFinite ? String(format: "%.2f dB", d.psnr) : "inf (lossless)") + String(format: "   MSE %.3f", d.mse) + " (decoded vs input, 8-bit\(c.reference.channels == 3 ? " RGB" : " gray"))",
+                "time        " + String(format: "%.1f ms total, %.1f ms compressing", (monotonicSeconds() - start) * 1000, (t1 - t0) * 1000),
+            ]
+            if out == "-" { lines = lines.map { $0 } }
+            let text = lines.joined(separator: "\n") + "\n"
+            if out == "-" { writeError(text) } else { FlexCLI.writeOutput(text) }
+        }
+    }
+
+    private func compressFolder(_ m: CodecModel, output: String) throws {
+        let files = try imageFiles(in: input)
+        guard !files.isEmpty else { throw CLIError("\(input): no .png, .pgm or .ppm files in this folder") }
+        try makeFolder(output)
+        let progress = FolderProgress(total: files.count, noun: "images")
+        var failures: [String] = [], bytesIn = 0, bytesOut = 0
+        for (i, f) in files.enumerated() {
+            let src = input + "/" + f, dst = output + "/" + replacingExtension(f, with: "flexz")
+            do {
+                let bytes = try readInput(src)
+                let c = try m.codec.compress(try ImageFile.decode(bytes, name: src), bits: bits, fingerprint: m.fingerprint)
+                let data = c.file.serialized()
+                try writeOutput(data, to: dst)
+                bytesIn += bytes.count
+                bytesOut += data.count
+            } catch {
+                failures.append("\(error)")
+            }
+            progress.update(i + 1)
+        }
+        progress.finish()
+        FlexCLI.writeOutput("compressed \(files.count - failures.count) of \(files.count) images into \(output): \(bytesIn) → \(bytesOut) bytes\n")
+        if !failures.isEmpty {
+            for f in failures { writeError("error: \(f)\n") }
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// `flexctl decompress INPUT.flexz --output OUT.png [--model MODEL.h5]`.
+public struct DecompressCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "decompress",
+        abstract: "Decode a .flexz file into an image (PNG, PGM or PPM).",
+        discussion: """
+        Without --model, looks for the checkpoint whose fingerprint the file records in ./models and in the \
+        folders listed in FLEXCTL_MODEL_PATH (separated by ':'). A model with another fingerprint is refused, \
+        naming both. INPUT "-" reads standard input; OUTPUT "-" writes a PNG to standard output. A folder as \
+        INPUT decodes every .flexz in it into the --output folder (as PNG). Outputs are written atomically.
+        """)
+
+    @Argument(help: ArgumentHelp("The .flexz file, '-' for standard input, or a folder.", valueName: "input.flexz"), completion: .file())
+    var input: String
+
+    @Option(name: [.short, .long], help: ArgumentHelp("The image to write (.png, .pgm, .ppm), '-' for standard output (PNG), or a folder (default: INPUT with .png).", valueName: "out.png"))
+    var output: String?
+
+    @Option(help: ArgumentHelp("The auto-encoder checkpoint (default: found by fingerprint).", valueName: "model.h5"), completion: .file())
+    var model: String?
+
+    @Option(help: "Worker threads (default: the number of processors).")
+    var threads: Int?
+
+    public init() {}
+
+    public func validate() throws {
+        if let o = output, o != "-", !isDirectory(o), !isDirectory(input), ImageFile.format(forPath: o) == nil {
+            throw ValidationError("--output '\(o)': unsupported extension; use .png, .pgm or .ppm")
+        }
+    }
+
+    public func run() throws {
+        if isDirectory(input) {
+            guard let output else { throw CLIError("\(input) is a folder: give an output folder with --output") }
+            let files = try FileManager.default.contentsOfDirectory(atPath: input).filter { $0.lowercased().hasSuffix(".flexz") }.sorted()
+            guard !files.isEmpty else { throw CLIError("\(input): no .flexz files in this folder") }
+            try makeFolder(output)
+            var models: [String: CodecModel] = [:]
+            let progress = FolderProgress(total: files.count, noun: "files")
+            var failures: [String] = []
+            for (i, f) in files.enumerated() {
+                let src = input + "/" + f
+                do {
+                    let file = try FlexzFile.parse(try readInput(src), name: src)
+                    let m = try models[file.fingerprintText] ?? resolveModel(for: file, name: src)
+                    models[file.fingerprintText] = m
+                    let image = try m.codec.decompress(file, name: src)
+                    try writeOutput(try ImageFile.encode(image, format: .png, name: src), to: output + "/" + replacingExtension(f, with: "png"))
+                } catch { failures.append("\(error)") }
+                progress.update(i + 1)
+            }
+            progress.finish()
+            FlexCLI.writeOutput("decompressed \(files.count - failures.count) of \(files.count) files into \(output)\n")
+            if !failures.isEmpty {
+                for f in failures { writeError("error: \(f)\n") }
+                throw ExitCode(1)
+            }
+            return
+        }
+        let out = output ?? (input == "-" ? "-" : replacingExtension(input, with: "png"))
+        try checkOutput(out, input: input)
+        let format = out == "-" ? .png : (ImageFile.format(forPath: out) ?? .png)
+        let name = input == "-" ? "<stdin>" : input
+        let file = try FlexzFile.parse(try readInput(input), name: name)
+        let m = try resolveModel(for: file, name: name)
+        let image = try m.codec.decompress(file, name: name)
+        try writeOutput(try ImageFile.encode(image, format: format, name: out), to: out)
+    }
+
+    private func resolveModel(for file: FlexzFile, name: String) throws -> CodecModel {
+        if let model {
+            let m = try CodecModel.load(model, threads: threads)
+            guard m.fingerprint == file.fingerprintText else {
+                throw CLIError("\(name) was compressed with the model \(file.fingerprintText); \(model) is \(m.fingerprint). Use the model the file was made with")
+            }
+            return m
+        }
+        var folders = ["models"]
+        if let extra = ProcessInfo.processInfo.environment["FLEXCTL_MODEL_PATH"] {
+            folders += extra.split(separator: ":").map(String.init).filter { !$0.isEmpty }
+        }
+        for folder in folders {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { continue }
+            for n in names.sorted() where n.hasSuffix(".h5") {
+                let path = folder + "/" + n
+                if storedFingerprint(path) == file.fingerprintText { return try CodecModel.load(path, threads: threads) }
+            }
+        }
+        throw CLIError("\(name) needs the model \(file.fingerprintText); no checkpoint with that fingerprint in \(folders.joined(separator: ", ")) (give it with --model, or add its folder to FLEXCTL_MODEL_PATH)")
+    }
+}
+
+/// A checkpoint loaded as an image codec.
+struct CodecModel {
+    var codec: ImageCodec
+    var fingerprint: String
+
+    static func load(_ path: String, threads: Int?) throws -> CodecModel {
+        let checkpoint = try Checkpoint.read(from: path)
+        let codec = try ImageCodec(checkpoint: checkpoint, file: path, threads: threads ?? Inference.defaultThreads)
+        return CodecModel(codec: codec, fingerprint: checkpoint.fingerprint)
+    }
+}
+
+/// The root attribute `fingerprint` of an HDF5 checkpoint, read without loading the weights (nil if absent).
+func storedFingerprint(_ path: String) -> String? {
+    guard HDF5File.hasSignature(path), let f = try? HDF5File.open(path) else { return nil }
+    defer { try? f.close() }
+    guard let root = try? f.root(), case .string(let s)? = try? root.attribute("fingerprint") else { return nil }
+    return s
+}
+
+func isDirectory(_ path: String) -> Bool {
+    var d: ObjCBool = false
+    return path != "-" && FileManager.default.fileExists(atPath: path, isDirectory: &d) && d.boolValue
+}
+
+func channelName(_ c: Int) -> String { c == 1 ? "gray" : c == 2 ? "gray+alpha" : c == 3 ? "RGB" : "RGBA" }
+
+/// `name.png` → `name.flexz` (the extension after the last dot of the file name replaced, or appended).
+func replacingExtension(_ path: String, with ext: String) -> String {
+    let slash = path.lastIndex(of: "/")
+    if let dot = path.lastIndex(of: "."), slash.map({ dot > $0 }) ?? true, dot != path.startIndex,
+       path[path.index(before: dot)] != "/" {
+        return String(path[..<dot]) + "." + ext
+    }
+    return path + "." + ext
+}
+
+/// The bytes of a file, or of standard input for "-"; errors name the file.
+func readInput(_ path: String) throws -> [UInt8] {
+    if path == "-" { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
+    guard FileManager.default.fileExists(atPath: path) else { throw CLIError("\(path): no such file") }
+    guard let d = FileManager.default.contents(atPath: path) else { throw CLIError("\(path): cannot read the file") }
+    return Array(d)
+}
+
+/// Refuses an output that is the input itself or a folder, or whose folder is not writable — before any work.
+func checkOutput(_ out: String, input: String) throws {
+    guard out != "-" else { return }
+    if input != "-", FileManager.default.fileExists(atPath: out),
+       (try? FileManager.default.destinationOfSymbolicLink(atPath: out)) == nil,
+       absolutePath(out) == absolutePath(input) {
+        throw CLIError("\(out): the output would overwrite the input; choose another --output")
+    }
+    if isDirectory(out) { throw CLIError("\(out): is a folder; give a file name for --output") }
+    if let reason = reasonPathIsNotWritable(out) { throw CLIError("\(out): cannot write there (\(reason))") }
+}
+
+/// Writes atomically to a file, or to standard output for "-".
+func writeOutput(_ bytes: [UInt8], to path: String) throws {
+    if path == "-" { FileHandle.standardOutput.write(Data(bytes)); return }
+    try writeFileAtomically(path: path, bytes: bytes)
+}
+
+func makeFolder(_ path: String) throws {
+    do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+        throw CLIError("\(path): cannot create the output folder: \(error.localizedDescription)")
+    }
+}
+
+func imageFiles(in folder: String) throws -> [String] {
+    let names: [String]
+    do { names = try FileManager.default.contentsOfDirectory(atPath: folder) } catch {
+        throw CLIError("\(folder): cannot list the folder: \(error.localizedDescription)")
+    }
+    return names.filter { ImageFile.format(forPath: $0) != nil }.sorted()
+}
+
+/// A progress bar for folder jobs on a terminal (standard error); nothing otherwise.
+final class FolderProgress {
+    let total: Int, noun: String
+    let enabled = isatty(STDERR_FILENO) == 1
+    private var last = 0.0
+    private let start = monotonicSeconds()
+    init(total: Int, noun: String) { self.total = total; self.noun = noun }
+
+    func update(_ done: Int) {
+        guard enabled else { return }
+        let t = monotonicSeconds()
+        guard done == total || t - last >= 0.1 else { return }
+        last = t
+        let width = 24, filled = done * width / max(total, 1)
+        let rate = Double(done) / max(t - start, 1e-9)
+        let eta = rate > 0 ? Double(total - done) / rate : .infinity
+        writeError("\r\u{1B}[2K[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+            + "] \(done)/\(total) \(noun)  \(groupedInteger(Int(rate)))/s  ETA \(duration(eta))")
+    }
+
+    func finish() { if enabled { writeError("\r\u{1B}[2K") } }
+}
