@@ -114,6 +114,16 @@ public enum ImageFile {
                 throw CodecError(file: name, "corrupt or truncated PNG (libpng: \(m))")
             }
             png_image_free(&image)
+            if alpha {
+                // The simplified API premultiplies 16-bit linear colour by alpha: divide it out (a pixel with
+                // alpha 0 has lost its colour and stays black; the codec drops alpha anyway).
+                for p in stride(from: 0, to: wide.count, by: channels) {
+                    let a = UInt32(wide[p + channels - 1])
+                    for k in 0..<(channels - 1) {
+                        wide[p + k] = a == 0 ? 0 : UInt16(min(65535, (UInt32(wide[p + k]) * 65535 + a / 2) / a))
+                    }
+                }
+            }
             var px = [UInt8](repeating: 0, count: wide.count)
             for i in 0..<wide.count { px[i] = UInt8((UInt32(wide[i]) * 255 + 32767) / 65535) }
             return RasterImage(width: w, height: h, channels: channels, pixels: px)

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Writes one small PNG per flavour that flexctl's image reader must handle, plus expected.json with the
+8-bit pixels each one must decode to (Python standard library only; run from this folder).
+
+Every image is 13x7 (odd sizes exercise Adam7's partial passes). Expected 8-bit values: sub-8-bit gray is
+expanded by bit replication (PNG spec), 16-bit samples v become round(v / 257), palette indices become their
+RGB(A) entries, alpha is kept (the codec drops it later).
+"""
+import json
+import struct
+import zlib
+
+W, H = 13, 7
+
+
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def scanlines(rows, bits, channels, width):
+    """Packs sample rows (lists of ints) into filtered (filter 0) scanlines."""
+    out = b""
+    for row in rows:
+        if bits == 16:
+            out += b"\x00" + b"".join(struct.pack(">H", v) for v in row)
+        elif bits == 8:
+            out += b"\x00" + bytes(row)
+        else:
+            acc, n, line = 0, 0, bytearray()
+            for v in row:
+                acc = (acc << bits) | v
+                n += bits
+                if n == 8:
+                    line.append(acc)
+                    acc, n = 0, 0
+            if n:
+                line.append(acc << (8 - n))
+            out += b"\x00" + bytes(line)
+    return out
+
+
+ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+
+
+def png(path, samples, bits, color_type, channels, palette=None, trns=None, interlace=False):
+    """samples: H rows of W*channels ints."""
+    raw = b""
+    if interlace:
+        for x0, y0, dx, dy in ADAM7:
+            xs = list(range(x0, W, dx))
+            ys = list(range(y0, H, dy))
+            if not xs or not ys:
+                continue
+            rows = [[samples[y][x * channels + k] for x in xs for k in range(channels)] for y in ys]
+            raw += scanlines(rows, bits, channels, len(xs))
+    else:
+        raw = scanlines(samples, bits, channels, W)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", W, H, bits, color_type, 0, 0, 1 if interlace else 0))
+    if palette:
+        data += chunk(b"PLTE", b"".join(bytes(p) for p in palette))
+    if trns is not None:
+        data += chunk(b"tRNS", trns)
+    data += chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+    open(path, "wb").write(data)
+
+
+def main():
+    expected = {}
+    gray8 = [[(x * 19 + y * 37) % 256 for x in range(W)] for y in range(H)]
+    rgb8 = [[v for x in range(W) for v in ((x * 19 + y * 37) % 256, (x * 7 + 200 * y) % 256, (255 - x * 11) % 256)] for y in range(H)]
+    alpha = [[(x * 29 + y * 3) % 256 for x in range(W)] for y in range(H)]
+    flat = lambda rows: [v for r in rows for v in r]
+
+    png("gray8.png", gray8, 8, 0, 1)
+    expected["gray8.png"] = (1, flat(gray8))
+    png("gray8-interlaced.png", gray8, 8, 0, 1, interlace=True)
+    expected["gray8-interlaced.png"] = (1, flat(gray8))
+    ga = [[v for x in range(W) for v in (gray8[y][x], alpha[y][x])] for y in range(H)]
+    png("gray-alpha8.png", ga, 8, 4, 2)
+    expected["gray-alpha8.png"] = (2, flat(ga))
+    png("rgb8.png", rgb8, 8, 2, 3)
+    expected["rgb8.png"] = (3, flat(rgb8))
+    png("rgb8-interlaced.png", rgb8, 8, 2, 3, interlace=True)
+    expected["rgb8-interlaced.png"] = (3, flat(rgb8))
+    rgba = [[v for x in range(W) for v in (rgb8[y][3 * x], rgb8[y][3 * x + 1], rgb8[y][3 * x + 2], alpha[y][x])] for y in range(H)]
+    png("rgba8.png", rgba, 8, 6, 4)
+    expected["rgba8.png"] = (4, flat(rgba))
+    # 16-bit: v16 = 257 * v8 + d with |d| < 128, so round(v16 / 257) = v8.
+    g16 = [[gray8[y][x] * 257 + ((x * 31 + y * 17) % 255) - 127 if 0 < gray8[y][x] < 255 else gray8[y][x] * 257 for x in range(W)] for y in range(H)]
+    png("gray16.png", g16, 16, 0, 1)
+    expected["gray16.png"] = (1, flat(gray8))
+    r16 = [[v * 257 + (((i * 13) % 200) - 100 if 0 < v < 255 else 0) for i, v in enumerate(row)] for row in rgb8]
+    png("rgb16.png", r16, 16, 2, 3)
+    expected["rgb16.png"] = (3, flat(rgb8))
+    png("rgb16-interlaced.png", r16, 16, 2, 3, interlace=True)
+    expected["rgb16-interlaced.png"] = (3, flat(rgb8))
+    # libpng returns 16-bit colour premultiplied by alpha; flexctl divides it out, which is exact to 8 bits for
+    # alpha >= 128/255 (a transparent pixel's colour is lost, and it is dropped with the alpha anyway).
+    a16 = [[(alpha[y][x] // 2 + 128) for x in range(W)] for y in range(H)]
+    rgba16 = [[v for x in range(W) for v in (r16[y][3 * x], r16[y][3 * x + 1], r16[y][3 * x + 2], a16[y][x] * 257)] for y in range(H)]
+    png("rgba16.png", rgba16, 16, 6, 4)
+    expected["rgba16.png"] = (4, [v for y in range(H) for x in range(W) for v in (rgb8[y][3 * x], rgb8[y][3 * x + 1], rgb8[y][3 * x + 2], a16[y][x])])
+    # Sub-8-bit gray: values expand by bit replication.
+    for bits in (1, 2, 4):
+        top = (1 << bits) - 1
+        g = [[(x + y) % (top + 1) for x in range(W)] for y in range(H)]
+        png(f"gray{bits}.png", g, bits, 0, 1)
+        expected[f"gray{bits}.png"] = (1, [v * 255 // top for v in flat(g)])
+    # Palette: 8-bit and 4-bit indices, with and without transparency.
+    pal = [((i * 40) % 256, (i * 90 + 10) % 256, (255 - i * 25) % 256) for i in range(10)]
+    idx = [[(x * 3 + y) % 10 for x in range(W)] for y in range(H)]
+    png("palette8.png", idx, 8, 3, 1, palette=pal)
+    expected["palette8.png"] = (3, [c for v in flat(idx) for c in pal[v]])
+    png("palette4-interlaced.png", idx, 4, 3, 1, palette=pal, interlace=True)
+    expected["palette4-interlaced.png"] = (3, [c for v in flat(idx) for c in pal[v]])
+    trns = bytes([255 - 20 * i for i in range(10)])
+    png("palette8-trns.png", idx, 8, 3, 1, palette=pal, trns=trns)
+    expected["palette8-trns.png"] = (4, [c for v in flat(idx) for c in pal[v] + (trns[v],)])
+    # Binary PNM: PGM maxval 255 and 1023 (16-bit samples), PPM maxval 255.
+    open("gray.pgm", "wb").write(b"P5\n# a comment\n%d %d\n255\n" % (W, H) + bytes(flat(gray8)))
+    expected["gray.pgm"] = (1, flat(gray8))
+    g10 = [v * 1023 // 255 for v in flat(gray8)]
+    open("gray10.pgm", "wb").write(b"P5 %d %d 1023\n" % (W, H) + b"".join(struct.pack(">H", v) for v in g10))
+    expected["gray10.pgm"] = (1, [(v * 255 + 511) // 1023 for v in g10])
+    open("rgb.ppm", "wb").write(b"P6\n%d %d\n255\n" % (W, H) + bytes(flat(rgb8)))
+    expected["rgb.ppm"] = (3, flat(rgb8))
+    json.dump({k: {"width": W, "height": H, "channels": c, "pixels": p} for k, (c, p) in expected.items()},
+              open("expected.json", "w"), indent=None, sort_keys=True)
+
+
+if __name__ == "__main__":
+    main()
