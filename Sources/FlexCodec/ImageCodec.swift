@@ -55,7 +55,8 @@ public struct ImageCodec: Sendable {
             notes.append("the alpha channel is dropped (not stored): the decoded image is opaque")
             image = image.droppingAlpha()
         }
-        let reference = image
+        // What a perfect decoder returns: gray for a gray model, the input's own channels for an RGB model.
+        let reference = image.channels > channels ? image.converted(toChannels: channels) : image
         if image.channels != channels {
             notes.append(channels == 1
                 ? "the model codes gray images: the RGB input is converted to BT.601 luma and decodes as gray"
@@ -114,7 +115,7 @@ public struct ImageCodec: Sendable {
         }
         let file = FlexzFile(
             fingerprint: fingerprintBytes(fingerprint), width: image.width, height: image.height,
-            imageChannels: reference.channels, codedChannels: c, bits: bits, alphaDropped: input.hasAlpha,
+            imageChannels: min(reference.channels, c), codedChannels: c, bits: bits, alphaDropped: input.hasAlpha,
             tileWidth: tw, tileHeight: th, tilesAcross: across, tilesDown: down, codeChannels: cc,
             codeHeight: codeShape[1], codeWidth: codeShape[2], offsets: offsets, scales: scales, codes: q)
         return Compressed(file: file, reference: reference, notes: notes)
