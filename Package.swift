@@ -1,4 +1,5 @@
 // swift-tools-version: 6.1
+import Foundation
 import PackageDescription
 
 // Hot kernels are written with Swift SIMD types; on x86-64 we ask for AVX2 + FMA (haswell),
@@ -9,6 +10,16 @@ let cpuFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
 let cpuFlags: [SwiftSetting] = []
 #endif
 let kernelSettings: [SwiftSetting] = cpuFlags
+
+// HDF5: Debian's libhdf5.so pulls in libcurl (for the S3 driver) and with it some thirty libraries whose
+// loading costs ~13 ms at every start. flexctl links Debian's static libhdf5.a instead when it is installed
+// (libhdf5-dev ships it): only the objects flexctl uses are linked, none of which needs libcurl. Elsewhere it
+// links the shared library found through pkg-config.
+let hdf5StaticArchive = "/usr/lib/x86_64-linux-gnu/hdf5/serial/libhdf5.a"
+let hdf5LinkerSettings: [LinkerSetting] = FileManager.default.fileExists(atPath: hdf5StaticArchive)
+    ? [.unsafeFlags([hdf5StaticArchive]), .linkedLibrary("sz"), .linkedLibrary("z"), .linkedLibrary("m"),
+       .linkedLibrary("dl")]
+    : [.linkedLibrary("hdf5")]
 
 let package = Package(
     name: "flexctl",
@@ -33,11 +44,11 @@ let package = Package(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(
-            name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+            name: "CHDF5", path: "Sources/CHDF5",
             providers: [.apt(["libhdf5-dev"])]),
         // A small Swift wrapper over the HDF5 C library (files, groups, float datasets, scalar attributes).
         // No stable API: internal to flexctl.
-        .target(name: "FlexHDF5", dependencies: ["CHDF5"]),
+        .target(name: "FlexHDF5", dependencies: ["CHDF5"], linkerSettings: hdf5LinkerSettings),
 
         // Small C helpers (allocator tuning). No stable API: internal to flexctl.
         .target(name: "CFlexSupport"),
@@ -69,6 +80,8 @@ let package = Package(
                 "FlexRuntime", "FlexTraining", "FlexPlot", "FlexData", "FlexCodec", "FlexHDF5",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // Release builds for users (scripts/demo) add `--static-swift-stdlib`: a cold start then skips loading
+        // and relocating a dozen shared Swift libraries (docs/benchmarks.md, "Cold start").
         .executableTarget(name: "flexctl", dependencies: ["FlexCLI"]),
 
         .testTarget(

@@ -6,7 +6,13 @@
 #ifndef CHDF5_SHIM_H
 #define CHDF5_SHIM_H
 
+// Debian and Ubuntu keep the serial HDF5 headers in hdf5/serial/; other systems in the include root.
+// (No pkg-config here: it would link the shared libhdf5, see Package.swift.)
+#if __has_include(<hdf5/serial/hdf5.h>)
+#include <hdf5/serial/hdf5.h>
+#else
 #include <hdf5.h>
+#endif
 #include <string.h>
 
 // Predefined datatypes.

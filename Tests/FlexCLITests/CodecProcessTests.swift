@@ -1,0 +1,117 @@
+import FlexRuntime
+import Foundation
+import Testing
+
+@Suite("flexctl compress image / decompress", .serialized)
+struct CodecProcessTests {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+    static let cae2 = repo + "/models/cae2-p-e2-relu-fashion-mnist.h5"
+    static let cae3 = repo + "/models/cae3-p-e2-id-photos.h5"
+    static let lstm = repo + "/models/lstm-p-sig-ramp-4-indices.h5"
+    static let digit = repo + "/samples/images/fashion-mnist-t10k-0.png"
+    static let photo = repo + "/samples/images/chelsea-96.png"
+
+    static func size(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? -1
+    }
+
+    @Test("the README's main job: compress a sample with a shipped model, --report, decompress by fingerprint lookup")
+    func mainJob() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let c = try runFlexctl(["compress", "image", Self.digit, "--model", Self.cae2, "--output", dir.file("d.flexz"), "--report"])
+        #expect(c.status == 0, "\(c.stderr)")
+        for field in ["input", "output", "bits/pixel", "PSNR", "MSE", "time", "398 bytes"] { #expect(c.stdout.contains(field), "\(field)") }
+        // Without --model: found in ./models by the fingerprint the file records.
+        let d = try runFlexctl(["decompress", dir.file("d.flexz"), "--output", dir.file("d.png")], directory: Self.repo)
+        #expect(d.status == 0, "\(d.stderr)")
+        #expect(Self.size(dir.file("d.png")) > 0)
+        // ... or in a folder named by FLEXCTL_MODEL_PATH.
+        try FileManager.default.createDirectory(atPath: dir.file("m"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.cae2, toPath: dir.file("m/any-name.h5"))
+        let e = try runFlexctl(["decompress", dir.file("d.flexz"), "-o", dir.file("e.pgm")],
+                               environment: ["FLEXCTL_MODEL_PATH": "/nonexistent:" + dir.file("m")], directory: dir.path)
+        #expect(e.status == 0, "\(e.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("e.pgm"))).starts(with: Array("P5\n28 28\n255\n".utf8)))
+        // Not found anywhere: the message names the fingerprint and where it looked.
+        let f = try runFlexctl(["decompress", dir.file("d.flexz"), "-o", dir.file("f.png")], directory: dir.path)
+        #expect(f.status == 1 && f.stderr.contains("sha256:") && f.stderr.contains("FLEXCTL_MODEL_PATH"))
+        #expect(!FileManager.default.fileExists(atPath: dir.file("f.png")))
+    }
+
+    @Test("stdin and stdout: compress image - | decompress - gives the same image as files do")
+    func pipes() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        #expect(try runFlexctl(["compress", "image", Self.photo, "--model", Self.cae3, "-o", dir.file("p.flexz")]).status == 0)
+        #expect(try runFlexctl(["decompress", dir.file("p.flexz"), "--model", Self.cae3, "-o", dir.file("p.png")]).status == 0)
+        let shell = "'\(flexctlBinary()!.path)' compress image - --model '\(Self.cae3)' -o - < '\(Self.photo)' > '\(dir.file("s.flexz"))' && '\(flexctlBinary()!.path)' decompress - --model '\(Self.cae3)' -o - < '\(dir.file("s.flexz"))' > '\(dir.file("s.png"))'"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", shell]
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("s.flexz"))) == Data(contentsOf: URL(fileURLWithPath: dir.file("p.flexz"))))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("s.png"))) == Data(contentsOf: URL(fileURLWithPath: dir.file("p.png"))))
+    }
+
+    @Test("a folder of images compresses into a folder and decompresses back")
+    func folders() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
+        for i in 0..<5 { try FileManager.default.copyItem(atPath: Self.digit, toPath: dir.file("in/img\(i).png")) }
+        try Data("notes".utf8).write(to: URL(fileURLWithPath: dir.file("in/readme.txt")))
+        let c = try runFlexctl(["compress", "image", dir.file("in"), "--model", Self.cae2, "-o", dir.file("z")])
+        #expect(c.status == 0 && c.stdout.contains("compressed 5 of 5 images"), "\(c.stdout)\(c.stderr)")
+        let d = try runFlexctl(["decompress", dir.file("z"), "--model", Self.cae2, "-o", dir.file("out")])
+        #expect(d.status == 0 && d.stdout.contains("decompressed 5 of 5"), "\(d.stdout)\(d.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("out")).sorted() == (0..<5).map { "img\($0).png" })
+        // One bad file in the folder: the others are written, the bad one is named, exit 1.
+        try Data("not an image".utf8).write(to: URL(fileURLWithPath: dir.file("in/bad.png")))
+        let bad = try runFlexctl(["compress", "image", dir.file("in"), "--model", Self.cae2, "-o", dir.file("z2")])
+        #expect(bad.status == 1 && bad.stderr.contains("bad.png") && bad.stdout.contains("compressed 5 of 6"))
+    }
+
+    @Test("bad input: a clear message, non-zero exit, nothing written, the input never overwritten")
+    func badInput() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        func check(_ args: [String], status: Int32 = 1, _ fragments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+            let r = try runFlexctl(args)
+            #expect(r.status == status, "\(args): \(r.stderr)", sourceLocation: sourceLocation)
+            for f in fragments { #expect(r.stderr.contains(f), "\(args): missing '\(f)' in \(r.stderr)", sourceLocation: sourceLocation) }
+            #expect(r.stdout.isEmpty, sourceLocation: sourceLocation)
+        }
+        try Data("hello".utf8).write(to: URL(fileURLWithPath: dir.file("text.png")))
+        try check(["compress", "image", dir.file("text.png"), "--model", Self.cae2, "-o", dir.file("a.flexz")], ["text.png", "not an image"])
+        try Data().write(to: URL(fileURLWithPath: dir.file("empty.png")))
+        try check(["compress", "image", dir.file("empty.png"), "--model", Self.cae2, "-o", dir.file("a.flexz")], ["empty.png", "empty file"])
+        let png = try Data(contentsOf: URL(fileURLWithPath: Self.photo))
+        try png.prefix(300).write(to: URL(fileURLWithPath: dir.file("cut.png")))
+        try check(["compress", "image", dir.file("cut.png"), "--model", Self.cae3, "-o", dir.file("a.flexz")], ["cut.png"])
+        try check(["compress", "image", Self.digit, "--model", Self.lstm, "-o", dir.file("a.flexz")], ["not an image auto-encoder"])
+        try check(["compress", "image", Self.digit, "--model", Self.cae2, "--bits", "0"], status: 64, ["--bits"])
+        try check(["compress", "image", Self.digit, "--model", Self.cae2, "-o", "/nonexistent/dir/a.flexz"], ["/nonexistent/dir/a.flexz"])
+        try check(["compress", "image", dir.file("nope.png"), "--model", Self.cae2, "-o", dir.file("a.flexz")], ["nope.png", "no such file"])
+        #expect(!FileManager.default.fileExists(atPath: dir.file("a.flexz")))
+        // The input is never overwritten.
+        try FileManager.default.copyItem(atPath: Self.digit, toPath: dir.file("same.png"))
+        try check(["compress", "image", dir.file("same.png"), "--model", Self.cae2, "-o", dir.file("same.png")], ["overwrite the input"])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("same.png"))) == Data(contentsOf: URL(fileURLWithPath: Self.digit)))
+        // .flexz problems, and a model with another fingerprint.
+        try Data("xyz".utf8).write(to: URL(fileURLWithPath: dir.file("bad.flexz")))
+        try check(["decompress", dir.file("bad.flexz"), "--model", Self.cae2, "-o", dir.file("o.png")], ["bad.flexz", "magic"])
+        #expect(try runFlexctl(["compress", "image", Self.digit, "--model", Self.cae2, "-o", dir.file("g.flexz")]).status == 0)
+        var g = try Data(contentsOf: URL(fileURLWithPath: dir.file("g.flexz")))
+        g[g.count - 6] ^= 1
+        try g.write(to: URL(fileURLWithPath: dir.file("crc.flexz")))
+        try check(["decompress", dir.file("crc.flexz"), "--model", Self.cae2, "-o", dir.file("o.png")], ["crc.flexz", "CRC mismatch"])
+        let fp2 = try Checkpoint.read(from: Self.cae2).fingerprint, fp3 = try Checkpoint.read(from: Self.cae3).fingerprint
+        try check(["decompress", dir.file("g.flexz"), "--model", Self.cae3, "-o", dir.file("o.png")], [fp2, fp3])
+        try check(["decompress", dir.file("g.flexz"), "--model", Self.cae2, "-o", dir.file("o.txt")], status: 64, [".png, .pgm or .ppm"])
+        #expect(!FileManager.default.fileExists(atPath: dir.file("o.png")))
+    }
+}
