@@ -55,10 +55,9 @@ struct CompressImageCommand: ParsableCommand {
 
     func run() throws {
         let start = monotonicSeconds()
-        let codecModel = try CodecModel.load(model, threads: threads)
         if isDirectory(input) {
             guard let output else { throw CLIError("\(input) is a folder: give an output folder with --output") }
-            try compressFolder(codecModel, output: output)
+            try compressFolder(try CodecModel.load(model, threads: threads), output: output)
             return
         }
         let out = output ?? (input == "-" ? "-" : replacingExtension(input, with: "flexz"))
@@ -66,6 +65,8 @@ struct CompressImageCommand: ParsableCommand {
         let bytes = try readInput(input)
         let name = input == "-" ? "<stdin>" : input
         let image = try ImageFile.decode(bytes, name: name)
+        // Small images run on one thread: starting worker threads would cost more than it saves.
+        let codecModel = try CodecModel.load(model, threads: threads ?? CodecModel.threads(forPixels: image.width * image.height))
         let t0 = monotonicSeconds()
         let c = try codecModel.codec.compress(image, bits: bits, fingerprint: codecModel.fingerprint)
         let data = c.file.serialized()
@@ -102,7 +103,7 @@ struct CompressImageCommand: ParsableCommand {
                 let bytes = try readInput(src)
                 let c = try m.codec.compress(try ImageFile.decode(bytes, name: src), bits: bits, fingerprint: m.fingerprint)
                 let data = c.file.serialized()
-                try writeOutput(data, to: dst)
+                try writeOutput(data, to: dst, durable: false)
                 bytesIn += bytes.count
                 bytesOut += data.count
             } catch {
@@ -111,6 +112,7 @@ struct CompressImageCommand: ParsableCommand {
             progress.update(i + 1)
         }
         progress.finish()
+        syncFileSystem(containing: output)
         FlexCLI.writeOutput("compressed \(files.count - failures.count) of \(files.count) images into \(output): \(bytesIn) → \(bytesOut) bytes\n")
         if !failures.isEmpty {
             for f in failures { writeError("error: \(f)\n") }
@@ -164,14 +166,15 @@ public struct DecompressCommand: ParsableCommand {
                 let src = input + "/" + f
                 do {
                     let file = try FlexzFile.parse(try readInput(src), name: src)
-                    let m = try models[file.fingerprintText] ?? resolveModel(for: file, name: src)
+                    let m = try models[file.fingerprintText] ?? resolveModel(for: file, name: src, threads: threads)
                     models[file.fingerprintText] = m
                     let image = try m.codec.decompress(file, name: src)
-                    try writeOutput(try ImageFile.encode(image, format: .png, name: src), to: output + "/" + replacingExtension(f, with: "png"))
+                    try writeOutput(try ImageFile.encode(image, format: .png, name: src), to: output + "/" + replacingExtension(f, with: "png"), durable: false)
                 } catch { failures.append("\(error)") }
                 progress.update(i + 1)
             }
             progress.finish()
+            syncFileSystem(containing: output)
             FlexCLI.writeOutput("decompressed \(files.count - failures.count) of \(files.count) files into \(output)\n")
             if !failures.isEmpty {
                 for f in failures { writeError("error: \(f)\n") }
@@ -184,12 +187,12 @@ public struct DecompressCommand: ParsableCommand {
         let format = out == "-" ? .png : (ImageFile.format(forPath: out) ?? .png)
         let name = input == "-" ? "<stdin>" : input
         let file = try FlexzFile.parse(try readInput(input), name: name)
-        let m = try resolveModel(for: file, name: name)
+        let m = try resolveModel(for: file, name: name, threads: threads ?? CodecModel.threads(forPixels: file.width * file.height))
         let image = try m.codec.decompress(file, name: name)
         try writeOutput(try ImageFile.encode(image, format: format, name: out), to: out)
     }
 
-    private func resolveModel(for file: FlexzFile, name: String) throws -> CodecModel {
+    private func resolveModel(for file: FlexzFile, name: String, threads: Int?) throws -> CodecModel {
         if let model {
             let m = try CodecModel.load(model, threads: threads)
             guard m.fingerprint == file.fingerprintText else {
@@ -216,6 +219,9 @@ public struct DecompressCommand: ParsableCommand {
 struct CodecModel {
     var codec: ImageCodec
     var fingerprint: String
+
+    /// Worker threads for one image of `pixels` pixels: one below 64 × 64 pixels, all processors above.
+    static func threads(forPixels pixels: Int) -> Int { pixels <= 64 * 64 ? 1 : Inference.defaultThreads }
 
     static func load(_ path: String, threads: Int?) throws -> CodecModel {
         let checkpoint = try Checkpoint.read(from: path)
@@ -269,10 +275,11 @@ func checkOutput(_ out: String, input: String) throws {
     if let reason = reasonPathIsNotWritable(out) { throw CLIError("\(out): cannot write there (\(reason))") }
 }
 
-/// Writes atomically to a file, or to standard output for "-".
-func writeOutput(_ bytes: [UInt8], to path: String) throws {
+/// Writes atomically to a file, or to standard output for "-". Folder jobs pass `durable: false` (no fsync
+/// per file) and flush the file system once at the end.
+func writeOutput(_ bytes: [UInt8], to path: String, durable: Bool = true) throws {
     if path == "-" { FileHandle.standardOutput.write(Data(bytes)); return }
-    try writeFileAtomically(path: path, bytes: bytes)
+    try writeFileAtomically(path: path, bytes: bytes, durable: durable)
 }
 
 func makeFolder(_ path: String) throws {

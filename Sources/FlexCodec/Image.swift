@@ -192,7 +192,7 @@ public enum ImageFile {
     public static func encode(_ image: RasterImage, format: ImageFormat, name: String) throws(CodecError) -> [UInt8] {
         switch format {
         case .png:
-            do { return try encodePNG(width: image.width, height: image.height, channels: image.channels, pixels: image.pixels, label: name) }
+            do { return try encodePNG(width: image.width, height: image.height, channels: image.channels, pixels: image.pixels, label: name, fast: true) }
             catch { throw CodecError(file: name, error.reason) }
         case .pgm, .ppm:
             let c = format == .pgm ? 1 : 3

@@ -50,7 +50,11 @@ func errnoMessage(_ code: Int32) -> String {
 /// Writes `bytes` to `path` atomically: the data go to a temporary file in the same folder, which is
 /// flushed and then renamed over `path`. On any failure the temporary file is removed and `path` is
 /// left as it was (absent or with its old content), so a reader never sees partial output.
-public func writeFileAtomically(path: String, bytes: [UInt8]) throws(FileWriteError) {
+///
+/// `durable: false` skips the fsync before the rename: the replacement is still atomic for readers and
+/// if the process dies, but after a power loss the file may be empty. Batch jobs writing thousands of small
+/// files use it and flush the whole file system once at the end (`syncFileSystem(containing:)`).
+public func writeFileAtomically(path: String, bytes: [UInt8], durable: Bool = true) throws(FileWriteError) {
     if let reason = reasonPathIsNotWritable(path) { throw FileWriteError(path: path, reason: reason) }
     let dir = parentDirectory(of: path)
     let base = path.split(separator: "/").last.map(String.init) ?? path
@@ -82,7 +86,7 @@ public func writeFileAtomically(path: String, bytes: [UInt8]) throws(FileWriteEr
     let mask = umask(0)
     umask(mask)
     fchmod(fd, 0o644 & ~mask)
-    if fsync(fd) != 0 { throw fail("fsync failed", errno) }
+    if durable, fsync(fd) != 0 { throw fail("fsync failed", errno) }
     if close(fd) != 0 {
         let code = errno
         unlink(tempPath)
@@ -93,6 +97,11 @@ public func writeFileAtomically(path: String, bytes: [UInt8]) throws(FileWriteEr
         unlink(tempPath)
         throw FileWriteError(path: path, reason: "rename failed: \(errnoMessage(code))")
     }
+}
+
+/// Flushes written data to disk after a batch of `durable: false` writes (one `sync()` for the batch).
+public func syncFileSystem(containing path: String) {
+    sync()
 }
 
 /// Writes UTF-8 text atomically (see `writeFileAtomically(path:bytes:)`).

@@ -19,9 +19,10 @@ public enum PNGChannels: Int, Sendable {
 /// Encodes 8-bit pixels as PNG bytes with libpng's simplified API (`png_image_write_to_memory`).
 ///
 /// `channels` is 1 (gray), 3 (RGB) or 4 (RGBA); `pixels.count` must be `width * height * channels`.
-/// Errors carry `label` (a file name) in their message.
+/// Errors carry `label` (a file name) in their message. `fast` trades a slightly larger file for speed
+/// (libpng's `PNG_IMAGE_FLAG_FAST`: no filter search, faster zlib settings).
 public func encodePNG(width: Int, height: Int, channels: Int, pixels: [UInt8],
-                      label: String = "<memory>") throws(FileWriteError) -> [UInt8] {
+                      label: String = "<memory>", fast: Bool = false) throws(FileWriteError) -> [UInt8] {
     guard let layout = PNGChannels(rawValue: channels) else {
         throw FileWriteError(path: label, reason: "unsupported channel count \(channels); expected 1 (gray), 3 (RGB) or 4 (RGBA)")
     }
@@ -37,6 +38,7 @@ public func encodePNG(width: Int, height: Int, channels: Int, pixels: [UInt8],
     image.width = UInt32(width)
     image.height = UInt32(height)
     image.format = layout.libpngFormat
+    if fast { image.flags |= UInt32(PNG_IMAGE_FLAG_FAST) }
     let stride = Int32(width * channels)
 
     // First call sizes the output, second call writes it.
