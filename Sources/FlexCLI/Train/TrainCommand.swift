@@ -142,7 +142,7 @@ struct TrainCAECommand: ParsableCommand {
     @Option(help: "Activation member in the hidden layers (e.g. p-e2-relu, p-e2-id, p-e-relu, relu, elu).")
     var activation: String = "p-e2-relu"
 
-    @Option(help: ArgumentHelp("Training images (see below).", valueName: "path"), completion: .file())
+    @Option(help: ArgumentHelp("Training images (the kinds accepted are listed above).", valueName: "path"), completion: .file())
     var data: String?
 
     @Option(help: "Patches sampled from a photo folder for training.")
