@@ -152,6 +152,25 @@ struct TrainProcessTests {
         #expect(more.status == 0 && more.stdout.contains("epoch 4/4"), "\(more.stdout)\(more.stderr)")
     }
 
+    @Test("SIGTERM also saves the state (exit 143), and the run resumes to the end")
+    func terminateAndResume() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        try SyntheticData.writeIDX(dir.file("images.idx"), count: 400, seed: 6)
+        let p = try FlexctlProcess(["train", "cae", "--arch", "cae1", "--data", dir.file("images.idx"), "--epochs", "50",
+                                    "--batch-size", "8", "--threads", "1", "--out", dir.file("run")])
+        let deadline = Date().addingTimeInterval(300)
+        while !FileManager.default.fileExists(atPath: dir.file("run/state.h5")), p.process.isRunning, Date() < deadline {
+            usleep(20_000)
+        }
+        kill(p.process.processIdentifier, SIGTERM)
+        let r = try p.wait()
+        #expect(r.status == 143, "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout.contains("terminated: state saved to"))
+        let resumed = try runFlexctl(["train", "cae", "--resume", dir.file("run"), "--epochs", "3"])
+        #expect(resumed.status == 0 && resumed.stdout.contains("epoch 3/3"), "\(resumed.stdout)\(resumed.stderr)")
+    }
+
     @Test("train forecast on a numeric CSV; export records features, targets and normalisation")
     func trainForecast() throws {
         let dir = try TempDir()
