@@ -14,6 +14,7 @@ public struct Flexctl: AsyncParsableCommand {
             CompressCommand.self,
             DecompressCommand.self,
             ExportCommand.self,
+            ForecastCommand.self,
             InspectCommand.self,
             TrainCommand.self,
         ]

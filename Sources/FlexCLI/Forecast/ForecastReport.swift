@@ -1,0 +1,522 @@
+import FlexData
+import FlexPlot
+import FlexRuntime
+import Foundation
+
+/// Renders `flexctl forecast` results as a table, CSV or JSON (see docs/forecasting.md, "Output").
+public enum ForecastReport {
+    /// What the header of the output says about the run.
+    public struct Context: Sendable {
+        public var model: ForecastEngine.Model
+        public var input: ForecastInput
+        /// The series as read (in feature order).
+        public var series: [PriceSeries]
+
+        public init(model: ForecastEngine.Model, input: ForecastInput, series: [PriceSeries]) {
+            self.model = model
+            self.input = input
+            self.series = series
+        }
+
+        var files: [String] { series.map(\.file) }
+
+        var spec: SeriesInputSpec { input.spec }
+
+        var modelLine: String {
+            let s = spec
+            let targets = s.targets == s.features ? "predicts its \(s.features.count) input series"
+                : "predicts \(s.targets.count) of its \(s.features.count) input series"
+            return "\(model.path) (forecaster: \(targets); window \(s.window), horizon \(s.horizon), \(s.transform))"
+        }
+
+        /// `271 common dates of the 4 series, 2018-10-24 to 2019-12-30` (or rows when undated).
+        var dataLine: String {
+            let a = input.aligned
+            if let d = a.dates, let first = d.first, let last = d.last {
+                return "\(groupedInteger(a.count)) common dates of the \(a.names.count) series, \(first) to \(last)"
+            }
+            return "\(groupedInteger(a.count)) rows of the \(a.names.count) series (no dates)"
+        }
+
+        /// Series with rows after the last common date (those rows cannot be used: another series lacks them).
+        var laterRowsLine: String? {
+            guard let last = input.aligned.dates?.last else { return nil }
+            var parts: [String] = []
+            for s in series {
+                guard let d = s.dates else { continue }
+                let later = d.reversed().prefix { $0 > last }.count
+                if later > 0 { parts.append("'\(s.name)' \(later) (to \(d[d.count - 1]))") }
+            }
+            guard !parts.isEmpty else { return nil }
+            return "rows after \(last) are left out because not every series has them: " + parts.joined(separator: ", ")
+        }
+    }
+
+    // MARK: Forecast
+
+    public static func forecast(_ f: ForecastEngine.Forecast, context c: Context, format: String) -> String {
+        switch format {
+        case "csv": forecastCSV(f)
+        case "json": forecastJSON(f, context: c)
+        default: forecastTable(f, context: c)
+        }
+    }
+
+    static func valueLabel(_ transform: String) -> String {
+        switch transform {
+        case "log_returns": "log return %"
+        case "none": "change %"
+        default: "return %"
+        }
+    }
+
+    static func dateText(_ d: Day?, step: Int) -> String { d?.description ?? "t+\(step)" }
+
+    static func forecastTable(_ f: ForecastEngine.Forecast, context c: Context) -> String {
+        var out: [String] = []
+        out.append("model     \(c.modelLine)")
+        out.append("data      \(c.dataLine)")
+        if let later = c.laterRowsLine { out.append("          " + later) }
+        let steps = f.values.count
+        let stepWord = steps == 1 ? "1 step" : "\(steps) steps"
+        if let last = f.lastDate {
+            let days = f.horizon == 1 ? (steps == 1 ? "the next trading day" : "the next \(steps) trading days")
+                : "\(stepWord) of \(f.horizon) trading days"
+            out.append("forecast  \(days) after \(last); dates are weekdays (no holiday calendar: a holiday gets a forecast too)")
+        } else {
+            out.append("forecast  \(stepWord) after the last row (the series have no dates)")
+        }
+        if f.fedBack {
+            out.append("          steps 2–\(steps) feed the model's own predictions back as inputs: forecasts built on forecasts, less reliable with every step")
+        }
+        if f.horizon > 1, f.transform != "none" {
+            out.append("          the model predicts the \(f.transform == "returns" ? "return" : "log return") of the day \(f.horizon) trading days ahead alone; price levels need the days in between and are not shown")
+        }
+        out.append("")
+        var rows = [["step", "date", "series", valueLabel(f.transform), f.transform == "none" ? "value" : "price"]]
+        for (j, name) in f.targets.enumerated() {
+            rows.append(["last", f.lastDate?.description ?? "t", name, percent(f.lastValues[j]), price(f.lastPrices[j])])
+        }
+        for s in 0..<steps {
+            rows.append([])
+            for (j, name) in f.targets.enumerated() {
+                let change: Double
+                if f.transform == "none" {
+                    let previous = s == 0 ? f.lastPrices[j] : f.values[s - 1][j]
+                    change = f.values[s][j] / previous - 1
+                } else {
+                    change = f.values[s][j]
+                }
+                rows.append([String(s + 1), dateText(f.dates[s], step: s + 1), name, percent(change),
+                             f.levels[s][j].map(price) ?? "—"])
+            }
+        }
+        out += TextTable.render(rows, right: [0, 3, 4])
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    static func forecastCSV(_ f: ForecastEngine.Forecast) -> String {
+        let valueName = f.transform == "none" ? "value" : f.transform == "log_returns" ? "log_return" : "return"
+        var lines = ["step,date,series,\(valueName),price"]
+        for s in 0..<f.values.count {
+            for (j, name) in f.targets.enumerated() {
+                lines.append("\(s + 1),\(dateText(f.dates[s], step: s + 1)),\(csvField(name)),"
+                    + "\(NumberText.exact(f.values[s][j])),\(f.levels[s][j].map(NumberText.exact) ?? "")")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func forecastJSON(_ f: ForecastEngine.Forecast, context c: Context) -> String {
+        let s = c.spec
+        var o: [String] = []
+        o.append("  \"model\": \(jsonString(c.model.path))")
+        o.append("  \"fingerprint\": \(jsonString(c.model.session.fingerprint))")
+        o.append("  \"features\": [\(s.features.map(jsonString).joined(separator: ", "))]")
+        o.append("  \"targets\": [\(s.targets.map(jsonString).joined(separator: ", "))]")
+        o.append("  \"files\": [\(c.files.map(jsonString).joined(separator: ", "))]")
+        o.append("  \"window\": \(s.window)")
+        o.append("  \"horizon\": \(s.horizon)")
+        o.append("  \"transform\": \(jsonString(s.transform))")
+        o.append("  \"common_rows\": \(c.input.aligned.count)")
+        o.append("  \"last_date\": \(f.lastDate.map { jsonString($0.description) } ?? "null")")
+        o.append("  \"steps\": \(f.values.count)")
+        o.append("  \"fed_back\": \(f.fedBack)")
+        o.append("  \"date_rule\": \"weekdays after the last common date; no holiday calendar\"")
+        let value = f.transform == "none" ? "value" : f.transform == "log_returns" ? "log_return" : "return"
+        let last = f.targets.indices.map { j in
+            "    {\"series\": \(jsonString(f.targets[j])), \"\(value)\": \(NumberText.json(f.lastValues[j])), "
+                + "\"price\": \(NumberText.json(f.lastPrices[j]))}"
+        }
+        o.append("  \"last\": [\n\(last.joined(separator: ",\n"))\n  ]")
+        var rows: [String] = []
+        for st in 0..<f.values.count {
+            for (j, name) in f.targets.enumerated() {
+                rows.append("    {\"step\": \(st + 1), \"date\": \(f.dates[st].map { jsonString($0.description) } ?? "null"), "
+                    + "\"series\": \(jsonString(name)), \"\(value)\": \(NumberText.json(f.values[st][j])), "
+                    + "\"price\": \(f.levels[st][j].map(NumberText.json) ?? "null")}")
+            }
+        }
+        o.append("  \"forecasts\": [\n\(rows.joined(separator: ",\n"))\n  ]")
+        return "{\n" + o.joined(separator: ",\n") + "\n}\n"
+    }
+
+    // MARK: Backtest
+
+    /// Significance level of the verdict.
+    public static let significance = 0.05
+
+    public static func evaluation(_ e: ForecastEngine.Evaluation, context c: Context, format: String) -> String {
+        switch format {
+        case "csv": evaluationCSV(e)
+        case "json": evaluationJSON(e, context: c)
+        default: evaluationTable(e, context: c)
+        }
+    }
+
+    /// The verdict in plain words: does the model beat the zero forecast (pooled MSE, DM test at 5%)?
+    public static func verdict(_ b: Backtest) -> String {
+        let m = b.pooled(.model).mse, z = b.pooled(.zero).mse
+        let change = percentChange(m, z)
+        let series = b.targets.count == 1 ? "" : " (all \(b.targets.count) series pooled)"
+        guard let dm = b.pooledDieboldMariano else {
+            return m < z
+                ? "The model's MSE is \(change) lower than the zero-return forecast's\(series), but the Diebold–Mariano test cannot be computed (constant loss differential)."
+                : "The model does not beat the zero-return forecast on this history\(series): its MSE is \(change) higher."
+        }
+        let p = pText(dm.pValue)
+        if m < z, dm.pValue < significance {
+            return "The model beats the zero-return forecast on this history\(series): MSE \(change) lower, DM* = \(fixed(dm.correctedStatistic, 2)), p = \(p)."
+        }
+        if m < z {
+            return "The model does not beat the zero-return forecast significantly on this history\(series): MSE \(change) lower, but DM p = \(p) (≥ \(significance))."
+        }
+        let worse = dm.pValue < significance ? "; the zero-return forecast is significantly better" : ""
+        return "The model does not beat the zero-return forecast on this history\(series): its MSE is \(change) higher (DM p = \(p))\(worse)."
+    }
+
+    /// How the model's pooled MSE compares with every naive forecast, in words.
+    static func naiveComparison(_ b: Backtest) -> String {
+        let m = b.pooled(.model).mse
+        let naive: [Backtest.Forecaster] = [.zero, .last, .trainingMean]
+        let beaten = naive.filter { m < b.pooled($0).mse }.map(\.rawValue)
+        let notBeaten = naive.filter { m >= b.pooled($0).mse }.map(\.rawValue)
+        if notBeaten.isEmpty { return "Its MSE is lower than every naive forecast's (\(beaten.joined(separator: ", ")))." }
+        if beaten.isEmpty { return "Its MSE is not lower than any naive forecast's (\(notBeaten.joined(separator: ", ")))." }
+        return "Its MSE is lower than \(beaten.joined(separator: ", ")) but not lower than \(notBeaten.joined(separator: ", "))."
+    }
+
+    /// The model's data period and splits, as far as the checkpoint tells them and this history can place them.
+    public struct TrainingPeriod: Sendable, Equatable {
+        /// First and last day of the model's (transformed) data, from the provenance's dataset line.
+        public var first: Day
+        public var last: Day
+        /// Rows of this history's transformed rows (negative: before the history) of the last training target
+        /// day, the last day the model was fitted or early-stopped on (the last validation target day), and the
+        /// first test target day; nil when the history cannot place them.
+        public var trainEndRow: Int?
+        public var fittedEndRow: Int?
+        public var testStartRow: Int?
+    }
+
+    /// Reads the model's data period from its provenance (`… (N aligned days, A to B) …`) and places its
+    /// chronological splits (sizes from the provenance) in this history: counted back from day B when the history
+    /// has it, else forward from day A. This assumes the history has the trading days the model's data had (the
+    /// same files, or parts of them); when it has both A and B, it must have exactly N days from A to B.
+    public static func trainingPeriod(_ c: Context) -> TrainingPeriod? {
+        guard let dataset = c.model.dataset else { return nil }
+        let dates = isoDates(in: dataset)
+        guard dates.count >= 2 else { return nil }
+        var period = TrainingPeriod(first: dates[0], last: dates[dates.count - 1])
+        guard let p = c.model.provenance, let train = p.trainSize, let validation = p.validationSize,
+              let test = p.testSize, let ours = c.input.dates, train > 0 else { return period }
+        let w = c.spec.window, h = c.spec.horizon
+        if let count = alignedDays(in: dataset), train + validation + test != count - w - h + 1 { return period }
+        let start = ours.firstIndex(of: period.first), end = ours.firstIndex(of: period.last)
+        if let start, let end, let count = alignedDays(in: dataset), end - start + 1 != count { return period }
+        let testStart: Int
+        if let end {
+            testStart = end - test + 1
+        } else if let start {
+            testStart = start + w - 1 + h + train + validation
+        } else {
+            return period
+        }
+        period.testStartRow = testStart
+        period.fittedEndRow = testStart - 1
+        period.trainEndRow = testStart - 1 - validation
+        return period
+    }
+
+    /// N in `(N aligned days, …`.
+    static func alignedDays(in text: String) -> Int? {
+        guard let r = text.range(of: " aligned days") else { return nil }
+        let digits = text[..<r.lowerBound].reversed().prefix { $0.isNumber || $0 == "," }
+        return Int(String(digits.reversed()).replacingOccurrences(of: ",", with: ""))
+    }
+
+    /// How many scored days the model was fitted or early-stopped on (nil when the checkpoint cannot place its
+    /// splits in this history).
+    public static func inSampleDays(_ e: ForecastEngine.Evaluation, context c: Context) -> Int? {
+        guard let fittedEnd = trainingPeriod(c)?.fittedEndRow else { return nil }
+        return e.targetRows.filter { $0 <= fittedEnd }.count
+    }
+
+    /// A note on whether the scored days may overlap the model's own training data.
+    static func overlapNote(_ e: ForecastEngine.Evaluation, context c: Context) -> String? {
+        guard let scored = e.dates, let s0 = scored.first, let s1 = scored.last, let ours = c.input.dates else { return nil }
+        guard let period = trainingPeriod(c) else {
+            return "note: the checkpoint does not say which days the model was trained on; if these days include them, the scores flatter the model"
+        }
+        if s1 < period.first || period.last < s0 {
+            return "note: these days lie outside the model's data (\(period.first) to \(period.last), per its checkpoint): an out-of-sample test"
+        }
+        guard let fittedEnd = period.fittedEndRow, let trainEnd = period.trainEndRow else {
+            return "note: these days overlap the model's data (\(period.first) to \(period.last), per its checkpoint), of which the earlier part trained it: only days after its training split are out-of-sample; use --from to score those alone"
+        }
+        if fittedEnd < 0, let test = c.model.provenance?.testSize {
+            return "note: per its checkpoint, the model's test split (the last \(groupedInteger(test)) target days of its data, up to \(period.last)) began before this history, so every day scored here comes after the days it was fitted and early-stopped on: an out-of-sample test"
+        }
+        func day(_ row: Int) -> String { ours[min(row, ours.count - 1)].description }
+        var splits = "per its checkpoint, the model was fitted on target days "
+            + (trainEnd >= 0 ? "up to \(day(trainEnd))" : "before this history")
+        if fittedEnd != trainEnd {
+            splits += ", early-stopped on days " + (fittedEnd >= 0 ? "up to \(day(fittedEnd))" : "before this history")
+        }
+        if let t = period.testStartRow {
+            splits += t >= 0 ? ", and tested on \(day(t)) to \(period.last)"
+                : ", and tested on days up to \(period.last) starting before this history"
+        }
+        if e.targetRows[0] > fittedEnd {
+            return "note: \(splits): every day scored here comes after the days it was fitted and early-stopped on, an out-of-sample test"
+        }
+        let next = period.testStartRow.flatMap { $0 >= 0 && $0 < ours.count ? " score --from \(ours[$0]) for an out-of-sample test" : nil } ?? ""
+        return "note: \(splits). Scores on days up to \(day(fittedEnd)) flatter the model;\(next)"
+    }
+
+    /// ISO dates (yyyy-mm-dd) in a text, in order.
+    static func isoDates(in text: String) -> [Day] {
+        let u = Array(text.utf8)
+        var out: [Day] = []
+        var i = 0
+        while i + 10 <= u.count {
+            let s = String(decoding: u[i..<(i + 10)], as: UTF8.self)
+            if let d = Day(iso: s), i == 0 || !(u[i - 1] >= 48 && u[i - 1] <= 57) {
+                out.append(d)
+                i += 10
+            } else {
+                i += 1
+            }
+        }
+        return out
+    }
+
+    static func evaluationTable(_ e: ForecastEngine.Evaluation, context c: Context) -> String {
+        let b = e.backtest
+        var out: [String] = []
+        out.append("model     \(c.modelLine)")
+        out.append("data      \(c.dataLine)")
+        if let later = c.laterRowsLine { out.append("          " + later) }
+        var days = "\(groupedInteger(b.count)) one-step-ahead forecasts"
+        if let d = e.dates, let first = d.first, let last = d.last { days += ", target days \(first) to \(last)" }
+        days += " (each from the \(c.spec.window) \(c.spec.transform == "none" ? "rows" : "returns") before it"
+            + (c.spec.horizon > 1 ? ", \(c.spec.horizon) days ahead" : "") + ")"
+        out.append("backtest  \(days)")
+        let unit = c.spec.transform == "none" ? "value units ×100" : "percentage points"
+        out.append("units     errors of daily \(c.spec.transform == "log_returns" ? "log returns" : c.spec.transform == "none" ? "values" : "returns") in \(unit): MSE in %², MAE in %")
+        out.append("          direction: share of days with a move whose sign the forecast got right (days without a move are left out; a forecast of 0 is a miss)")
+        out.append("")
+        func block(title: String, errors: [ForecastErrors], dm: DieboldMarianoTest?) {
+            out.append(title)
+            var rows = [["forecaster", "MSE (%²)", "MAE (%)", "direction", "MSE vs zero"]]
+            let zero = errors[Backtest.Forecaster.allCases.firstIndex(of: .zero)!].mse
+            for (k, f) in Backtest.Forecaster.allCases.enumerated() {
+                let er = errors[k]
+                rows.append([f.rawValue, fixed(er.mse * 1e4, 4), fixed(er.mae * 100, 4),
+                             er.directionalAccuracy.map { fixed($0 * 100, 1) + "%" } ?? "—",
+                             f == .zero ? "" : percentChange(er.mse, zero, signed: true)])
+            }
+            out += TextTable.render(rows, right: [1, 2, 3, 4]).map { "  " + $0 }
+            if let dm {
+                out.append("  Diebold–Mariano, model vs zero return (squared errors): DM* = \(fixed(dm.correctedStatistic, 3)), "
+                    + "p = \(pText(dm.pValue)) (HLN-corrected, t with \(groupedInteger(dm.degreesOfFreedom)) df; DM < 0: the model's errors are smaller)")
+            } else {
+                out.append("  Diebold–Mariano: not computable (the loss differential is constant)")
+            }
+            out.append("")
+        }
+        for (j, name) in b.targets.enumerated() {
+            block(title: name, errors: b.errors[j], dm: b.dieboldMariano[j])
+        }
+        if b.targets.count > 1 {
+            block(title: "all \(b.targets.count) series pooled (\(groupedInteger(b.pooled(.model).count)) forecasts; DM on the daily mean over the series)",
+                  errors: b.pooled, dm: b.pooledDieboldMariano)
+        }
+        out.append("verdict   " + verdict(b))
+        if let inSample = inSampleDays(e, context: c), inSample > 0 {
+            out.append("          Caution: the model was fitted or early-stopped on \(groupedInteger(inSample)) of these "
+                + "\(groupedInteger(b.count)) days, so this flatters it (see the note below).")
+        }
+        out.append("          " + naiveComparison(b))
+        if b.targets.count > 1 {
+            let better = b.targets.indices.filter { j in
+                guard let dm = b.dieboldMariano[j] else { return false }
+                return dm.meanDifferential < 0 && dm.pValue < significance
+            }.map { b.targets[$0] }
+            out.append("          Per series, significantly better than zero return (p < \(significance)): "
+                + (better.isEmpty ? "none." : better.joined(separator: ", ") + "."))
+        }
+        if let note = overlapNote(e, context: c) { out.append(note) }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    static func evaluationCSV(_ e: ForecastEngine.Evaluation) -> String {
+        let b = e.backtest
+        var lines = ["series,forecaster,count,mse,mae,direction_hits,direction_days,directional_accuracy,mse_vs_zero,dm,dm_p_value"]
+        func add(_ series: String, _ errors: [ForecastErrors], _ dm: DieboldMarianoTest?) {
+            let zero = errors[Backtest.Forecaster.allCases.firstIndex(of: .zero)!].mse
+            for (k, f) in Backtest.Forecaster.allCases.enumerated() {
+                let er = errors[k]
+                let dmFields = f == .model
+                    ? "\(dm.map { NumberText.exact($0.correctedStatistic) } ?? ""),\(dm.map { NumberText.exact($0.pValue) } ?? "")"
+                    : ","
+                lines.append("\(csvField(series)),\(f.rawValue),\(er.count),\(NumberText.exact(er.mse)),"
+                    + "\(NumberText.exact(er.mae)),\(er.directionHits),\(er.directionDays),"
+                    + "\(er.directionalAccuracy.map(NumberText.exact) ?? ""),\(NumberText.exact(er.mse / zero)),\(dmFields)")
+            }
+        }
+        for (j, name) in b.targets.enumerated() { add(name, b.errors[j], b.dieboldMariano[j]) }
+        if b.targets.count > 1 { add("all", b.pooled, b.pooledDieboldMariano) }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func evaluationJSON(_ e: ForecastEngine.Evaluation, context c: Context) -> String {
+        let b = e.backtest
+        func errorsJSON(_ errors: [ForecastErrors], indent: String) -> String {
+            let items = Backtest.Forecaster.allCases.enumerated().map { k, f in
+                let er = errors[k]
+                return "\(indent)\(jsonString(f.rawValue)): {\"count\": \(er.count), \"mse\": \(NumberText.json(er.mse)), "
+                    + "\"mae\": \(NumberText.json(er.mae)), \"direction_hits\": \(er.directionHits), "
+                    + "\"direction_days\": \(er.directionDays), \"directional_accuracy\": "
+                    + "\(er.directionalAccuracy.map(NumberText.json) ?? "null")}"
+            }
+            return "{\n" + items.joined(separator: ",\n") + "\n" + indent.dropLast(2) + "}"
+        }
+        func dmJSON(_ dm: DieboldMarianoTest?) -> String {
+            guard let dm else { return "null" }
+            return "{\"statistic\": \(NumberText.json(dm.correctedStatistic)), \"uncorrected\": \(NumberText.json(dm.statistic)), "
+                + "\"p_value\": \(NumberText.json(dm.pValue)), \"degrees_of_freedom\": \(dm.degreesOfFreedom), "
+                + "\"mean_loss_differential\": \(NumberText.json(dm.meanDifferential)), \"horizon\": \(dm.horizon)}"
+        }
+        var o: [String] = []
+        o.append("  \"model\": \(jsonString(c.model.path))")
+        o.append("  \"fingerprint\": \(jsonString(c.model.session.fingerprint))")
+        o.append("  \"files\": [\(c.files.map(jsonString).joined(separator: ", "))]")
+        o.append("  \"transform\": \(jsonString(c.spec.transform))")
+        o.append("  \"window\": \(c.spec.window)")
+        o.append("  \"horizon\": \(c.spec.horizon)")
+        o.append("  \"count\": \(b.count)")
+        o.append("  \"first_date\": \(e.dates?.first.map { jsonString($0.description) } ?? "null")")
+        o.append("  \"last_date\": \(e.dates?.last.map { jsonString($0.description) } ?? "null")")
+        o.append("  \"units\": \"errors in the transform's units (returns as fractions, not percent)\"")
+        var targets: [String] = []
+        for (j, name) in b.targets.enumerated() {
+            targets.append("    {\"series\": \(jsonString(name)), \"errors\": \(errorsJSON(b.errors[j], indent: "      ")), "
+                + "\"diebold_mariano\": \(dmJSON(b.dieboldMariano[j]))}")
+        }
+        o.append("  \"targets\": [\n\(targets.joined(separator: ",\n"))\n  ]")
+        o.append("  \"pooled\": {\"errors\": \(errorsJSON(b.pooled, indent: "    ")), \"diebold_mariano\": \(dmJSON(b.pooledDieboldMariano))}")
+        o.append("  \"verdict\": \(jsonString(verdict(b)))")
+        o.append("  \"in_sample_days\": \(inSampleDays(e, context: c).map(String.init) ?? "null")")
+        if let note = overlapNote(e, context: c) { o.append("  \"note\": \(jsonString(note))") }
+        return "{\n" + o.joined(separator: ",\n") + "\n}\n"
+    }
+
+    // MARK: Plot
+
+    /// Actual vs predicted values of target `j` (in %), against the date as a decimal year (or the day index).
+    public static func plot(_ e: ForecastEngine.Evaluation, target j: Int) -> LinePlot {
+        let name = e.backtest.targets[j]
+        let x: [Double] = e.dates.map { $0.map(decimalYear) } ?? e.targetRows.map(Double.init)
+        var plot = LinePlot(title: "\(name): actual vs predicted one-step-ahead returns",
+                            xLabel: e.dates == nil ? "row" : "year", yLabel: "return (%)", width: 1000, height: 500)
+        plot.add(PlotSeries(name: "actual", x: x, y: e.actual.map { $0[j] * 100 }, color: RGBColor.palette[0], lineWidth: 1))
+        plot.add(PlotSeries(name: "model", x: x, y: e.predicted.map { $0[j] * 100 }, color: RGBColor.palette[1], lineWidth: 1.5))
+        return plot
+    }
+
+    static func decimalYear(_ d: Day) -> Double {
+        let y = d.year
+        let start = Day(year: y, month: 1, day: 1)
+        let length = Double(Day(year: y + 1, month: 1, day: 1).days(since: start))
+        return Double(y) + Double(d.days(since: start)) / length
+    }
+
+    // MARK: Numbers
+
+    static func fixed(_ v: Double, _ digits: Int) -> String {
+        guard v.isFinite else { return NumberText.exact(v) }
+        let s = String(format: "%.\(digits)f", v)
+        return s.hasPrefix("-") && s.dropFirst().allSatisfy({ $0 == "0" || $0 == "." }) ? String(s.dropFirst()) : s
+    }
+
+    /// A fraction as a signed percentage with four decimals: 0.001234 → `+0.1234`.
+    static func percent(_ v: Double) -> String {
+        guard v.isFinite else { return NumberText.exact(v) }
+        let s = String(format: "%+.4f", v * 100)
+        return s == "-0.0000" ? "+0.0000" : s
+    }
+
+    /// A price with two decimals and thousands separators (`7,542.44`); six significant digits below 1.
+    static func price(_ v: Double) -> String {
+        guard v.isFinite else { return NumberText.exact(v) }
+        if abs(v) < 1 { return String(format: "%.6g", v) }
+        let s = String(format: "%.2f", abs(v))
+        let dot = s.firstIndex(of: ".")!
+        let digits = Array(s[..<dot])
+        var grouped = ""
+        for (i, ch) in digits.enumerated() {
+            if i > 0, (digits.count - i) % 3 == 0 { grouped.append(",") }
+            grouped.append(ch)
+        }
+        return (v < 0 ? "-" : "") + grouped + s[dot...]
+    }
+
+    /// `a` relative to `b`: `3.1%` (unsigned) or `-3.1%` / `+3.1%` (signed).
+    static func percentChange(_ a: Double, _ b: Double, signed: Bool = false) -> String {
+        guard b != 0 else { return "—" }
+        let r = (a / b - 1) * 100
+        return signed ? String(format: "%+.2f%%", r) : String(format: "%.2f%%", abs(r))
+    }
+
+    static func pText(_ p: Double) -> String {
+        guard p.isFinite else { return NumberText.exact(p) }
+        return p < 0.0001 ? String(format: "%.1e", p) : String(format: "%.4f", p)
+    }
+}
+
+/// Plain aligned text tables: two spaces between columns, a dashed rule under the header, chosen columns
+/// right-aligned; an empty row prints as an empty line.
+enum TextTable {
+    static func render(_ rows: [[String]], right: Set<Int>) -> [String] {
+        guard let header = rows.first else { return [] }
+        var widths = header.map { $0.count }
+        for r in rows where !r.isEmpty {
+            for (i, cell) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
+        }
+        func line(_ r: [String]) -> String {
+            var cells: [String] = []
+            for (i, w) in widths.enumerated() {
+                let cell = i < r.count ? r[i] : ""
+                let pad = String(repeating: " ", count: w - cell.count)
+                cells.append(right.contains(i) ? pad + cell : cell + pad)
+            }
+            var s = cells.joined(separator: "  ")
+            while s.last == " " { s.removeLast() }
+            return s
+        }
+        var out = [line(header), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")]
+        for r in rows.dropFirst() { out.append(r.isEmpty ? "" : line(r)) }
+        return out
+    }
+}
