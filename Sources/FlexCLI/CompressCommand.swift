@@ -77,7 +77,7 @@ struct CompressImageCommand: ParsableCommand {
             let decoded = try codecModel.codec.decompress(c.file, name: out)
             let d = imageDistortion(decoded, c.reference)
             let pixels = image.width * image.height
-            var lines = [
+            let lines = [
                 "input       \(name): \(image.width)×\(image.height) \(channelName(image.channels)), \(bytes.count) bytes",
                 "model       \(model) (\(c.file.codeChannels)×\(c.file.codeHeight)×\(c.file.codeWidth) code per \(c.file.tileWidth)×\(c.file.tileHeight) tile, \(c.file.tilesAcross)×\(c.file.tilesDown) tiles, \(bits) bits)",
                 "output      \(out == "-" ? "<stdout>" : out): \(data.count) bytes (\(String(format: "%.1f", Double(bytes.count) / Double(data.count))):1 against the input file)",
@@ -85,7 +85,6 @@ struct CompressImageCommand: ParsableCommand {
                 "PSNR        " + (d.psnr.isFinite ? String(format: "%.2f dB", d.psnr) : "inf (lossless)") + String(format: "   MSE %.3f", d.mse) + " (decoded vs input, 8-bit\(c.reference.channels == 3 ? " RGB" : " gray"))",
                 "time        " + String(format: "%.1f ms total, %.1f ms compressing", (monotonicSeconds() - start) * 1000, (t1 - t0) * 1000),
             ]
-            if out == "-" { lines = lines.map { $0 } }
             let text = lines.joined(separator: "\n") + "\n"
             if out == "-" { writeError(text) } else { FlexCLI.writeOutput(text) }
         }
@@ -94,30 +93,16 @@ struct CompressImageCommand: ParsableCommand {
     private func compressFolder(_ m: CodecModel, output: String) throws {
         let files = try imageFiles(in: input)
         guard !files.isEmpty else { throw CLIError("\(input): no .png, .pgm or .ppm files in this folder") }
-        try makeFolder(output)
-        let progress = FolderProgress(total: files.count, noun: "images")
-        var failures: [String] = [], bytesIn = 0, bytesOut = 0
-        for (i, f) in files.enumerated() {
-            let src = input + "/" + f, dst = output + "/" + replacingExtension(f, with: "flexz")
-            do {
-                let bytes = try readInput(src)
-                let c = try m.codec.compress(try ImageFile.decode(bytes, name: src), bits: bits, fingerprint: m.fingerprint)
-                let data = c.file.serialized()
-                try writeOutput(data, to: dst, durable: false)
-                bytesIn += bytes.count
-                bytesOut += data.count
-            } catch {
-                failures.append("\(error)")
-            }
-            progress.update(i + 1)
-        }
-        progress.finish()
-        syncFileSystem(containing: output)
-        FlexCLI.writeOutput("compressed \(files.count - failures.count) of \(files.count) images into \(output): \(bytesIn) → \(bytesOut) bytes\n")
-        if !failures.isEmpty {
-            for f in failures { writeError("error: \(f)\n") }
-            throw ExitCode(1)
-        }
+        var bytesIn = 0, bytesOut = 0
+        try runFolderJob(files, into: output, noun: "images", verb: "compressed") { f in
+            let src = input + "/" + f
+            let bytes = try readInput(src)
+            let c = try m.codec.compress(try ImageFile.decode(bytes, name: src), bits: bits, fingerprint: m.fingerprint)
+            let data = c.file.serialized()
+            try writeOutput(data, to: output + "/" + replacingExtension(f, with: "flexz"), durable: false)
+            bytesIn += bytes.count
+            bytesOut += data.count
+        } summary: { ": \(bytesIn) → \(bytesOut) bytes" }
     }
 }
 
@@ -158,27 +143,15 @@ public struct DecompressCommand: ParsableCommand {
             guard let output else { throw CLIError("\(input) is a folder: give an output folder with --output") }
             let files = try FileManager.default.contentsOfDirectory(atPath: input).filter { $0.lowercased().hasSuffix(".flexz") }.sorted()
             guard !files.isEmpty else { throw CLIError("\(input): no .flexz files in this folder") }
-            try makeFolder(output)
             var models: [String: CodecModel] = [:]
-            let progress = FolderProgress(total: files.count, noun: "files")
-            var failures: [String] = []
-            for (i, f) in files.enumerated() {
+            try runFolderJob(files, into: output, noun: "files", verb: "decompressed") { f in
                 let src = input + "/" + f
-                do {
-                    let file = try FlexzFile.parse(try readInput(src), name: src)
-                    let m = try models[file.fingerprintText] ?? resolveModel(for: file, name: src, threads: threads)
-                    models[file.fingerprintText] = m
-                    let image = try m.codec.decompress(file, name: src)
-                    try writeOutput(try ImageFile.encode(image, format: .png, name: src), to: output + "/" + replacingExtension(f, with: "png"), durable: false)
-                } catch { failures.append("\(error)") }
-                progress.update(i + 1)
-            }
-            progress.finish()
-            syncFileSystem(containing: output)
-            FlexCLI.writeOutput("decompressed \(files.count - failures.count) of \(files.count) files into \(output)\n")
-            if !failures.isEmpty {
-                for f in failures { writeError("error: \(f)\n") }
-                throw ExitCode(1)
+                let file = try FlexzFile.parse(try readInput(src), name: src)
+                let m = try models[file.fingerprintText] ?? resolveModel(for: file, name: src, threads: threads)
+                models[file.fingerprintText] = m
+                let image = try m.codec.decompress(file, name: src)
+                try writeOutput(try ImageFile.encode(image, format: .png, name: src),
+                                to: output + "/" + replacingExtension(f, with: "png"), durable: false)
             }
             return
         }
@@ -294,6 +267,27 @@ func imageFiles(in folder: String) throws -> [String] {
         throw CLIError("\(folder): cannot list the folder: \(error.localizedDescription)")
     }
     return names.filter { ImageFile.format(forPath: $0) != nil }.sorted()
+}
+
+/// Runs `body` on every file of a folder job: creates the output folder, shows progress on a terminal,
+/// collects failures (naming each file) without stopping, flushes the written files once at the end, prints
+/// "<verb> N of M <noun> into OUTPUT<summary>", and exits 1 if any file failed.
+func runFolderJob(_ files: [String], into output: String, noun: String, verb: String, _ body: (String) throws -> Void,
+                  summary: () -> String = { "" }) throws {
+    try makeFolder(output)
+    let progress = FolderProgress(total: files.count, noun: noun)
+    var failures: [String] = []
+    for (i, f) in files.enumerated() {
+        do { try body(f) } catch { failures.append("\(error)") }
+        progress.update(i + 1)
+    }
+    progress.finish()
+    syncFileSystem(containing: output)
+    FlexCLI.writeOutput("\(verb) \(files.count - failures.count) of \(files.count) \(noun) into \(output)\(summary())\n")
+    if !failures.isEmpty {
+        for f in failures { writeError("error: \(f)\n") }
+        throw ExitCode(1)
+    }
 }
 
 /// A progress bar for folder jobs on a terminal (standard error); nothing otherwise.
