@@ -68,19 +68,19 @@ def main():
         for label, cmd in [
             ("/bin/true (process overhead)", ["/bin/true"]),
             ("flexctl --version", [fx, "--version"]),
-            ("compress image 28x28 PNG (CAE2)", [fx, "compress", "image", DIGIT, "--model", CAE2, "-o", tmp + "/d.flexz"]),
-            ("decompress 28x28 (CAE2, --model)", [fx, "decompress", tmp + "/d.flexz", "--model", CAE2, "-o", tmp + "/d.png"]),
+            ("compress image 28x28 PNG (CAE2)", [fx, "compress", "image", DIGIT, "--model", CAE2, "-o", tmp + "/d.flexz", "--overwrite"]),
+            ("decompress 28x28 (CAE2, --model)", [fx, "decompress", tmp + "/d.flexz", "--model", CAE2, "-o", tmp + "/d.png", "--overwrite"]),
         ]:
             mn, med, rss = timed(cmd, a.runs)
             print(f"| {label} | {mn:.1f} | {med:.1f} | {rss:.1f} |")
         # The 512x512 photo: in-process compress time from --report, and whole-process wall time.
         if os.path.exists(PHOTO):
-            r = subprocess.run([fx, "compress", "image", PHOTO, "--model", CAE3, "-o", tmp + "/a.flexz", "--report"],
+            r = subprocess.run([fx, "compress", "image", PHOTO, "--model", CAE3, "-o", tmp + "/a.flexz", "--report", "--overwrite"],
                                capture_output=True, text=True, check=True)
             line = [l for l in r.stdout.splitlines() if l.startswith("time")][0]
             comp_ms = float(line.split(",")[1].split()[0])
-            mn, med, _ = timed([fx, "compress", "image", PHOTO, "--model", CAE3, "-o", tmp + "/a.flexz"], 10)
-            dmn, dmed, _ = timed([fx, "decompress", tmp + "/a.flexz", "--model", CAE3, "-o", tmp + "/a.png"], 10)
+            mn, med, _ = timed([fx, "compress", "image", PHOTO, "--model", CAE3, "-o", tmp + "/a.flexz", "--overwrite"], 10)
+            dmn, dmed, _ = timed([fx, "decompress", tmp + "/a.flexz", "--model", CAE3, "-o", tmp + "/a.png", "--overwrite"], 10)
             mb = 512 * 512 * 3 / 1e6
             print(f"\n512x512 RGB photo (0.786 MB of pixels): compress step {comp_ms:.1f} ms = {mb / comp_ms * 1000:.1f} MB/s; "
                   f"whole process compress min {mn:.1f} ms ({mb / mn * 1000:.1f} MB/s), decompress min {dmn:.1f} ms")

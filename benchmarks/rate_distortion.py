@@ -318,9 +318,9 @@ def cae_points_folder(flexctl, model, images, bits_list, tmp, threads):
     points = []
     for bits in bits_list:
         cz, dec = os.path.join(tmp, f"cae-{bits}-z"), os.path.join(tmp, f"cae-{bits}-dec")
-        run([flexctl, "compress", "image", src, "--model", model, "-o", cz, "--bits", str(bits),
+        run([flexctl, "compress", "image", src, "--model", model, "-o", cz, "--overwrite", "--bits", str(bits),
              "--threads", str(threads)])
-        run([flexctl, "decompress", cz, "-o", dec, "--model", model, "--threads", str(threads)])
+        run([flexctl, "decompress", cz, "-o", dec, "--overwrite", "--model", model, "--threads", str(threads)])
         p = Point("CAE2", bits)
         for name, img in zip(names, images):
             z = open(os.path.join(cz, name + ".flexz"), "rb").read()
@@ -343,9 +343,9 @@ def cae_points_files(flexctl, model, images, bits_list, tmp, threads, label, nam
             src, z = os.path.join(tmp, f"p{i}.png"), os.path.join(tmp, f"p{i}.flexz")
             dec = os.path.join(tmp, f"p{i}." + ("pgm" if img.ndim == 2 else "ppm"))
             write_png(src, img)
-            run([flexctl, "compress", "image", src, "--model", model, "-o", z, "--bits", str(bits),
+            run([flexctl, "compress", "image", src, "--model", model, "-o", z, "--overwrite", "--bits", str(bits),
                  "--threads", str(threads)])
-            run([flexctl, "decompress", z, "-o", dec, "--model", model, "--threads", str(threads)])
+            run([flexctl, "decompress", z, "-o", dec, "--overwrite", "--model", model, "--threads", str(threads)])
             b = open(z, "rb").read()
             payload, container = flexz_payload(b)
             p.header = container

@@ -88,11 +88,17 @@ static inline herr_t chdf5_reclaim_strings(hid_t memtype, hid_t space, char **st
     return H5Dvlen_reclaim(memtype, space, H5P_DEFAULT, strings);
 }
 
-/// Closes the file and every object still open in it (strong close degree): nothing survives H5Fclose.
+/// File access properties for every file flexctl opens:
+/// - strong close degree: H5Fclose closes every object still open in the file, nothing survives it;
+/// - no HDF5 file locking (flock): flexctl writes checkpoints and states only to new temporary files that are
+///   renamed into place, and never modifies a file it reads, so the lock protects nothing here — while its file
+///   descriptor, inherited by a child process spawned at the same moment (HDF5 does not open with O_CLOEXEC),
+///   would keep the lock and make the next open of the file fail with EAGAIN.
 static inline hid_t chdf5_fapl_strong_close(void) {
     hid_t p = H5Pcreate(H5P_FILE_ACCESS);
     if (p < 0) return p;
     if (H5Pset_fclose_degree(p, H5F_CLOSE_STRONG) < 0) { H5Pclose(p); return -1; }
+    if (H5Pset_file_locking(p, 0, 1) < 0) { H5Pclose(p); return -1; }
     return p;
 }
 

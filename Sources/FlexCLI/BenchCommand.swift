@@ -76,7 +76,7 @@ public struct BenchCommand: ParsableCommand {
         var results: [Result] = []
         for w in chosen {
             if [.idxLoad, .cae2Epoch].contains(w), !FileManager.default.fileExists(atPath: fashionMNIST + "/train-images-idx3-ubyte.gz") {
-                FileHandle.standardError.write(Data("note: skipping \(w.rawValue): no Fashion-MNIST at \(fashionMNIST) (apt-get install dataset-fashion-mnist, or --fashion-mnist DIR)\n".utf8))
+                writeError(("note: skipping \(w.rawValue): no Fashion-MNIST at \(fashionMNIST) (apt-get install dataset-fashion-mnist, or --fashion-mnist DIR)\n"))
                 continue
             }
             results.append(try measure(w))

@@ -26,7 +26,8 @@ struct CompressImageCommand: ParsableCommand {
         (and decodes as gray). Alpha is dropped, with a note. The code is quantised per channel to --bits \
         bits and compressed with zlib; the file records the model's fingerprint (docs/flexz-format.md). \
         INPUT "-" reads standard input and OUTPUT "-" writes standard output. A folder as INPUT compresses \
-        every .png/.pgm/.ppm in it into the --output folder. Outputs are written atomically.
+        every .png/.pgm/.ppm in it into the --output folder. Outputs are written atomically; existing files are \
+        replaced only with --overwrite, and the input never.
         """)
 
     @Argument(help: ArgumentHelp("The image (PNG, PGM, PPM), '-' for standard input, or a folder.", valueName: "input"),
@@ -48,7 +49,13 @@ struct CompressImageCommand: ParsableCommand {
     @Option(help: "Worker threads (default: the number of processors).")
     var threads: Int?
 
+    @Flag(help: "Replace existing output files (never the input).")
+    var overwrite = false
+
     func validate() throws {
+        if let o = output, o != "-", !isDirectory(input), let f = ImageFile.format(forPath: o) {
+            throw ValidationError("--output '\(o)': a .\(f.rawValue) name for a .flexz file; use a .flexz name")
+        }
         guard (1...16).contains(bits) else { throw ValidationError("--bits \(bits): must be in 1...16") }
         if let t = threads, t < 1 { throw ValidationError("--threads \(t): must be at least 1") }
     }
@@ -56,12 +63,12 @@ struct CompressImageCommand: ParsableCommand {
     func run() throws {
         let start = monotonicSeconds()
         if isDirectory(input) {
-            guard let output else { throw CLIError("\(input) is a folder: give an output folder with --output") }
+            guard let output, output != "-" else { throw CLIError("\(input) is a folder: give an output folder with --output") }
             try compressFolder(try CodecModel.load(model, threads: threads), output: output)
             return
         }
         let out = output ?? (input == "-" ? "-" : replacingExtension(input, with: "flexz"))
-        try checkOutput(out, input: input)
+        try checkOutput(out, input: input, overwrite: overwrite)
         let bytes = try readInput(input)
         let name = input == "-" ? "<stdin>" : input
         let image = try ImageFile.decode(bytes, name: name)
@@ -93,6 +100,7 @@ struct CompressImageCommand: ParsableCommand {
     private func compressFolder(_ m: CodecModel, output: String) throws {
         let files = try imageFiles(in: input)
         guard !files.isEmpty else { throw CLIError("\(input): no .png, .pgm or .ppm files in this folder") }
+        try checkFolderOutputs(files.map { replacingExtension($0, with: "flexz") }, sources: files, folder: output, overwrite: overwrite)
         var bytesIn = 0, bytesOut = 0
         try runFolderJob(files, into: output, noun: "images", verb: "compressed") { f in
             let src = input + "/" + f
@@ -115,7 +123,8 @@ public struct DecompressCommand: ParsableCommand {
         Without --model, looks for the checkpoint whose fingerprint the file records in ./models and in the \
         folders listed in FLEXCTL_MODEL_PATH (separated by ':'). A model with another fingerprint is refused, \
         naming both. INPUT "-" reads standard input; OUTPUT "-" writes a PNG to standard output. A folder as \
-        INPUT decodes every .flexz in it into the --output folder (as PNG). Outputs are written atomically.
+        INPUT decodes every .flexz in it into the --output folder (as PNG). Outputs are written atomically; existing \
+        files are replaced only with --overwrite.
         """)
 
     @Argument(help: ArgumentHelp("The .flexz file, '-' for standard input, or a folder.", valueName: "input.flexz"), completion: .file())
@@ -130,6 +139,9 @@ public struct DecompressCommand: ParsableCommand {
     @Option(help: "Worker threads (default: the number of processors).")
     var threads: Int?
 
+    @Flag(help: "Replace existing output files.")
+    var overwrite = false
+
     public init() {}
 
     public func validate() throws {
@@ -140,9 +152,10 @@ public struct DecompressCommand: ParsableCommand {
 
     public func run() throws {
         if isDirectory(input) {
-            guard let output else { throw CLIError("\(input) is a folder: give an output folder with --output") }
+            guard let output, output != "-" else { throw CLIError("\(input) is a folder: give an output folder with --output") }
             let files = try FileManager.default.contentsOfDirectory(atPath: input).filter { $0.lowercased().hasSuffix(".flexz") }.sorted()
             guard !files.isEmpty else { throw CLIError("\(input): no .flexz files in this folder") }
+            try checkFolderOutputs(files.map { replacingExtension($0, with: "png") }, sources: files, folder: output, overwrite: overwrite)
             var models: [String: CodecModel] = [:]
             try runFolderJob(files, into: output, noun: "files", verb: "decompressed") { f in
                 let src = input + "/" + f
@@ -156,7 +169,7 @@ public struct DecompressCommand: ParsableCommand {
             return
         }
         let out = output ?? (input == "-" ? "-" : replacingExtension(input, with: "png"))
-        try checkOutput(out, input: input)
+        try checkOutput(out, input: input, overwrite: overwrite)
         let format = out == "-" ? .png : (ImageFile.format(forPath: out) ?? .png)
         let name = input == "-" ? "<stdin>" : input
         let file = try FlexzFile.parse(try readInput(input), name: name)
@@ -236,8 +249,9 @@ func readInput(_ path: String) throws -> [UInt8] {
     return Array(d)
 }
 
-/// Refuses an output that is the input itself or a folder, or whose folder is not writable — before any work.
-func checkOutput(_ out: String, input: String) throws {
+/// Refuses an output that is the input itself, a folder, an existing file (unless `overwrite`), or whose folder
+/// is not writable — before any work.
+func checkOutput(_ out: String, input: String, overwrite: Bool) throws {
     guard out != "-" else { return }
     if input != "-", FileManager.default.fileExists(atPath: out),
        (try? FileManager.default.destinationOfSymbolicLink(atPath: out)) == nil,
@@ -245,13 +259,16 @@ func checkOutput(_ out: String, input: String) throws {
         throw CLIError("\(out): the output would overwrite the input; choose another --output")
     }
     if isDirectory(out) { throw CLIError("\(out): is a folder; give a file name for --output") }
+    if !overwrite, FileManager.default.fileExists(atPath: out) {
+        throw CLIError("\(out): the file exists; refusing to replace it (choose another --output, or add --overwrite)")
+    }
     if let reason = reasonPathIsNotWritable(out) { throw CLIError("\(out): cannot write there (\(reason))") }
 }
 
 /// Writes atomically to a file, or to standard output for "-". Folder jobs pass `durable: false` (no fsync
 /// per file) and flush the file system once at the end.
 func writeOutput(_ bytes: [UInt8], to path: String, durable: Bool = true) throws {
-    if path == "-" { FileHandle.standardOutput.write(Data(bytes)); return }
+    if path == "-" { writeStream(STDOUT_FILENO, bytes); return }
     try writeFileAtomically(path: path, bytes: bytes, durable: durable)
 }
 
@@ -267,6 +284,24 @@ func imageFiles(in folder: String) throws -> [String] {
         throw CLIError("\(folder): cannot list the folder: \(error.localizedDescription)")
     }
     return names.filter { ImageFile.format(forPath: $0) != nil }.sorted()
+}
+
+/// Checks a folder job's output names before any work: two inputs may not map to the same output (a.png and
+/// a.ppm both → a.flexz), and existing outputs are refused unless `overwrite`.
+func checkFolderOutputs(_ names: [String], sources: [String], folder: String, overwrite: Bool) throws {
+    var seen: [String: String] = [:]
+    for (n, src) in zip(names, sources) {
+        if let other = seen[n] {
+            throw CLIError("\(other) and \(src) would both be written to \(folder)/\(n); rename one of them")
+        }
+        seen[n] = src
+    }
+    if !overwrite {
+        let existing = names.filter { FileManager.default.fileExists(atPath: folder + "/" + $0) }
+        if let first = existing.first {
+            throw CLIError("\(folder)/\(first)\(existing.count > 1 ? " and \(existing.count - 1) more outputs" : ""): the file exists; refusing to replace it (choose another --output folder, or add --overwrite)")
+        }
+    }
 }
 
 /// Runs `body` on every file of a folder job: creates the output folder, shows progress on a terminal,

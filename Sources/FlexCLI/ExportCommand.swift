@@ -42,6 +42,10 @@ public struct ExportCommand: ParsableCommand {
 
     public func run() throws {
         let folder = try RunFolder.open(runDirectory)
+        let own = [folder.configPath, folder.statePath, folder.logPath, folder.path + "/loss.svg", folder.path + "/loss.png"]
+        if own.map(absolutePath).contains(absolutePath(output)) {
+            throw CLIError("--output \(output): that is one of the run's own files; write the checkpoint elsewhere")
+        }
         let config = try folder.readConfig()
         let state = try folder.readState()
         let checkpoint = try Self.checkpoint(config: config, state: state)

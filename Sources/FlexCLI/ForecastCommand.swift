@@ -128,7 +128,7 @@ public struct ForecastCommand: ParsableCommand {
         } else {
             writeStandardOutput(result.text)
         }
-        for note in result.notes { FileHandle.standardError.write(Data((note + "\n").utf8)) }
+        for note in result.notes { writeError(note + "\n") }
     }
 
     /// Everything `run` writes, computed before anything is written.

@@ -45,5 +45,28 @@ func csvField(_ s: String) -> String {
 
 /// Writes text to standard output without buffering surprises.
 func writeStandardOutput(_ text: String) {
-    FileHandle.standardOutput.write(Data(text.utf8))
+    writeStream(STDOUT_FILENO, Array(text.utf8))
+}
+
+/// Writes all of `bytes` to a file descriptor (1 or 2). If standard output cannot be written (a full disk,
+/// a closed reader), the command stops with one message on standard error and exit code 1, instead of
+/// Foundation's FileHandle trapping; errors writing standard error itself are ignored.
+func writeStream(_ fd: Int32, _ bytes: [UInt8]) {
+    var written = 0
+    bytes.withUnsafeBytes { raw in
+        while written < raw.count {
+            let n = write(fd, raw.baseAddress! + written, raw.count - written)
+            if n < 0 {
+                if errno == EINTR { continue }
+                let code = errno
+                if fd != STDERR_FILENO {
+                    let m = "Error: cannot write to standard output: \(String(cString: strerror(code)))\n"
+                    _ = m.utf8CString.withUnsafeBufferPointer { write(STDERR_FILENO, $0.baseAddress, $0.count - 1) }
+                    exit(1)
+                }
+                return
+            }
+            written += n
+        }
+    }
 }

@@ -99,7 +99,9 @@ struct CodecProcessTests {
         #expect(!FileManager.default.fileExists(atPath: dir.file("a.flexz")))
         // The input is never overwritten.
         try FileManager.default.copyItem(atPath: Self.digit, toPath: dir.file("same.png"))
-        try check(["compress", "image", dir.file("same.png"), "--model", Self.cae2, "-o", dir.file("same.png")], ["overwrite the input"])
+        try check(["compress", "image", dir.file("same.png"), "--model", Self.cae2, "-o", dir.file("same.png")], status: 64, [".flexz"])
+        try FileManager.default.copyItem(atPath: Self.digit, toPath: dir.file("same.flexz"))
+        try check(["compress", "image", dir.file("same.flexz"), "--model", Self.cae2, "-o", dir.file("same.flexz"), "--overwrite"], ["overwrite the input"])
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("same.png"))) == Data(contentsOf: URL(fileURLWithPath: Self.digit)))
         // .flexz problems, and a model with another fingerprint.
         try Data("xyz".utf8).write(to: URL(fileURLWithPath: dir.file("bad.flexz")))
@@ -113,5 +115,68 @@ struct CodecProcessTests {
         try check(["decompress", dir.file("g.flexz"), "--model", Self.cae3, "-o", dir.file("o.png")], [fp2, fp3])
         try check(["decompress", dir.file("g.flexz"), "--model", Self.cae2, "-o", dir.file("o.txt")], status: 64, [".png, .pgm or .ppm"])
         #expect(!FileManager.default.fileExists(atPath: dir.file("o.png")))
+    }
+}
+
+@Suite("flexctl outputs: never replaced silently, failures reported", .serialized)
+struct OutputSafetyTests {
+    static func sh(_ command: String) throws -> RunResult {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", command + " 2> '\(dir.file("err"))'"]
+        try p.run()
+        p.waitUntilExit()
+        let err = (try? String(contentsOfFile: dir.file("err"), encoding: .utf8)) ?? ""
+        return RunResult(status: p.terminationStatus, stdout: "", stderr: err)
+    }
+
+    @Test("a full standard output (/dev/full) is an error message and exit 1, not a crash")
+    func fullStandardOutput() throws {
+        let bin = try #require(flexctlBinary()).path
+        for args in ["inspect '\(CodecProcessTests.cae2)'",
+                     "compress image '\(CodecProcessTests.digit)' --model '\(CodecProcessTests.cae2)' -o -"] {
+            let r = try Self.sh("'\(bin)' \(args) > /dev/full")
+            #expect(r.status == 1, "\(args): \(r.stderr)")
+            #expect(r.stderr.contains("cannot write to standard output"), "\(args): \(r.stderr)")
+        }
+    }
+
+    @Test("existing outputs are refused without --overwrite (the default decompress name never replaces the original)")
+    func existingOutputs() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        try FileManager.default.copyItem(atPath: CodecProcessTests.digit, toPath: dir.file("keep.png"))
+        let original = try Data(contentsOf: URL(fileURLWithPath: dir.file("keep.png")))
+        #expect(try runFlexctl(["compress", "image", dir.file("keep.png"), "--model", CodecProcessTests.cae2]).status == 0)
+        let again = try runFlexctl(["compress", "image", dir.file("keep.png"), "--model", CodecProcessTests.cae2])
+        #expect(again.status == 1 && again.stderr.contains("keep.flexz") && again.stderr.contains("--overwrite"))
+        let d = try runFlexctl(["decompress", dir.file("keep.flexz"), "--model", CodecProcessTests.cae2])
+        #expect(d.status == 1 && d.stderr.contains("keep.png") && d.stderr.contains("exists"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("keep.png"))) == original)
+        #expect(try runFlexctl(["decompress", dir.file("keep.flexz"), "--model", CodecProcessTests.cae2, "-o", dir.file("keep.png"), "--overwrite"]).status == 0)
+        // A .flexz is not written under an image's name.
+        let wrongName = try runFlexctl(["compress", "image", CodecProcessTests.digit, "--model", CodecProcessTests.cae2, "-o", dir.file("x.png")])
+        #expect(wrongName.status == 64 && wrongName.stderr.contains(".flexz"))
+    }
+
+    @Test("folder jobs refuse name collisions, existing outputs and '-' as the output folder")
+    func folderCollisions() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: CodecProcessTests.digit, toPath: dir.file("in/a.png"))
+        try Data("P5\n28 28\n255\n".utf8 + [UInt8](repeating: 7, count: 784)).write(to: URL(fileURLWithPath: dir.file("in/a.pgm")))
+        let r = try runFlexctl(["compress", "image", dir.file("in"), "--model", CodecProcessTests.cae2, "-o", dir.file("z")])
+        #expect(r.status == 1 && r.stderr.contains("a.flexz") && r.stderr.contains("a.pgm") && r.stderr.contains("a.png"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("z/a.flexz")))
+        try FileManager.default.removeItem(atPath: dir.file("in/a.pgm"))
+        let dash = try runFlexctl(["compress", "image", dir.file("in"), "--model", CodecProcessTests.cae2, "-o", "-"])
+        #expect(dash.status == 1 && dash.stderr.contains("output folder"))
+        #expect(try runFlexctl(["compress", "image", dir.file("in"), "--model", CodecProcessTests.cae2, "-o", dir.file("in")]).status == 0)
+        // Decompressing into the folder of the originals would replace a.png: refused.
+        let back = try runFlexctl(["decompress", dir.file("in"), "--model", CodecProcessTests.cae2, "-o", dir.file("in")])
+        #expect(back.status == 1 && back.stderr.contains("a.png") && back.stderr.contains("exists"))
     }
 }

@@ -171,6 +171,29 @@ struct TrainProcessTests {
         #expect(resumed.status == 0 && resumed.stdout.contains("epoch 3/3"), "\(resumed.stdout)\(resumed.stderr)")
     }
 
+    @Test("SIGKILL at any time leaves a resumable run: the initial state is saved before the first batch")
+    func killedDuringTheFirstEpoch() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        try SyntheticData.writeIDX(dir.file("images.idx"), count: 400, seed: 7)
+        let p = try FlexctlProcess(["train", "cae", "--arch", "cae1", "--data", dir.file("images.idx"), "--epochs", "2",
+                                    "--batch-size", "4", "--threads", "1", "--out", dir.file("run")])
+        let deadline = Date().addingTimeInterval(300)
+        while !FileManager.default.fileExists(atPath: dir.file("run/state.h5")), p.process.isRunning, Date() < deadline {
+            usleep(5_000)
+        }
+        kill(p.process.processIdentifier, SIGKILL)
+        _ = try p.wait()
+        let resumed = try runFlexctl(["train", "cae", "--resume", dir.file("run")])
+        #expect(resumed.status == 0 && resumed.stdout.contains("epoch 2/2"), "\(resumed.stdout)\(resumed.stderr)")
+        // export refuses to write over the run's own files.
+        let e = try runFlexctl(["export", dir.file("run"), "--output", dir.file("run/state.h5"), "--overwrite"])
+        #expect(e.status == 1 && e.stderr.contains("run's own files"))
+        // --patience without a validation split is refused.
+        let p2 = try runFlexctl(["train", "cae", "--data", dir.file("images.idx"), "--val-split", "0", "--patience", "3"])
+        #expect(p2.status == 64 && p2.stderr.contains("--patience"))
+    }
+
     @Test("train forecast on a numeric CSV; export records features, targets and normalisation")
     func trainForecast() throws {
         let dir = try TempDir()

@@ -87,7 +87,7 @@ public enum ForecastReport {
             out.append("forecast  \(stepWord) after the last row (the series have no dates)")
         }
         if f.fedBack {
-            out.append("          steps 2–\(steps) feed the model's own predictions back as inputs: forecasts built on forecasts, less reliable with every step")
+            out.append("          " + (steps == 2 ? "step 2 feeds" : "steps 2–\(steps) feed") + " the model's own predictions back as inputs: forecasts built on forecasts, less reliable with every step")
         }
         if f.horizon > 1, f.transform != "none" {
             out.append("          the model predicts the \(f.transform == "returns" ? "return" : "log return") of the day \(f.horizon) trading days ahead alone; price levels need the days in between and are not shown")

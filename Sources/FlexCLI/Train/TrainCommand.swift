@@ -92,6 +92,9 @@ struct TrainingArguments: ParsableArguments {
         if let v = lr, !(v > 0 && v.isFinite) { throw ValidationError("--lr \(v): must be a positive number") }
         if let v = valSplit, !(v >= 0 && v < 1) { throw ValidationError("--val-split \(v): must be in [0, 1)") }
         if let v = patience, v < 1 { throw ValidationError("--patience \(v): must be at least 1 epoch") }
+        if patience != nil, valSplit == 0 {
+            throw ValidationError("--patience needs a validation split to watch; --val-split is 0")
+        }
         for (name, v) in [("--reg-mean", regMean), ("--reg-default", regDefault), ("--reg-boundary", regBoundary)] {
             if let v, !(v >= 0 && v.isFinite) { throw ValidationError("\(name) \(v): must be a non-negative number") }
         }
@@ -344,6 +347,8 @@ enum TrainingSession {
         let loop = try TrainingLoop(trainer: trainer, options: options, train: prepared.train,
                                     validation: prepared.validation, test: prepared.test, state: state)
         if state == nil {
+            // The initial state, so that a run killed during its first epoch can be resumed (from the start).
+            try loop.state.write(to: folder.statePath)
             for n in prepared.notes { writeOutput("note: \(n)\n") }
             writeOutput("data: \(prepared.description)\n")
             writeOutput("model: \(config.architecture) (\(model.parameterCount) parameters), \(config.activation)"

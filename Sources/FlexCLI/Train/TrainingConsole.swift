@@ -66,11 +66,11 @@ final class TrainingConsole {
 }
 
 func writeOutput(_ s: String) {
-    FileHandle.standardOutput.write(Data(s.utf8))
+    writeStream(STDOUT_FILENO, Array(s.utf8))
 }
 
 func writeError(_ s: String) {
-    FileHandle.standardError.write(Data(s.utf8))
+    writeStream(STDERR_FILENO, Array(s.utf8))
 }
 
 /// `1:02:03`, `2:03` or `4.2 s`.

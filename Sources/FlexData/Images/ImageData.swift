@@ -16,7 +16,8 @@ public struct ImageData: Sendable {
 
     /// What `load(path:)` accepts, for messages and help texts.
     public static let acceptedInputs = """
-        a folder with train-images-idx3-ubyte[.gz] (and t10k-images-idx3-ubyte[.gz] as the test set); \
+        a folder with train-images-idx3-ubyte[.gz] (and t10k-images-idx3-ubyte[.gz] as the test set) or with \
+        one other *-images-idx3-ubyte[.gz] file; \
         an IDX images file (gzip or raw); \
         a CIFAR-10 folder (data_batch_1.bin … data_batch_5.bin, test_batch.bin) or one CIFAR-10 .bin file; \
         a folder of PNG photos (sampled as patches)
@@ -84,6 +85,18 @@ public struct ImageData: Sendable {
             }
             return ImageData(train: train, test: test,
                              description: "\(name) (\(path)): \(train.count) train" + (test.map { ", \($0.count) test" } ?? ""))
+        }
+
+        // A folder with exactly one other IDX images file (e.g. the MNIST subset's mnist-5k-images-idx3-ubyte.gz),
+        // with its labels file if present; no test set.
+        let idx = present.filter { $0.hasSuffix("-images-idx3-ubyte") || $0.hasSuffix("-images-idx3-ubyte.gz") }.sorted()
+        if idx.count == 1 {
+            let file = imageJoin(path, idx[0])
+            let base = idx[0].hasSuffix(".gz") ? String(idx[0].dropLast(3)) : idx[0]
+            let prefix = String(base.dropLast("-images-idx3-ubyte".count))
+            let labels = [prefix + "-labels-idx1-ubyte", prefix + "-labels-idx1-ubyte.gz"].first(where: present.contains)
+            let set = try IDXFile.readImages(path: file, labelsPath: labels.map { imageJoin(path, $0) })
+            return ImageData(train: set, test: nil, description: "IDX images (\(file)): \(set.count) train")
         }
 
         // CIFAR-10 folder.

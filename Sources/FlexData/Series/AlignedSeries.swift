@@ -128,8 +128,8 @@ public struct AlignedSeries: Sendable, Equatable {
     /// The returns transforms drop the first row: row t of the result pairs rows t and t + 1 of `self` and carries
     /// the later date. They need every price to be positive.
     ///
-    /// - Throws: `DataError` for an unknown transform, fewer than two rows, or a non-positive price (naming the
-    ///   series, its file and the date or row).
+    /// - Throws: `DataError` for an unknown transform, fewer than two rows, a non-positive price, or a
+    ///   non-finite result (naming the series, its file and the date or row).
     public func transformed(_ transform: String) throws(DataError) -> AlignedSeries {
         switch transform {
         case "none":
@@ -153,9 +153,16 @@ public struct AlignedSeries: Sendable, Equatable {
         out.reserveCapacity(values.count - 1)
         for r in 1..<values.count {
             let previous = values[r - 1], current = values[r]
-            out.append(current.indices.map { f in
+            let row = current.indices.map { f in
                 logarithmic ? log(current[f] / previous[f]) : current[f] / previous[f] - 1
-            })
+            }
+            // Extreme but positive prices (1e-320 next to 7,000) give infinite returns: refuse them here, so
+            // neither training nor forecasting ever sees a non-finite input.
+            if let f = row.firstIndex(where: { !$0.isFinite }) {
+                throw DataError(file: files[f], position: dates.map { "date \($0[r])" } ?? "row \(r + 1)",
+                                message: "series '\(names[f])': the \(transform) from \(previous[f]) to \(current[f]) is \(row[f]); check the prices around this date")
+            }
+            out.append(row)
         }
         return AlignedSeries(names: names, files: files, dates: dates.map { Array($0.dropFirst()) }, values: out,
                              droppedRows: droppedRows)
