@@ -65,6 +65,12 @@ struct Day: CustomStringConvertible {
 
 @Suite("flexctl train and export", .serialized)
 struct TrainProcessTests {
+    /// Polls every 5 ms until `path` exists, the process ends, or 5 minutes pass.
+    static func waitForFile(_ path: String, while p: FlexctlProcess) {
+        let deadline = Date().addingTimeInterval(300)
+        while !FileManager.default.fileExists(atPath: path), p.process.isRunning, Date() < deadline { usleep(5_000) }
+    }
+
     static func fingerprint(_ model: String) throws -> String {
         try Checkpoint.read(from: model).fingerprint
     }
@@ -119,11 +125,8 @@ struct TrainProcessTests {
         #expect(full.status == 0, "\(full.stderr)")
 
         let p = try FlexctlProcess(["train", "cae"] + common + ["--out", dir.file("cut")])
-        // Wait for the first epoch's state, then interrupt during a later epoch.
-        let deadline = Date().addingTimeInterval(300)
-        while !FileManager.default.fileExists(atPath: dir.file("cut/state.h5")), p.process.isRunning, Date() < deadline {
-            usleep(20_000)
-        }
+        // Wait for the initial state (written before the first batch), then interrupt a little later.
+        Self.waitForFile(dir.file("cut/state.h5"), while: p)
         usleep(150_000)
         kill(p.process.processIdentifier, SIGINT)
         let cut = try p.wait()
@@ -159,10 +162,7 @@ struct TrainProcessTests {
         try SyntheticData.writeIDX(dir.file("images.idx"), count: 400, seed: 6)
         let p = try FlexctlProcess(["train", "cae", "--arch", "cae1", "--data", dir.file("images.idx"), "--epochs", "50",
                                     "--batch-size", "8", "--threads", "1", "--out", dir.file("run")])
-        let deadline = Date().addingTimeInterval(300)
-        while !FileManager.default.fileExists(atPath: dir.file("run/state.h5")), p.process.isRunning, Date() < deadline {
-            usleep(20_000)
-        }
+        Self.waitForFile(dir.file("run/state.h5"), while: p)
         kill(p.process.processIdentifier, SIGTERM)
         let r = try p.wait()
         #expect(r.status == 143, "\(r.stdout)\(r.stderr)")
@@ -178,10 +178,7 @@ struct TrainProcessTests {
         try SyntheticData.writeIDX(dir.file("images.idx"), count: 400, seed: 7)
         let p = try FlexctlProcess(["train", "cae", "--arch", "cae1", "--data", dir.file("images.idx"), "--epochs", "2",
                                     "--batch-size", "4", "--threads", "1", "--out", dir.file("run")])
-        let deadline = Date().addingTimeInterval(300)
-        while !FileManager.default.fileExists(atPath: dir.file("run/state.h5")), p.process.isRunning, Date() < deadline {
-            usleep(5_000)
-        }
+        Self.waitForFile(dir.file("run/state.h5"), while: p)
         kill(p.process.processIdentifier, SIGKILL)
         _ = try p.wait()
         let resumed = try runFlexctl(["train", "cae", "--resume", dir.file("run")])

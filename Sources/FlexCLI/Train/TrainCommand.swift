@@ -346,6 +346,10 @@ enum TrainingSession {
                                                                 margin: r.margin))
         let loop = try TrainingLoop(trainer: trainer, options: options, train: prepared.train,
                                     validation: prepared.validation, test: prepared.test, state: state)
+        // Signals are trapped before the initial state exists, so a signal that sees state.h5 always finds the
+        // trap installed (and the loop saves at the next batch).
+        SignalTrap.install()
+        defer { SignalTrap.remove() }
         if state == nil {
             // The initial state, so that a run killed during its first epoch can be resumed (from the start).
             try loop.state.write(to: folder.statePath)
@@ -363,8 +367,6 @@ enum TrainingSession {
             try s.write(to: folder.statePath)
             try folder.writeLog(s)
         }
-        SignalTrap.install()
-        defer { SignalTrap.remove() }
         let outcome = try loop.run()
         console.clearBar()
         switch outcome {
