@@ -1,5 +1,6 @@
 import CPNG
 import FlexPlot
+import FlexRuntime
 
 /// An 8-bit image: interleaved channels (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA), rows top to bottom.
 public struct RasterImage: Sendable, Equatable {
@@ -41,10 +42,7 @@ public struct RasterImage: Sendable, Equatable {
             return RasterImage(width: width, height: height, channels: 3, pixels: out)
         }
         var out = [UInt8](repeating: 0, count: n)
-        for i in 0..<n {
-            let y = 0.299 * Double(pixels[3 * i]) + 0.587 * Double(pixels[3 * i + 1]) + 0.114 * Double(pixels[3 * i + 2])
-            out[i] = UInt8(min(255, max(0, y.rounded())))
-        }
+        for i in 0..<n { out[i] = bt601Luma(pixels[3 * i], pixels[3 * i + 1], pixels[3 * i + 2]) }
         return RasterImage(width: width, height: height, channels: 1, pixels: out)
     }
 }

@@ -121,10 +121,3 @@ public struct ImageSet: Sendable, Equatable {
         }
     }
 }
-
-/// ITU-R BT.601 luma of 8-bit R, G, B: round(0.299 R + 0.587 G + 0.114 B), halves up, in integers.
-@inline(__always)
-func bt601Luma(_ r: UInt8, _ g: UInt8, _ b: UInt8) -> UInt8 {
-    let weighted: Int = 299 * Int(r) + 587 * Int(g) + 114 * Int(b)
-    return UInt8(truncatingIfNeeded: (weighted + 500) / 1000)
-}

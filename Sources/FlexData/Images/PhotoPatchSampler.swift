@@ -1,6 +1,7 @@
 // Square patches sampled from a folder of PNG photos, with a held-out split by rows. See docs/data-formats.md,
 // "Images".
 import FlexPlot
+import FlexRuntime
 
 /// Seeded sampler of square patches from a folder of PNG photos (gray/RGB/RGBA; RGBA alpha dropped; gray → RGB by
 /// replication when channels == 3; RGB → gray by BT.601 luma when channels == 1).

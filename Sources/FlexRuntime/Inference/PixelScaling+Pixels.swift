@@ -28,3 +28,11 @@ extension PixelScaling {
         }
     }
 }
+
+/// ITU-R BT.601 luma of 8-bit R, G, B: round(0.299 R + 0.587 G + 0.114 B), halves up, in exact integer
+/// arithmetic (so gray stays gray). The one RGB → gray rule of the data loaders and the image codec.
+@inlinable
+public func bt601Luma(_ r: UInt8, _ g: UInt8, _ b: UInt8) -> UInt8 {
+    let weighted: Int = 299 * Int(r) + 587 * Int(g) + 114 * Int(b)
+    return UInt8(truncatingIfNeeded: (weighted + 500) / 1000)
+}
