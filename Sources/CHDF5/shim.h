@@ -102,6 +102,16 @@ static inline hid_t chdf5_fapl_strong_close(void) {
     return p;
 }
 
+/// File access properties for a file built in memory (the core driver without a backing store): libhdf5 never
+/// writes to disk, so a full disk cannot reach its close path (which crashes in 1.10.8 after a failed write);
+/// the finished image is taken with H5Fget_file_image and written by flexctl's own atomic writer.
+static inline hid_t chdf5_fapl_memory(void) {
+    hid_t p = H5Pcreate(H5P_FILE_ACCESS);
+    if (p < 0) return p;
+    if (H5Pset_fapl_core(p, 1 << 20, 0) < 0 || H5Pset_fclose_degree(p, H5F_CLOSE_STRONG) < 0) { H5Pclose(p); return -1; }
+    return p;
+}
+
 static inline int chdf5_is_threadsafe(void) {
     hbool_t ts = 0;
     H5is_library_threadsafe(&ts);

@@ -216,6 +216,42 @@ public final class HDF5File: @unchecked Sendable {
         }
     }
 
+    /// Creates a new file in memory (nothing touches the disk); `name` only labels errors. Take its bytes
+    /// with `image()` and write them with an atomic writer.
+    public static func createInMemory(name: String) throws(HDF5Error) -> HDF5File {
+        try hdf5Lock.locked { () throws(HDF5Error) -> HDF5File in
+            let fapl = chdf5_fapl_memory()
+            defer { if fapl >= 0 { H5Pclose(fapl) } }
+            // The core driver still needs a unique name among open files.
+            let unique = "flexctl-memory-\(getpid())-\(UInt64.random(in: 0 ... .max))"
+            let id = H5Fcreate(unique, chdf5_acc_trunc(), chdf5_p_default(), fapl)
+            guard id >= 0 else {
+                throw HDF5Error(file: name, path: "", message: "cannot create the HDF5 file in memory", detail: takeHDF5Error())
+            }
+            return HDF5File(path: name, id: id)
+        }
+    }
+
+    /// The complete file image of an open file (for files made with `createInMemory`).
+    public func image() throws(HDF5Error) -> [UInt8] {
+        try hdf5Lock.locked { () throws(HDF5Error) -> [UInt8] in
+            try checkOpen("")
+            guard H5Fflush(id, H5F_SCOPE_GLOBAL) >= 0 else {
+                throw HDF5Error(file: path, path: "", message: "cannot flush the file", detail: takeHDF5Error())
+            }
+            let size = H5Fget_file_image(id, nil, 0)
+            guard size > 0 else {
+                throw HDF5Error(file: path, path: "", message: "cannot take the file image", detail: takeHDF5Error())
+            }
+            var bytes = [UInt8](repeating: 0, count: size)
+            let got = bytes.withUnsafeMutableBytes { H5Fget_file_image(id, $0.baseAddress, $0.count) }
+            guard got == size else {
+                throw HDF5Error(file: path, path: "", message: "cannot take the file image", detail: takeHDF5Error())
+            }
+            return bytes
+        }
+    }
+
     /// Flushes and closes the file (and every object still open in it).
     public func close() throws(HDF5Error) {
         try hdf5Lock.locked { () throws(HDF5Error) in

@@ -65,9 +65,93 @@ public enum LayerSpec: Sendable, Equatable, Codable {
     /// Checks the sizes as PyTorch's constructors do: positive channels, features, kernels and strides;
     /// non-negative padding; a transposed convolution's output padding below its stride. (Whether an input
     /// fits — e.g. a padded image at least as large as the kernel — is checked per input shape.)
+    /// Channels, features, units and hidden sizes of one layer.
+    public static let maxWidth = 65_536
+    /// Kernel sizes, strides and paddings.
+    public static let maxKernel = 64
+    /// Stacked LSTM layers.
+    public static let maxStackedLayers = 64
+    /// Parameters of one layer (as one dataset may hold).
+    public static let maxLayerParameters = 1 << 26
+    /// Parameters of a whole model.
+    public static let maxModelParameters = 1 << 27
+    /// Values of one sample's activations after any layer.
+    public static let maxActivationValues = 1 << 25
+
+    /// Names of `integerFields`, in the same order.
+    var integerFieldNames: [String] {
+        switch self {
+        case .conv2d: ["inChannels", "outChannels", "kernel", "stride", "padding"]
+        case .convTranspose2d: ["inChannels", "outChannels", "kernel", "stride", "padding", "outputPadding"]
+        case .maxPool2d: ["kernel", "stride"]
+        case .dense: ["inFeatures", "outFeatures"]
+        case .activation: ["", "units"]
+        case .lstm: ["inputSize", "hiddenSize", "numLayers", "", ""]
+        }
+    }
+
+    /// The number of parameters the layer has, computed with overflow checks (nil if it overflows). For an
+    /// activation: its α and β (at most `alphaWidth + 1` per unit).
+    public var parameterCount: Int? {
+        func product(_ xs: Int...) -> Int? {
+            var r = 1
+            for x in xs {
+                let (m, o) = r.multipliedReportingOverflow(by: max(x, 0))
+                if o { return nil }
+                r = m
+            }
+            return r
+        }
+        func sum(_ xs: Int?...) -> Int? {
+            var r = 0
+            for x in xs {
+                guard let x else { return nil }
+                let (s, o) = r.addingReportingOverflow(x)
+                if o { return nil }
+                r = s
+            }
+            return r
+        }
+        switch self {
+        case let .conv2d(i, o, k, _, _), let .convTranspose2d(i, o, k, _, _, _):
+            return sum(product(i, o, k, k), o)
+        case .maxPool2d:
+            return 0
+        case let .dense(i, o):
+            return sum(product(i, o), o)
+        case let .activation(f, u):
+            return product(u, f.alphaWidth + 1)
+        case let .lstm(i, h, l, g, c):
+            // Per stacked layer: weights, biases and five α/β slots.
+            let weights = sum(product(4, h, max(i, h)), product(4, h, h), product(8, h))
+            let slots = product(5, h, max(g.alphaWidth, c.alphaWidth) + 1)
+            return sum(weights, slots).flatMap { product($0, l) }
+        }
+    }
+
     public func validate(name: String) throws(ConfigurationError) {
         func positive(_ v: Int, _ field: String) throws(ConfigurationError) {
             guard v > 0 else { throw ConfigurationError("\(name) (\(kindName)): \(field) must be positive, found \(v)") }
+        }
+        // Upper bounds (docs/checkpoint-format.md, "Limits"): an architecture comes from a file that may be
+        // crafted, and every size below feeds an allocation or a product that must not overflow.
+        func atMost(_ v: Int, _ limit: Int, _ field: String) throws(ConfigurationError) {
+            guard v <= limit else {
+                throw ConfigurationError("\(name) (\(kindName)): \(field) must be at most \(limit), found \(v)")
+            }
+        }
+        let L = LayerSpec.self
+        for (value, field) in zip(integerFields, integerFieldNames) {
+            guard let value else { continue }
+            let limit = switch field {
+            case "kernel", "stride", "padding", "outputPadding": L.maxKernel
+            case "numLayers": L.maxStackedLayers
+            default: L.maxWidth
+            }
+            try atMost(value, limit, field)
+        }
+        guard let count = parameterCount, count <= L.maxLayerParameters else {
+            throw ConfigurationError("\(name) (\(kindName)): more than \(L.maxLayerParameters) parameters; not allowed")
         }
         switch self {
         case let .conv2d(i, o, k, s, p):

@@ -26,6 +26,18 @@ extension Checkpoint {
         }
         return checkpoint
     }
+
+    /// Reads and checks a checkpoint held in memory (an HDF5 file image); `name` labels the messages.
+    public static func read(bytes: [UInt8], name: String, limits: HDF5Limits = .default) throws(CheckpointError) -> Checkpoint {
+        var reader = CheckpointReader(file: name)
+        reader.limits = limits
+        let checkpoint = reader.read(bytes: bytes)
+        guard reader.problems.isEmpty, let checkpoint else {
+            throw CheckpointError(file: name, problems: reader.problems.isEmpty
+                ? [.init(path: "", message: "cannot read the checkpoint")] : reader.problems)
+        }
+        return checkpoint
+    }
 }
 
 /// The root attributes, in the documented order, with the type each must have.
@@ -53,6 +65,7 @@ struct ExpectedLayer {
 struct CheckpointReader {
     let file: String
     var problems: [CheckpointError.Problem] = []
+    var limits = HDF5Limits.default
 
     init(file: String) { self.file = file }
 
@@ -63,55 +76,60 @@ struct CheckpointReader {
     // MARK: Entry
 
     mutating func read() -> Checkpoint? {
-        guard let size = checkFile() else { return nil }
-        let h5: HDF5File
-        do {
-            h5 = try HDF5File.open(file)
-        } catch {
-            if error.detail.contains("truncated") {
-                add("", "truncated file: the file has \(size) bytes, fewer than its HDF5 superblock records (HDF5: \(error.detail)); copy it again")
-            } else {
-                add("", "damaged HDF5 file (\(size) bytes): cannot open it (HDF5: \(error.detail.isEmpty ? "no detail" : error.detail))")
-            }
-            return nil
-        }
-        defer { try? h5.close() }
-        let root: HDF5Group
-        do { root = try h5.root() } catch { add("/", "cannot open the root group (HDF5: \(error.detail))"); return nil }
-        return read(root: root)
+        guard checkFile() else { return nil }
+        let (file, limits) = (self.file, self.limits)
+        return snapshot { () throws(HDF5Error) in try HDF5Snapshot.read(file, limits: limits) }
     }
 
-    /// Existence, kind and signature; returns the size in bytes when the file looks like HDF5.
-    mutating func checkFile() -> Int? {
+    mutating func read(bytes: [UInt8]) -> Checkpoint? {
+        if bytes.isEmpty {
+            add("", "not an HDF5 file: the file is empty (0 bytes)")
+            return nil
+        }
+        let (file, limits) = (self.file, self.limits)
+        return snapshot { () throws(HDF5Error) in try HDF5Snapshot.read(bytes: bytes, name: file, limits: limits) }
+    }
+
+    /// libhdf5 parses the file in an isolated child process (FlexHDF5's HDF5Snapshot): a damaged or crafted
+    /// file can crash or hang only that child, and nothing outside the file is ever read.
+    mutating func snapshot(_ take: () throws(HDF5Error) -> HDF5Snapshot) -> Checkpoint? {
+        let snapshot: HDF5Snapshot
+        do {
+            snapshot = try take()
+        } catch {
+            var message = error.message
+            if message.hasPrefix("not an HDF5 file: no HDF5 signature") {
+                message += " (expected a flexctl checkpoint, see docs/checkpoint-format.md)"
+            }
+            add(error.path, message)
+            return nil
+        }
+        return read(root: snapshot.root)
+    }
+
+    /// Existence and kind, with the messages of docs/checkpoint-format.md (the snapshot reader checks the rest:
+    /// regular file, size, signature).
+    mutating func checkFile() -> Bool {
         var st = stat()
         guard stat(file, &st) == 0 else {
             let e = errno
             add("", e == ENOENT ? "no such file" : "cannot access the file: \(String(cString: strerror(e)))")
-            return nil
+            return false
         }
         if (st.st_mode & S_IFMT) == S_IFDIR {
             add("", "is a directory, not a checkpoint file")
-            return nil
+            return false
         }
-        let size = Int(st.st_size)
-        guard access(file, R_OK) == 0 else {
-            add("", "cannot read the file: \(String(cString: strerror(errno)))")
-            return nil
-        }
-        if size == 0 {
+        if (st.st_mode & S_IFMT) == S_IFREG, st.st_size == 0 {
             add("", "not an HDF5 file: the file is empty (0 bytes)")
-            return nil
+            return false
         }
-        guard HDF5File.hasSignature(file) else {
-            add("", "not an HDF5 file: no HDF5 signature in its \(size) bytes (expected a flexctl checkpoint, see docs/checkpoint-format.md)")
-            return nil
-        }
-        return size
+        return true
     }
 
     // MARK: Root
 
-    mutating func read(root: HDF5Group) -> Checkpoint? {
+    mutating func read(root: HDF5SnapshotGroup) -> Checkpoint? {
         // Which attributes exist (unknown ones are reported unless a newer minor version may have added them).
         let attributeNames = (try? root.attributeNames()) ?? []
 
@@ -207,7 +225,7 @@ struct CheckpointReader {
 
     // MARK: Attributes
 
-    mutating func attribute(_ g: HDF5Group, _ name: String, type: String, required: Bool = true) -> HDF5AttributeValue? {
+    mutating func attribute(_ g: HDF5SnapshotGroup, _ name: String, type: String, required: Bool = true) -> HDF5AttributeValue? {
         do {
             let v = try g.attribute(name)
             if v == nil, required {
@@ -220,7 +238,7 @@ struct CheckpointReader {
         }
     }
 
-    mutating func stringAttribute(_ g: HDF5Group, _ name: String, required: Bool = true) -> String? {
+    mutating func stringAttribute(_ g: HDF5SnapshotGroup, _ name: String, required: Bool = true) -> String? {
         let type = g.path == "/" ? (rootAttributes.first { $0.name == name }?.type ?? "string") : "string"
         guard let v = attribute(g, name, type: type, required: required) else { return nil }
         guard case let .string(s) = v else {
@@ -230,7 +248,7 @@ struct CheckpointReader {
         return s
     }
 
-    mutating func intAttribute(_ g: HDF5Group, _ name: String, required: Bool = true) -> Int? {
+    mutating func intAttribute(_ g: HDF5SnapshotGroup, _ name: String, required: Bool = true) -> Int? {
         guard let v = attribute(g, name, type: "int64 scalar", required: required) else { return nil }
         guard case let .int64(i) = v else {
             add(g.path, "attribute '\(name)': expected an int64 scalar, found \(v.typeDescription) \(v)")
@@ -239,7 +257,7 @@ struct CheckpointReader {
         return Int(i)
     }
 
-    mutating func doubleAttribute(_ g: HDF5Group, _ name: String, required: Bool = true) -> Double? {
+    mutating func doubleAttribute(_ g: HDF5SnapshotGroup, _ name: String, required: Bool = true) -> Double? {
         guard let v = attribute(g, name, type: "float64 scalar", required: required) else { return nil }
         switch v {
         case let .double(d): return d
@@ -250,7 +268,7 @@ struct CheckpointReader {
         }
     }
 
-    mutating func listMembers(_ g: HDF5Group) -> [(name: String, kind: HDF5ObjectKind)] {
+    mutating func listMembers(_ g: HDF5SnapshotGroup) -> [(name: String, kind: HDF5ObjectKind)] {
         do { return try g.members() } catch {
             add(g.path, "cannot list the members (HDF5: \(error.detail))")
             return []
@@ -305,7 +323,16 @@ struct CheckpointReader {
     mutating func buildLayers(_ specs: [LayerSpec], input: InputSpec?, task: CheckpointTask?) -> [Int: ExpectedLayer] {
         var out: [Int: ExpectedLayer] = [:]
         var rng = SplitMix64(seed: 0)
+        var total = 0
         for (i, spec) in specs.enumerated() {
+            // The model's size is bounded before any layer allocates its parameters.
+            if let n = spec.parameterCount {
+                total = total.addingReportingOverflow(n).overflow ? Int.max : total + n
+            }
+            if total > LayerSpec.maxModelParameters {
+                add("/layers/\(i)", "the architecture has more than \(LayerSpec.maxModelParameters) parameters up to this layer; not allowed")
+                return out
+            }
             do {
                 let layer = try spec.makeLayer(name: "layers.\(i)", rng: &rng)
                 out[i] = ExpectedLayer(layer: layer, slots: Self.slots(spec))
@@ -327,6 +354,11 @@ struct CheckpointReader {
         for i in 0..<specs.count {
             do {
                 shape = try out[i]!.layer.outputShape(forInput: shape)
+                let values = shape.reduce(1) { $0.multipliedReportingOverflow(by: max($1, 0)).overflow ? Int.max : $0 * max($1, 0) }
+                if values > LayerSpec.maxActivationValues {
+                    add("/layers/\(i)", "outputs \(formatShape(shape)) per sample, more than \(LayerSpec.maxActivationValues) values; not allowed")
+                    return out
+                }
             } catch {
                 let from = i == 0 ? "the model input (attribute 'input') is \(formatShape(shape))"
                     : "/layers/\(i - 1) (\(specs[i - 1].kindName)) outputs \(formatShape(shape))"
@@ -355,6 +387,12 @@ struct CheckpointReader {
             for (name, v) in [("channels", s.channels), ("height", s.height), ("width", s.width)] where v <= 0 {
                 add("/", "attribute 'input': '\(name)' must be positive, found \(v)")
             }
+            if s.channels > InputSpec.maxImageChannels {
+                add("/", "attribute 'input': 'channels' must be at most \(InputSpec.maxImageChannels), found \(s.channels)")
+            }
+            for (name, v) in [("height", s.height), ("width", s.width)] where v > InputSpec.maxImageSide {
+                add("/", "attribute 'input': '\(name)' must be at most \(InputSpec.maxImageSide), found \(v)")
+            }
             if s.encoderLayers < 1 || s.encoderLayers >= layerCount {
                 add("/", "attribute 'input': 'encoder_layers' must be in 1...\(max(1, layerCount - 1)) for \(layerCount) layers, found \(s.encoderLayers)")
             }
@@ -366,6 +404,14 @@ struct CheckpointReader {
             }
             if s.window <= 0 { add("/", "attribute 'input': 'window' must be positive, found \(s.window)") }
             if s.horizon <= 0 { add("/", "attribute 'input': 'horizon' must be positive, found \(s.horizon)") }
+            if s.window > InputSpec.maxWindow { add("/", "attribute 'input': 'window' must be at most \(InputSpec.maxWindow), found \(s.window)") }
+            if s.horizon > InputSpec.maxHorizon { add("/", "attribute 'input': 'horizon' must be at most \(InputSpec.maxHorizon), found \(s.horizon)") }
+            if s.features.count > InputSpec.maxFeatures {
+                add("/", "attribute 'input': at most \(InputSpec.maxFeatures) features are allowed, found \(s.features.count)")
+            }
+            if let long = (s.features + s.targets).first(where: { $0.utf8.count > InputSpec.maxNameBytes }) {
+                add("/", "attribute 'input': series names must be at most \(InputSpec.maxNameBytes) bytes, found one of \(long.utf8.count)")
+            }
             if !SeriesInputSpec.transforms.contains(s.transform) {
                 add("/", "attribute 'input': 'transform' must be one of \(SeriesInputSpec.transforms.joined(separator: ", ")), found \"\(s.transform)\"")
             }
@@ -404,12 +450,12 @@ struct CheckpointReader {
 
     // MARK: Layers
 
-    mutating func readLayers(_ root: HDF5Group, count: Int, specs: [LayerSpec], expected: [Int: ExpectedLayer], strict: Bool)
+    mutating func readLayers(_ root: HDF5SnapshotGroup, count: Int, specs: [LayerSpec], expected: [Int: ExpectedLayer], strict: Bool)
         -> (parameters: [(name: String, tensor: Tensor)], types: [HDF5StoredType], complete: Bool) {
         var parameters: [(name: String, tensor: Tensor)] = []
         var types: [HDF5StoredType] = []
         var complete = true
-        let layersGroup: HDF5Group
+        let layersGroup: HDF5SnapshotGroup
         do {
             guard try root.contains("layers") else {
                 add("/layers", "missing group (expected \(count) layer group\(count == 1 ? "" : "s") /layers/0 … /layers/\(count - 1))")
@@ -489,7 +535,7 @@ struct CheckpointReader {
     }
 
     /// Reads one parameter: float type, rank, shape, finite values.
-    mutating func readParameter(_ g: HDF5Group, _ name: String, path: String, shape: [Int],
+    mutating func readParameter(_ g: HDF5SnapshotGroup, _ name: String, path: String, shape: [Int],
                                 types: inout [HDF5StoredType]) -> Tensor? {
         let info: (shape: [Int], type: HDF5StoredType)
         do { info = try g.datasetInfo(name) } catch {
@@ -574,8 +620,8 @@ struct CheckpointReader {
 
     // MARK: Provenance
 
-    mutating func readProvenance(_ root: HDF5Group, strict: Bool) -> Provenance? {
-        let g: HDF5Group
+    mutating func readProvenance(_ root: HDF5SnapshotGroup, strict: Bool) -> Provenance? {
+        let g: HDF5SnapshotGroup
         do { g = try root.group("provenance") } catch {
             add("/provenance", "expected a group (HDF5: \(error.detail))")
             return nil

@@ -80,6 +80,21 @@ public struct SeriesInputSpec: Codable, Sendable, Equatable {
 
 /// How a model's inputs are prepared. JSON: `{"kind": "image", ...}` or `{"kind": "series", ...}`.
 public enum InputSpec: Codable, Sendable, Equatable {
+    // Limits a checkpoint's input specification must respect (docs/checkpoint-format.md, "Limits"); the
+    // runtime sizes its buffers from it.
+    /// Channels of an image input (gray, gray+alpha, RGB, RGBA).
+    public static let maxImageChannels = 4
+    /// Height and width of an image input.
+    public static let maxImageSide = 2048
+    /// Time steps of a forecaster's window.
+    public static let maxWindow = 10_000
+    /// Steps ahead of a forecaster's target.
+    public static let maxHorizon = 1_000
+    /// Input series of a forecaster.
+    public static let maxFeatures = 1_024
+    /// Bytes of one series name.
+    public static let maxNameBytes = 256
+
     case image(ImageInputSpec)
     case series(SeriesInputSpec)
 
