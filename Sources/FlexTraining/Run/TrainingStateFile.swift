@@ -123,11 +123,15 @@ extension TrainingState {
     public static func read(from path: String) throws(TrainingStateError) -> TrainingState {
         func fail(_ m: String) -> TrainingStateError { TrainingStateError(file: path, message: m) }
         guard access(path, F_OK) == 0 else { throw fail("no training state here (\(String(cString: strerror(errno))))") }
-        guard HDF5File.hasSignature(path) else { throw fail("not an HDF5 file (a training state file is HDF5)") }
         do {
-            let file = try HDF5File.open(path)
-            defer { try? file.close() }
-            let root = try file.root()
+            // A run folder may come from someone else too: libhdf5 parses the file in an isolated child
+            // (HDF5Snapshot), with the checkpoint limits, and nothing outside the file is read.
+            let snapshot: HDF5Snapshot
+            do { snapshot = try HDF5Snapshot.read(path) } catch {
+                if error.message.hasPrefix("not an HDF5 file") { throw fail("not an HDF5 file (a training state file is HDF5)") }
+                throw error
+            }
+            let root = snapshot.root
             guard case .string(Self.formatName)? = try root.attribute("format") else {
                 throw fail("root attribute 'format' must be '\(Self.formatName)'; this is not a training state file")
             }
