@@ -52,34 +52,38 @@ let package = Package(
         // The isolated HDF5 reader: libhdf5 parses untrusted files in a child process. No stable API.
         .target(name: "CFlexHDF5", dependencies: ["CHDF5"]),
 
-        // Small C helpers (allocator tuning). No stable API: internal to flexctl.
+        // Small C helpers (allocator tuning, the async-signal-safe registry of temporary files). No stable API:
+        // internal to flexctl.
         .target(name: "CFlexSupport"),
+        // Safe file I/O for every other target: inputs that are regular files of bounded size, and the one
+        // atomic writer (temporary file + rename or no-replace link, removed on errors and signals).
+        .target(name: "FlexIO", dependencies: ["CFlexSupport"]),
 
         // Runtime: tensors, forward kernels, activations. Never depends on training code.
         .target(
             name: "FlexRuntime",
             dependencies: [
-                "CFlexSupport", "FlexHDF5", .product(name: "RealModule", package: "swift-numerics"),
+                "CFlexSupport", "FlexIO", "FlexHDF5", .product(name: "RealModule", package: "swift-numerics"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: kernelSettings),
         // Training: backward passes, loss, optimiser, regulariser.
         .target(
             name: "FlexTraining",
-            dependencies: ["FlexRuntime", "FlexHDF5", .product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["FlexRuntime", "FlexIO", "FlexHDF5", .product(name: "RealModule", package: "swift-numerics")],
             swiftSettings: kernelSettings),
         // Data loaders: IDX and CIFAR-10 images, PNG photo patches, investing.com and numeric CSV series with
         // date alignment, returns and normalisation. Shared by training and the runtime-side commands.
-        .target(name: "FlexData", dependencies: ["FlexRuntime", "CZlib", "FlexPlot"]),
+        .target(name: "FlexData", dependencies: ["FlexRuntime", "FlexIO", "CZlib", "FlexPlot"]),
         // The image codec: PNG/PGM/PPM reading and writing, tiling, quantisation, the .flexz container.
-        .target(name: "FlexCodec", dependencies: ["FlexRuntime", "CZlib", "CPNG", "FlexPlot"]),
+        .target(name: "FlexCodec", dependencies: ["FlexRuntime", "FlexIO", "CZlib", "CPNG", "FlexPlot"]),
         // Line plots to SVG and PNG (PNG through libpng's simplified API).
-        .target(name: "FlexPlot", dependencies: ["CPNG"]),
+        .target(name: "FlexPlot", dependencies: ["CPNG", "FlexIO"]),
         // The command-line interface, as a library so tests can drive it.
         .target(
             name: "FlexCLI",
             dependencies: [
-                "FlexRuntime", "FlexTraining", "FlexPlot", "FlexData", "FlexCodec", "FlexHDF5",
+                "FlexRuntime", "FlexTraining", "FlexPlot", "FlexData", "FlexCodec", "FlexHDF5", "FlexIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Release builds for users (scripts/demo) add `--static-swift-stdlib`: a cold start then skips loading
@@ -113,6 +117,9 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         // The shipped models in models/ against the data they were trained on.
         .testTarget(name: "FlexModelTests", dependencies: ["FlexRuntime", "FlexData"]),
-        .testTarget(name: "FlexCLITests", dependencies: ["FlexCLI", "FlexPlot", "FlexRuntime"], exclude: ["Snapshots"]),
+        .testTarget(name: "FlexCLITests", dependencies: ["FlexCLI", "FlexPlot", "FlexRuntime", "FlexIO"], exclude: ["Snapshots"]),
+        // The file reader and writer: FIFOs and devices as inputs, concurrent writers, signals, stale temporary
+        // files, a full disk (a small tmpfs, when run as root).
+        .testTarget(name: "FlexIOTests", dependencies: ["FlexIO"]),
     ]
 )

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FlexIO
 import FlexPlot
 import FlexRuntime
 import FlexTraining

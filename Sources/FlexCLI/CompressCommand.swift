@@ -1,6 +1,7 @@
 import ArgumentParser
 import FlexCodec
 import FlexHDF5
+import FlexIO
 import FlexPlot
 import FlexRuntime
 import Foundation
@@ -69,7 +70,7 @@ struct CompressImageCommand: ParsableCommand {
         }
         let out = output ?? (input == "-" ? "-" : replacingExtension(input, with: "flexz"))
         try checkOutput(out, input: input, overwrite: overwrite)
-        let bytes = try readInput(input)
+        let bytes = try readInput(input, maxBytes: ImageFile.maximumFileBytes)
         let name = input == "-" ? "<stdin>" : input
         let image = try ImageFile.decode(bytes, name: name)
         // Small images run on one thread: starting worker threads would cost more than it saves.
@@ -79,7 +80,7 @@ struct CompressImageCommand: ParsableCommand {
         let data = c.file.serialized()
         let t1 = monotonicSeconds()
         for n in c.notes { writeError("note: \(n)\n") }
-        try writeOutput(data, to: out)
+        try writeOutput(data, to: out, overwrite: overwrite)
         if report {
             let decoded = try codecModel.codec.decompress(c.file, name: out)
             let d = imageDistortion(decoded, c.reference)
@@ -104,10 +105,10 @@ struct CompressImageCommand: ParsableCommand {
         var bytesIn = 0, bytesOut = 0
         try runFolderJob(files, into: output, noun: "images", verb: "compressed") { f in
             let src = input + "/" + f
-            let bytes = try readInput(src)
+            let bytes = try readInput(src, maxBytes: ImageFile.maximumFileBytes)
             let c = try m.codec.compress(try ImageFile.decode(bytes, name: src), bits: bits, fingerprint: m.fingerprint)
             let data = c.file.serialized()
-            try writeOutput(data, to: output + "/" + replacingExtension(f, with: "flexz"), durable: false)
+            try writeOutput(data, to: output + "/" + replacingExtension(f, with: "flexz"), overwrite: overwrite, durable: false)
             bytesIn += bytes.count
             bytesOut += data.count
         } summary: { ": \(bytesIn) → \(bytesOut) bytes" }
@@ -159,12 +160,12 @@ public struct DecompressCommand: ParsableCommand {
             var models: [String: CodecModel] = [:]
             try runFolderJob(files, into: output, noun: "files", verb: "decompressed") { f in
                 let src = input + "/" + f
-                let file = try FlexzFile.parse(try readInput(src), name: src)
+                let file = try FlexzFile.parse(try readInput(src, maxBytes: FlexzFile.maximumFileBytes), name: src)
                 let m = try models[file.fingerprintText] ?? resolveModel(for: file, name: src, threads: threads)
                 models[file.fingerprintText] = m
                 let image = try m.codec.decompress(file, name: src)
                 try writeOutput(try ImageFile.encode(image, format: .png, name: src),
-                                to: output + "/" + replacingExtension(f, with: "png"), durable: false)
+                                to: output + "/" + replacingExtension(f, with: "png"), overwrite: overwrite, durable: false)
             }
             return
         }
@@ -172,10 +173,10 @@ public struct DecompressCommand: ParsableCommand {
         try checkOutput(out, input: input, overwrite: overwrite)
         let format = out == "-" ? .png : (ImageFile.format(forPath: out) ?? .png)
         let name = input == "-" ? "<stdin>" : input
-        let file = try FlexzFile.parse(try readInput(input), name: name)
+        let file = try FlexzFile.parse(try readInput(input, maxBytes: FlexzFile.maximumFileBytes), name: name)
         let m = try resolveModel(for: file, name: name, threads: threads ?? CodecModel.threads(forPixels: file.width * file.height))
         let image = try m.codec.decompress(file, name: name)
-        try writeOutput(try ImageFile.encode(image, format: format, name: out), to: out)
+        try writeOutput(try ImageFile.encode(image, format: format, name: out), to: out, overwrite: overwrite)
     }
 
     private func resolveModel(for file: FlexzFile, name: String, threads: Int?) throws -> CodecModel {
@@ -241,12 +242,14 @@ func replacingExtension(_ path: String, with ext: String) -> String {
     return path + "." + ext
 }
 
-/// The bytes of a file, or of standard input for "-"; errors name the file.
-func readInput(_ path: String) throws -> [UInt8] {
-    if path == "-" { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
-    guard FileManager.default.fileExists(atPath: path) else { throw CLIError("\(path): no such file") }
-    guard let d = FileManager.default.contents(atPath: path) else { throw CLIError("\(path): cannot read the file") }
-    return Array(d)
+/// The bytes of a regular file of at most `maxBytes` bytes, or of standard input for "-" (at most `maxBytes`
+/// too); a FIFO, device or folder is refused without reading it. Errors name the file.
+func readInput(_ path: String, maxBytes: Int) throws -> [UInt8] {
+    do {
+        return path == "-" ? try readStandardInput(maxBytes: maxBytes) : try readRegularFile(path, maxBytes: maxBytes)
+    } catch {
+        throw CLIError("\(error.path): \(error.reason)")
+    }
 }
 
 /// Refuses an output that is the input itself, a folder, an existing file (unless `overwrite`), or whose folder
@@ -260,16 +263,27 @@ func checkOutput(_ out: String, input: String, overwrite: Bool) throws {
     }
     if isDirectory(out) { throw CLIError("\(out): is a folder; give a file name for --output") }
     if !overwrite, FileManager.default.fileExists(atPath: out) {
-        throw CLIError("\(out): the file exists; refusing to replace it (choose another --output, or add --overwrite)")
+        throw CLIError(alreadyExistsMessage(out))
     }
     if let reason = reasonPathIsNotWritable(out) { throw CLIError("\(out): cannot write there (\(reason))") }
 }
 
-/// Writes atomically to a file, or to standard output for "-". Folder jobs pass `durable: false` (no fsync
+/// The message for an output that exists without --overwrite.
+func alreadyExistsMessage(_ path: String, folder: Bool = false) -> String {
+    "\(path): already exists; refusing to replace it (choose another --output\(folder ? " folder" : ""), or add --overwrite)"
+}
+
+/// Writes atomically to a file, or to standard output for "-". Without `overwrite` the file is created only
+/// if it does not exist, atomically (`.createNew`): of two runs writing the same new file, one fails with
+/// "already exists" instead of silently replacing the other's. Folder jobs pass `durable: false` (no fsync
 /// per file) and flush the file system once at the end.
-func writeOutput(_ bytes: [UInt8], to path: String, durable: Bool = true) throws {
+func writeOutput(_ bytes: [UInt8], to path: String, overwrite: Bool, durable: Bool = true) throws {
     if path == "-" { writeStream(STDOUT_FILENO, bytes); return }
-    try writeFileAtomically(path: path, bytes: bytes, durable: durable)
+    do {
+        try writeFileAtomically(path: path, bytes: bytes, mode: overwrite ? .replace : .createNew, durable: durable)
+    } catch where error.isAlreadyExists {
+        throw CLIError(alreadyExistsMessage(path))
+    }
 }
 
 func makeFolder(_ path: String) throws {
@@ -299,7 +313,7 @@ func checkFolderOutputs(_ names: [String], sources: [String], folder: String, ov
     if !overwrite {
         let existing = names.filter { FileManager.default.fileExists(atPath: folder + "/" + $0) }
         if let first = existing.first {
-            throw CLIError("\(folder)/\(first)\(existing.count > 1 ? " and \(existing.count - 1) more outputs" : ""): the file exists; refusing to replace it (choose another --output folder, or add --overwrite)")
+            throw CLIError(alreadyExistsMessage("\(folder)/\(first)\(existing.count > 1 ? " and \(existing.count - 1) more outputs" : "")", folder: true))
         }
     }
 }

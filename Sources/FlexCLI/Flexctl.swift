@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlexIO
 import FlexRuntime
 
 /// The `flexctl` root command. Each subcommand lives in its own file; to add one, append its type to
@@ -30,6 +31,8 @@ public struct Flexctl: AsyncParsableCommand {
     /// call to `ParsableCommand`'s synchronous `main()`, which refuses an async root command at run time.
     public static func main(arguments: [String]?) async {
         Allocator.keepFreedMemoryForReuse()
+        // SIGINT, SIGTERM, SIGHUP: remove the temporary files being written, then die of the signal.
+        installTempFileCleanupOnSignals()
         do {
             var command = try await asyncParseAsRoot(arguments)
             if var asyncCommand = command as? AsyncParsableCommand {

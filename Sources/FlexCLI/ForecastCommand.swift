@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlexData
+import FlexIO
 import FlexPlot
 import FlexRuntime
 import Foundation

@@ -1,3 +1,5 @@
+import FlexIO
+
 /// One named line of a `LinePlot`.
 public struct PlotSeries: Sendable {
     /// The legend entry.
@@ -352,17 +354,17 @@ public struct LinePlot: Sendable {
         }
     }
 
-    /// Writes the plot as PNG or SVG according to `path`'s extension, atomically.
-    public func write(to path: String) throws(FileWriteError) {
+    /// Writes the plot as PNG or SVG according to `path`'s extension, atomically (`writeFileAtomically`).
+    public func write(to path: String, mode: WriteMode = .replace) throws(FileWriteError) {
         guard let format = Format(path: path) else {
             throw FileWriteError(path: path, reason: "unsupported extension; use .png or .svg")
         }
         switch format {
         case .png:
             let c = raster()
-            try writePNG(path: path, width: c.width, height: c.height, channels: 3, pixels: c.pixels)
+            try writePNG(path: path, width: c.width, height: c.height, channels: 3, pixels: c.pixels, mode: mode)
         case .svg:
-            try writeFileAtomically(path: path, text: svg())
+            try writeFileAtomically(path: path, text: svg(), mode: mode)
         }
     }
 }

@@ -1,4 +1,5 @@
 import CPNG
+import FlexIO
 
 /// Pixel layouts `writePNG` accepts: 8 bits per channel, interleaved, rows top to bottom, no padding.
 public enum PNGChannels: Int, Sendable {
@@ -66,12 +67,13 @@ public func encodePNG(width: Int, height: Int, channels: Int, pixels: [UInt8],
     return Array(out.prefix(size))
 }
 
-/// Writes 8-bit gray (1), RGB (3) or RGBA (4) pixels to a PNG file, atomically (temporary file in the
-/// same folder, then rename). Errors are `FileWriteError`s naming `path`.
-public func writePNG(path: String, width: Int, height: Int, channels: Int, pixels: [UInt8]) throws(FileWriteError) {
+/// Writes 8-bit gray (1), RGB (3) or RGBA (4) pixels to a PNG file, atomically (`writeFileAtomically`).
+/// Errors are `FileWriteError`s naming `path`.
+public func writePNG(path: String, width: Int, height: Int, channels: Int, pixels: [UInt8],
+                     mode: WriteMode = .replace) throws(FileWriteError) {
     if let reason = reasonPathIsNotWritable(path) { throw FileWriteError(path: path, reason: reason) }
     let bytes = try encodePNG(width: width, height: height, channels: channels, pixels: pixels, label: path)
-    try writeFileAtomically(path: path, bytes: bytes)
+    try writeFileAtomically(path: path, bytes: bytes, mode: mode)
 }
 
 /// A decoded PNG: 8-bit pixels in the requested layout.
@@ -82,20 +84,34 @@ public struct PNGImage: Sendable, Equatable {
     public var pixels: [UInt8]
 }
 
-/// Reads a PNG file with libpng's simplified API, converting it to 8-bit `channels` (1, 3 or 4).
-public func readPNG(path: String, channels: Int = 4) throws(FileWriteError) -> PNGImage {
+/// The largest PNG file `readPNG` reads, in bytes.
+public let maximumPNGFileBytes = 512 << 20
+/// The largest PNG `readPNG` decodes, in pixels (checked from the header, before pixel memory is allocated).
+public let maximumPNGPixels = 1 << 26
+
+/// Reads a PNG file with libpng's simplified API, converting it to 8-bit `channels` (1, 3 or 4). The file is
+/// read with `readRegularFile` (a FIFO, device or folder is refused; at most `maximumPNGFileBytes`) and
+/// decoded from memory; images over `maximumPNGPixels` pixels are refused before any pixel memory is allocated.
+public func readPNG(path: String, channels: Int = 4) throws(FileReadError) -> PNGImage {
     guard let layout = PNGChannels(rawValue: channels) else {
-        throw FileWriteError(path: path, reason: "unsupported channel count \(channels)")
+        throw FileReadError(path: path, reason: "unsupported channel count \(channels)")
     }
+    let bytes = try readRegularFile(path, maxBytes: maximumPNGFileBytes)
     var image = png_image()
     image.version = UInt32(PNG_IMAGE_VERSION)
-    guard png_image_begin_read_from_file(&image, path) != 0 else {
+    let begun = bytes.withUnsafeBytes { png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }
+    guard begun != 0 else {
         let message = libpngMessage(&image)
         png_image_free(&image)
-        throw FileWriteError(path: path, reason: "cannot read PNG: \(message)")
+        throw FileReadError(path: path, reason: "cannot read PNG: \(message)")
+    }
+    let width = Int(image.width), height = Int(image.height)
+    guard width * height <= maximumPNGPixels else {
+        png_image_free(&image)
+        throw FileReadError(path: path, reason:
+            "the image is \(width)×\(height) (\(width * height) pixels); at most \(maximumPNGPixels) pixels are accepted")
     }
     image.format = layout.libpngFormat
-    let width = Int(image.width), height = Int(image.height)
     var pixels = [UInt8](repeating: 0, count: width * height * channels)
     let ok = pixels.withUnsafeMutableBytes { dst in
         png_image_finish_read(&image, nil, dst.baseAddress, Int32(width * channels), nil)
@@ -103,7 +119,7 @@ public func readPNG(path: String, channels: Int = 4) throws(FileWriteError) -> P
     guard ok != 0 else {
         let message = libpngMessage(&image)
         png_image_free(&image)
-        throw FileWriteError(path: path, reason: "cannot read PNG: \(message)")
+        throw FileReadError(path: path, reason: "cannot read PNG: \(message)")
     }
     png_image_free(&image)
     return PNGImage(width: width, height: height, channels: channels, pixels: pixels)

@@ -1,4 +1,5 @@
 import FlexCLI
+import FlexIO
 import FlexPlot
 import Foundation
 import Testing

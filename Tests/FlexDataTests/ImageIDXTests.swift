@@ -225,10 +225,10 @@ struct ImageIDXTests {
         expectDataError(file: folder + "/labels", position: "byte 3", ["rank 3", "found rank 1"]) { () throws(DataError) in
             _ = try IDXFile.readImages(path: folder + "/labels")
         }
-        expectDataError(file: folder + "/missing.gz", position: "", ["cannot open", "No such file"]) { () throws(DataError) in
+        expectDataError(file: folder + "/missing.gz", position: "", ["no such file"]) { () throws(DataError) in
             _ = try IDXFile.read(path: folder + "/missing.gz")
         }
-        expectDataError(file: folder, position: "", ["is a folder"]) { () throws(DataError) in
+        expectDataError(file: folder, position: "", ["is a folder, expected a regular file"]) { () throws(DataError) in
             _ = try IDXFile.read(path: folder)
         }
     }

@@ -18,7 +18,7 @@ import Testing
 
     @Test func directory() {
         let path = SeriesPaths.fixture("")
-        expectSeriesError(file: path, position: "", "is a directory, not a CSV file") {
+        expectSeriesError(file: path, position: "", "is a folder, expected a regular file") {
             _ = try SeriesFile.read(path: path)
         }
     }

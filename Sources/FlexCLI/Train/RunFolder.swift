@@ -1,3 +1,4 @@
+import FlexIO
 import FlexPlot
 import FlexRuntime
 import FlexTraining
@@ -42,6 +43,8 @@ struct RunConfig: Codable, Equatable {
     static let formatVersion = 1
     static let fileName = "run.json"
     static let stateFileName = "state.h5"
+    /// Largest run.json read: 16 MiB (a run description is a few KB).
+    static let maximumFileBytes = 16 << 20
 }
 
 /// Where the data came from and how it was split.
@@ -110,8 +113,8 @@ struct RunFolder {
 
     func readConfig() throws -> RunConfig {
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: configPath)) } catch {
-            throw CLIError("\(configPath): cannot read: \(error.localizedDescription)")
+        do { data = Data(try readRegularFile(configPath, maxBytes: RunConfig.maximumFileBytes)) } catch {
+            throw CLIError("\(configPath): \(error.reason)")
         }
         let c: RunConfig
         do { c = try JSONDecoder().decode(RunConfig.self, from: data) } catch {

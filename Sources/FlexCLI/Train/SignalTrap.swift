@@ -1,3 +1,4 @@
+import FlexIO
 import Synchronization
 
 #if canImport(Glibc)
@@ -7,8 +8,9 @@ import Darwin
 #endif
 
 /// Turns the first SIGINT (Ctrl-C) or SIGTERM into a request the training loop polls between batches, so it
-/// can save its state and exit cleanly. A second signal ends the process at once (the saved state is
-/// written atomically, so that never corrupts it).
+/// can save its state and exit cleanly. A second signal ends the process at once, after removing the temporary
+/// files being written (the saved state is written atomically, so that never corrupts it). This replaces the
+/// handlers of `installTempFileCleanupOnSignals()` for SIGINT and SIGTERM while training; SIGHUP keeps them.
 enum SignalTrap {
     /// The signal received (0: none).
     static let received = Atomic<Int32>(0)
@@ -19,18 +21,19 @@ enum SignalTrap {
         signal(SIGTERM, handleSignal)
     }
 
-    /// Restores the default handlers.
+    /// Restores the handlers of `installTempFileCleanupOnSignals()` (which flexctl installs at start-up).
     static func remove() {
-        signal(SIGINT, SIG_DFL)
-        signal(SIGTERM, SIG_DFL)
+        installTempFileCleanupOnSignals()
     }
 
     static var signalReceived: Int32 { received.load(ordering: .relaxed) }
 }
 
 private func handleSignal(_ sig: Int32) {
-    // Only async-signal-safe work here: an atomic store, signal() and raise().
+    // Only async-signal-safe work here: an atomic store, unlink() (of the temporary files being written, which
+    // would otherwise be left behind), signal() and raise().
     if SignalTrap.received.load(ordering: .relaxed) != 0 {
+        unlinkRegisteredTempFiles()
         signal(sig, SIG_DFL)
         raise(sig)
         return

@@ -6,6 +6,8 @@ public enum CIFAR10File {
     public static let recordSize = 3073
     /// Image size: 3 channels of 32×32.
     public static let channels = 3, height = 32, width = 32
+    /// Largest batch file read, in bytes: 1 GiB (a CIFAR-10 batch is 30 MB).
+    public static let maximumFileBytes = 1 << 30
 
     /// CIFAR-10 binary batches: records of 1 label byte (0–9) + 3072 bytes (1024 R, 1024 G, 1024 B, row-major
     /// 32×32), which is already NCHW. The file size must be a non-zero multiple of 3073 (the error names the size
@@ -19,7 +21,7 @@ public enum CIFAR10File {
         var files: [(path: String, bytes: [UInt8])] = []
         var total = 0
         for path in paths {
-            let bytes = try readWholeImageFile(path)
+            let bytes = try readWholeImageFile(path, maxBytes: maximumFileBytes)
             if bytes.isEmpty {
                 throw DataError(file: path, position: "byte 0",
                                 message: "empty file, expected CIFAR-10 records of \(recordSize) bytes")

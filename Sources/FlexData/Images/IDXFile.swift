@@ -7,6 +7,8 @@
 public enum IDXFile {
     /// Largest number of data elements accepted (checked before allocating).
     public static let maximumElements = 1 << 31
+    /// Largest IDX file read, in bytes on disk (compressed size for gzip): 1 GiB.
+    public static let maximumFileBytes = 1 << 30
 
     /// Reads an IDX file, gzip-compressed or raw (detected by the gzip magic 1f 8b, not by the file name).
     /// Only unsigned byte data (type 0x08). Validates the magic (two zero bytes, type, rank 1–4), the dimensions,
@@ -14,7 +16,7 @@ public enum IDXFile {
     /// (in the decompressed content for gzip) and the expected and found sizes. Refuses more than 2^31 elements
     /// before allocating.
     public static func read(path: String) throws(DataError) -> (dimensions: [Int], bytes: [UInt8]) {
-        let reader = try ImageByteReader(path: path)
+        let reader = try ImageByteReader(path: path, maxBytes: maximumFileBytes)
         let content = reader.isGzip ? "decompressed content" : "file"
         let header = try reader.read(count: 4)
         if header.isEmpty {

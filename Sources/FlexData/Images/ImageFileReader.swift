@@ -1,6 +1,7 @@
 // Reading image data files: whole files, and a sequential reader that inflates gzip on the fly straight into the
 // caller's buffer (zlib's inflate with windowBits 15 + 32; gzip detected by its magic 1f 8b, not the file name).
 import CZlib
+import FlexIO
 
 #if canImport(Glibc)
 import Glibc
@@ -10,68 +11,27 @@ import Musl
 import Darwin
 #endif
 
-/// Opens `path` for reading, refusing folders and missing files with a `DataError` naming the path.
-/// Returns the stream and the file size.
-private func openImageFile(_ path: String) throws(DataError) -> (UnsafeMutablePointer<FILE>, Int) {
-    var info = stat()
-    guard stat(path, &info) == 0 else {
-        throw DataError(file: path, message: "cannot open: \(String(cString: strerror(errno)))")
-    }
-    if (info.st_mode & S_IFMT) == S_IFDIR {
-        throw DataError(file: path, message: "is a folder, expected a file")
-    }
-    guard let file = fopen(path, "rb") else {
-        throw DataError(file: path, message: "cannot open: \(String(cString: strerror(errno)))")
-    }
-    return (file, Int(info.st_size))
+/// Opens `path` for reading with `openRegularFile`: a FIFO, device or folder is refused at once (never read or
+/// waited on), as is a file over `maxBytes`; errors are `DataError`s naming the path.
+private func openImageFile(_ path: String, maxBytes: Int) throws(DataError) -> RegularFile {
+    do { return try openRegularFile(path, maxBytes: maxBytes) } catch { throw DataError(file: path, message: error.reason) }
 }
 
-/// Reads up to `count` bytes into `base`, looping over short reads; fewer only at the end of the file.
-private func readFully(_ file: UnsafeMutablePointer<FILE>, _ base: UnsafeMutableRawPointer, _ count: Int,
-                       path: String, offset: Int) throws(DataError) -> Int {
-    var done = 0
-    while done < count {
-        let n = fread(base + done, 1, count - done, file)
-        if n == 0 {
-            if ferror(file) != 0 {
-                throw DataError(file: path, position: "byte \(offset + done)",
-                                message: "read error: \(String(cString: strerror(errno)))")
-            }
-            break
-        }
-        done += n
-    }
-    return done
+/// Fills `buffer` from `file` (fewer bytes only at the end of the file), as a `DataError`.
+private func readFully(_ file: RegularFile, _ buffer: UnsafeMutableRawBufferPointer) throws(DataError) -> Int {
+    do { return try file.read(into: buffer) } catch { throw DataError(file: file.path, message: error.reason) }
 }
 
-/// The whole file's bytes (no decompression), read into one preallocated buffer.
-func readWholeImageFile(_ path: String) throws(DataError) -> [UInt8] {
-    let (file, size) = try openImageFile(path)
-    defer { fclose(file) }
-    var failure: DataError?
-    let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
-        do throws(DataError) {
-            initialized = try readFully(file, UnsafeMutableRawPointer(buffer.baseAddress!), size, path: path, offset: 0)
-        } catch {
-            failure = error
-            initialized = 0
-        }
-    }
-    if let failure { throw failure }
-    guard bytes.count == size else {
-        throw DataError(file: path, position: "byte \(bytes.count)",
-                        message: "file shrank while reading: expected \(size) bytes, read \(bytes.count)")
-    }
-    return bytes
+/// The whole file's bytes (no decompression), read into one preallocated buffer; at most `maxBytes`.
+func readWholeImageFile(_ path: String, maxBytes: Int) throws(DataError) -> [UInt8] {
+    do { return try readRegularFile(path, maxBytes: maxBytes) } catch { throw DataError(file: path, message: error.reason) }
 }
 
 /// The first `count` bytes of a file (fewer if it is shorter).
 func imageFileStart(_ path: String, count: Int) throws(DataError) -> [UInt8] {
-    let (file, _) = try openImageFile(path)
-    defer { fclose(file) }
-    var bytes = [UInt8](repeating: 0, count: count)
-    let got = bytes.withUnsafeMutableBytes { raw in fread(raw.baseAddress!, 1, count, file) }
-    return Array(bytes.prefix(got))
+    let file = try openImageFile(path, maxBytes: .max)
+    defer { file.close() }
+    do { return try file.read(count: count) } catch { throw DataError(file: path, message: error.reason) }
 }
 
 /// Sequential reader of a file's content, transparently decompressing gzip (one or more concatenated members).
@@ -85,33 +45,32 @@ final class ImageByteReader {
     /// Content bytes delivered so far.
     private(set) var position = 0
 
-    private var file: UnsafeMutablePointer<FILE>?
+    private var file: RegularFile?
     private var compressed = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
     private var stream: UnsafeMutablePointer<z_stream>?
     private var handedToZlib = 0
     private var ended = false
 
-    init(path: String) throws(DataError) {
+    /// Opens `path`, a regular file of at most `maxBytes` bytes on disk (compressed size for gzip).
+    init(path: String, maxBytes: Int) throws(DataError) {
         self.path = path
-        let (file, size) = try openImageFile(path)
-        fileSize = size
-        var magic: [UInt8] = [0, 0]
-        let got = magic.withUnsafeMutableBytes { raw in fread(raw.baseAddress!, 1, 2, file) }
-        isGzip = got == 2 && magic == [0x1F, 0x8B]
+        let file = try openImageFile(path, maxBytes: maxBytes)
+        fileSize = file.size
+        do {
+            isGzip = try file.read(count: 2) == [0x1F, 0x8B]
+            try file.rewind()
+        } catch {
+            throw DataError(file: path, message: error.reason)
+        }
         if !isGzip {
-            rewind(file)
             self.file = file
             return
         }
         // gzip: the compressed bytes in memory, inflated on demand into the caller's buffers.
-        rewind(file)
-        defer { fclose(file) }
-        compressed = .allocate(capacity: size)
-        let read = try readFully(file, UnsafeMutableRawPointer(compressed.baseAddress!), size, path: path, offset: 0)
-        guard read == size else {
-            throw DataError(file: path, position: "byte \(read)",
-                            message: "file shrank while reading: expected \(size) bytes, read \(read)")
-        }
+        defer { file.close() }
+        compressed = .allocate(capacity: file.size)
+        _ = try readFully(file, UnsafeMutableRawBufferPointer(compressed))
+        do { try file.checkAtEnd() } catch { throw DataError(file: path, message: error.reason) }
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
         self.stream = stream
@@ -121,7 +80,7 @@ final class ImageByteReader {
     }
 
     deinit {
-        if let file { fclose(file) }
+        file?.close()
         if let stream {
             inflateEnd(stream)
             stream.deallocate()
@@ -140,7 +99,7 @@ final class ImageByteReader {
         guard buffer.count > 0 else { return 0 }
         let produced: Int
         if let file {
-            produced = try readFully(file, buffer.baseAddress!, buffer.count, path: path, offset: position)
+            produced = try readFully(file, buffer)
         } else {
             produced = try inflate(into: buffer)
         }
@@ -165,7 +124,10 @@ final class ImageByteReader {
 
     /// Consumes the rest of the content and returns how many bytes it had.
     func countRemaining() throws(DataError) -> Int {
-        if file != nil { return max(0, fileSize - position) }
+        if let file {
+            do { try file.checkAtEnd() } catch { throw DataError(file: path, message: error.reason) }
+            return file.remaining
+        }
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 1)
         defer { scratch.deallocate() }
         var total = 0

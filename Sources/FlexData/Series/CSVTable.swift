@@ -1,6 +1,8 @@
 // A strict, byte-level CSV tokenizer for the series readers: one pass over the file's bytes, fields as byte
 // ranges (no String per field), any line ending (CRLF, LF or bare CR), quoted fields as RFC 4180.
 
+import FlexIO
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -67,35 +69,10 @@ enum CSVReader {
     static let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), cr = UInt8(ascii: "\r"),
                lf = UInt8(ascii: "\n"), space = UInt8(ascii: " "), tab = UInt8(ascii: "\t")
 
-    /// Reads the whole file at `path` (POSIX open/fstat/read).
-    static func readFile(_ path: String) throws(DataError) -> [UInt8] {
-        let fd = open(path, O_RDONLY)
-        if fd < 0 {
-            let e = errno
-            if e == ENOENT { throw DataError(file: path, message: "no such file") }
-            throw DataError(file: path, message: "cannot open: \(String(cString: strerror(e)))")
-        }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else {
-            throw DataError(file: path, message: "cannot read: \(String(cString: strerror(errno)))")
-        }
-        if (st.st_mode & S_IFMT) == S_IFDIR {
-            throw DataError(file: path, message: "is a directory, not a CSV file")
-        }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(Int(st.st_size) + 1)
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw DataError(file: path, message: "cannot read: \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
-        return bytes
+    /// Reads the whole file at `path` with `readRegularFile`: a FIFO, device or folder is refused at once, as is
+    /// a file over `maxBytes`.
+    static func readFile(_ path: String, maxBytes: Int) throws(DataError) -> [UInt8] {
+        do { return try readRegularFile(path, maxBytes: maxBytes) } catch { throw DataError(file: path, message: error.reason) }
     }
 
     /// Checks that `bytes` can be CSV text: not empty, not compressed, not UTF-16, no NUL byte, valid UTF-8.

@@ -25,6 +25,8 @@ public struct PriceSeries: Sendable, Equatable {
 public enum SeriesFile {
     /// The columns of an investing.com historical-data export, in order.
     public static let investingColumns = ["Date", "Price", "Open", "High", "Low", "Vol.", "Change %"]
+    /// Largest CSV file read, in bytes: 256 MiB (decades of daily prices are a few hundred KB).
+    public static let maximumFileBytes = 256 << 20
 
     /// Reads the series in the CSV file at `path`, oldest first.
     ///
@@ -43,7 +45,7 @@ public enum SeriesFile {
     ///
     /// - Throws: `DataError` naming the file, the line and what was expected versus found.
     public static func read(path: String, column: String? = nil) throws(DataError) -> [PriceSeries] {
-        let bytes = try CSVReader.readFile(path)
+        let bytes = try CSVReader.readFile(path, maxBytes: maximumFileBytes)
         return try parse(bytes: bytes, file: path, column: column)
     }
 
