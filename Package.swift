@@ -48,7 +48,7 @@ let package = Package(
             providers: [.apt(["libhdf5-dev"])]),
         // A small Swift wrapper over the HDF5 C library (files, groups, float datasets, scalar attributes).
         // No stable API: internal to flexctl.
-        .target(name: "FlexHDF5", dependencies: ["CHDF5", "CFlexHDF5"], linkerSettings: hdf5LinkerSettings),
+        .target(name: "FlexHDF5", dependencies: ["CHDF5", "CFlexHDF5", "FlexIO"], linkerSettings: hdf5LinkerSettings),
         // The isolated HDF5 reader: libhdf5 parses untrusted files in a child process. No stable API.
         .target(name: "CFlexHDF5", dependencies: ["CHDF5"]),
 

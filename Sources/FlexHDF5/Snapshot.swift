@@ -10,6 +10,7 @@
 
 import CFlexHDF5
 import CHDF5
+import FlexIO
 
 #if canImport(Glibc)
 import Glibc
@@ -67,7 +68,11 @@ public final class HDF5Snapshot: Sendable {
     /// Reads the regular file at `path` (never a FIFO or device; at most `limits.maxFileBytes`) and parses it
     /// in an isolated child process. Every failure is an `HDF5Error` with `path` naming the object concerned.
     public static func read(_ path: String, limits: HDF5Limits = .default) throws(HDF5Error) -> HDF5Snapshot {
-        let bytes = try readUntrustedFile(path, maxBytes: limits.maxFileBytes)
+        // FlexIO's reader: opened without blocking (a FIFO never hangs), regular files only, size capped.
+        let bytes: [UInt8]
+        do { bytes = try readRegularFile(path, maxBytes: limits.maxFileBytes) } catch {
+            throw HDF5Error(file: path, path: "", message: error.reason)
+        }
         return try read(bytes: bytes, name: path, limits: limits)
     }
 
@@ -144,51 +149,6 @@ func signalName(_ s: Int32) -> String {
     case SIGTRAP: "SIGTRAP"
     default: "signal \(s)"
     }
-}
-
-/// Reads a regular file's bytes: opened without blocking (a FIFO never hangs), refused unless it is a regular
-/// file, refused over `maxBytes`, read to exactly the size `fstat` reported.
-func readUntrustedFile(_ path: String, maxBytes: Int) throws(HDF5Error) -> [UInt8] {
-    func fail(_ m: String) -> HDF5Error { HDF5Error(file: path, path: "", message: m) }
-    let fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
-    guard fd >= 0 else {
-        let e = errno
-        throw fail(e == ENOENT ? "no such file" : "cannot open: \(String(cString: strerror(e)))")
-    }
-    defer { close(fd) }
-    var st = stat()
-    guard fstat(fd, &st) == 0 else { throw fail("cannot stat: \(String(cString: strerror(errno)))") }
-    switch st.st_mode & S_IFMT {
-    case S_IFREG: break
-    case S_IFDIR: throw fail("is a directory, expected a file")
-    case S_IFIFO: throw fail("is a FIFO (named pipe), expected a regular file")
-    case S_IFCHR: throw fail("is a character device, expected a regular file")
-    case S_IFBLK: throw fail("is a block device, expected a regular file")
-    case S_IFSOCK: throw fail("is a socket, expected a regular file")
-    default: throw fail("is not a regular file")
-    }
-    let size = Int(st.st_size)
-    guard size <= maxBytes else { throw fail("the file has \(size) bytes; at most \(maxBytes) are allowed") }
-    var failure: HDF5Error?
-    let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
-        var done = 0
-        while done < size {
-            let n = read(fd, buffer.baseAddress! + done, size - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                failure = fail("read error: \(String(cString: strerror(errno)))")
-                break
-            }
-            if n == 0 {
-                failure = fail("the file shrank while it was read (\(done) of \(size) bytes)")
-                break
-            }
-            done += n
-        }
-        initialized = failure == nil ? size : 0
-    }
-    if let failure { throw failure }
-    return bytes
 }
 
 // MARK: The tree

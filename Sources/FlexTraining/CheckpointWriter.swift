@@ -2,6 +2,7 @@
 // folder, renamed into place), float32 or float16, optionally compressed.
 
 import FlexHDF5
+import FlexIO
 import FlexRuntime
 
 #if canImport(Glibc)
@@ -63,36 +64,22 @@ extension Checkpoint {
         let stored = parametersAsStored(options.dtype)
         let fingerprint = Checkpoint.fingerprint(of: stored)
 
-        let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        let base = path.split(separator: "/").last.map(String.init) ?? path
-        let temp = (folder.isEmpty ? "" : folder + "/") + ".\(base).\(getpid()).\(UInt32.random(in: 0 ... .max)).tmp"
-        var created = false
+        // The file is built in memory and written by FlexIO's atomic writer: libhdf5 never writes to the disk
+        // (its close path crashes after a failed write in 1.10.8), a full disk is one error, nothing is left
+        // behind, and "never replace" is atomic (a hard link, which fails if the name appeared meanwhile).
+        let bytes: [UInt8]
         do {
-            let file = try HDF5File.create(temp)
-            created = true
+            let file = try HDF5File.createInMemory(name: path)
             try writeContents(file, stored: stored, fingerprint: fingerprint, options: options)
+            bytes = try file.image()
             try file.close()
-            let fd = open(temp, O_RDONLY)
-            if fd >= 0 { _ = fsync(fd); _ = close(fd) }
-            if options.overwrite {
-                guard rename(temp, path) == 0 else { throw fail("", "cannot move the written file into place: \(String(cString: strerror(errno)))") }
-            } else {
-                // link() fails if the destination appeared meanwhile: never replaces a file.
-                guard link(temp, path) == 0 else {
-                    let e = errno
-                    throw fail("", e == EEXIST ? "the file exists; refusing to overwrite it" : "cannot move the written file into place: \(String(cString: strerror(e)))")
-                }
-                unlink(temp)
-            }
-        } catch let e as HDF5Error {
-            if created { unlink(temp) }
-            if !created {
-                throw fail("", "cannot create a file in \(folder.isEmpty ? "/" : folder) (HDF5: \(e.detail.isEmpty ? e.message : e.detail))")
-            }
-            throw fail(e.path, e.message + (e.detail.isEmpty ? "" : " (HDF5: \(e.detail))"))
         } catch {
-            if created { unlink(temp) }
-            throw error
+            throw fail(error.path, error.message + (error.detail.isEmpty ? "" : " (HDF5: \(error.detail))"))
+        }
+        do {
+            try writeFileAtomically(path: path, bytes: bytes, mode: options.overwrite ? .replace : .createNew)
+        } catch {
+            throw fail("", error.isAlreadyExists ? "the file exists; refusing to overwrite it" : error.reason)
         }
         return fingerprint
     }

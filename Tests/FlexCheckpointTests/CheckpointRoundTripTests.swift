@@ -192,7 +192,7 @@ import Testing
         let path = folder + "/no/such/folder/model.h5"
         let error = try #require(throws: CheckpointError.self) { try Fixture.cae("cae1").write(to: path) }
         #expect(error.file == path)
-        #expect(error.description.contains("cannot create a file in \(folder)/no/such/folder"))
+        #expect(error.description.contains("folder '\(folder)/no/such/folder' does not exist"))
         #expect(!FileManager.default.fileExists(atPath: path))
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
     }

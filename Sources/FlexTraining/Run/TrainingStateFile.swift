@@ -2,6 +2,7 @@
 // killing the process at any moment leaves either the previous complete file or the new complete file.
 
 import FlexHDF5
+import FlexIO
 import FlexRuntime
 
 #if canImport(FoundationEssentials)
@@ -92,30 +93,34 @@ extension TrainingState {
         } catch {
             throw TrainingStateError(file: path, message: "cannot encode the state: \(error)")
         }
+        // Built in memory, written by FlexIO's atomic writer (see Checkpoint.write(to:options:)).
+        let bytes: [UInt8]
         do {
-            try writeAtomically(path) { temp throws(HDF5Error) in
-                let file = try HDF5File.create(temp)
-                let root = try file.root()
-                try root.setAttribute("format", .string(Self.formatName))
-                try root.setAttribute("format_version", .int64(Int64(Self.formatVersion)))
-                try root.setAttribute("state", .string(json))
-                let p = try root.createGroup("parameters")
-                for (name, t) in parameters { try p.writeFloats(name, shape: t.shape, values: t.scalars) }
-                if let best = bestParameters {
-                    let g = try root.createGroup("best")
-                    for (name, t) in best { try g.writeFloats(name, shape: t.shape, values: t.scalars) }
-                }
-                let m = try root.createGroup("adam_m"), v = try root.createGroup("adam_v")
-                for (i, shape) in optimizer.state.shapes.enumerated() {
-                    try m.writeFloats(String(i), shape: shape, values: optimizer.state.firstMoments[i])
-                    try v.writeFloats(String(i), shape: shape, values: optimizer.state.secondMoments[i])
-                }
-                try file.close()
+            let file = try HDF5File.createInMemory(name: path)
+            let root = try file.root()
+            try root.setAttribute("format", .string(Self.formatName))
+            try root.setAttribute("format_version", .int64(Int64(Self.formatVersion)))
+            try root.setAttribute("state", .string(json))
+            let p = try root.createGroup("parameters")
+            for (name, t) in parameters { try p.writeFloats(name, shape: t.shape, values: t.scalars) }
+            if let best = bestParameters {
+                let g = try root.createGroup("best")
+                for (name, t) in best { try g.writeFloats(name, shape: t.shape, values: t.scalars) }
             }
-        } catch let e as TrainingStateError {
-            throw e
+            let m = try root.createGroup("adam_m"), v = try root.createGroup("adam_v")
+            for (i, shape) in optimizer.state.shapes.enumerated() {
+                try m.writeFloats(String(i), shape: shape, values: optimizer.state.firstMoments[i])
+                try v.writeFloats(String(i), shape: shape, values: optimizer.state.secondMoments[i])
+            }
+            bytes = try file.image()
+            try file.close()
         } catch {
             throw TrainingStateError(file: path, message: "\(error)")
+        }
+        do {
+            try writeFileAtomically(path: path, bytes: bytes, mode: .replace)
+        } catch {
+            throw TrainingStateError(file: path, message: error.reason)
         }
     }
 
@@ -199,28 +204,5 @@ extension TrainingState {
         } catch {
             throw fail("\(error)")
         }
-    }
-}
-
-/// Runs `body` with a temporary path in `path`'s folder, then fsyncs the file, renames it over `path` and
-/// fsyncs the folder. On any error the temporary file is removed and `path` is untouched.
-public func writeAtomically(_ path: String, _ body: (String) throws -> Void) throws {
-    let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-    let base = path.split(separator: "/").last.map(String.init) ?? path
-    let temp = (folder.isEmpty ? "" : folder + "/") + ".\(base).\(getpid()).\(UInt32.random(in: 0 ... .max)).tmp"
-    do {
-        try body(temp)
-        let fd = open(temp, O_RDONLY)
-        guard fd >= 0 else { throw TrainingStateError(file: path, message: "cannot reopen the temporary file: \(String(cString: strerror(errno)))") }
-        _ = fsync(fd)
-        _ = close(fd)
-        guard rename(temp, path) == 0 else {
-            throw TrainingStateError(file: path, message: "cannot move the written file into place: \(String(cString: strerror(errno)))")
-        }
-        let dfd = open(folder.isEmpty ? "/" : folder, O_RDONLY)
-        if dfd >= 0 { _ = fsync(dfd); _ = close(dfd) }
-    } catch {
-        unlink(temp)
-        throw error
     }
 }
