@@ -190,7 +190,9 @@ public final class HDF5File: @unchecked Sendable {
         }
     }
 
-    /// Opens an existing file, read-only unless `writable`.
+    /// Opens an existing file, read-only unless `writable`. Only for files this process wrote itself (tests,
+    /// tools): libhdf5 must never parse a file that may come from someone else in flexctl's own process —
+    /// read those with `HDF5Snapshot.read(_:limits:)`.
     public static func open(_ path: String, writable: Bool = false) throws(HDF5Error) -> HDF5File {
         try hdf5Lock.locked { () throws(HDF5Error) -> HDF5File in
             let fapl = chdf5_fapl_strong_close()
