@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlexRuntime
+import Foundation
 
 /// The `flexctl` root command. Each subcommand lives in its own file; to add one, append its type to
 /// `subcommands` below (one line). Subcommands may be `ParsableCommand` or `AsyncParsableCommand`.
@@ -30,6 +31,10 @@ public struct Flexctl: AsyncParsableCommand {
     /// call to `ParsableCommand`'s synchronous `main()`, which refuses an async root command at run time.
     public static func main(arguments: [String]?) async {
         Allocator.keepFreedMemoryForReuse()
+        // A reader that goes away (`flexctl decompress x.flexz -o - | head -c 10`) must not kill the process
+        // silently with SIGPIPE: with the signal ignored the write fails with EPIPE, and `writeStream` turns
+        // that into one message and exit code 1.
+        signal(SIGPIPE, SIG_IGN)
         do {
             var command = try await asyncParseAsRoot(arguments)
             if var asyncCommand = command as? AsyncParsableCommand {
