@@ -57,12 +57,12 @@ struct CompressImageCommand: ParsableCommand {
         }
         try OptionBounds.bits.check(bits, "--bits")
         try OptionBounds.threads.check(threads, "--threads")
+        try checkFolderOutputOption(input: input, output: output)
     }
 
     func run() throws {
         let start = monotonicSeconds()
-        if isDirectory(input) {
-            guard let output, output != "-" else { throw CLIError("\(input) is a folder: give an output folder with --output") }
+        if isDirectory(input), let output {
             try compressFolder(try CodecModel.load(model, threads: threads), output: output)
             return
         }
@@ -148,11 +148,11 @@ public struct DecompressCommand: ParsableCommand {
             throw ValidationError("--output '\(o)': unsupported extension; use .png, .pgm or .ppm")
         }
         try OptionBounds.threads.check(threads, "--threads")
+        try checkFolderOutputOption(input: input, output: output)
     }
 
     public func run() throws {
-        if isDirectory(input) {
-            guard let output, output != "-" else { throw CLIError("\(input) is a folder: give an output folder with --output") }
+        if isDirectory(input), let output {
             let files = try FileManager.default.contentsOfDirectory(atPath: input).filter { $0.lowercased().hasSuffix(".flexz") }.sorted()
             guard !files.isEmpty else { throw CLIError("\(input): no .flexz files in this folder") }
             try checkFolderOutputs(files.map { replacingExtension($0, with: "png") }, sources: files, folder: output, overwrite: overwrite)
@@ -189,8 +189,8 @@ public struct DecompressCommand: ParsableCommand {
             return m
         }
         guard let (path, checkpoint) = search.checkpoint(withFingerprint: file.fingerprintText) else {
-            let skipped = search.skipped == 0 ? "" : "; \(search.skipped) file\(search.skipped == 1 ? " was" : "s were") skipped (see the notes above)"
-            throw CLIError("\(name) needs the model \(file.fingerprintText); no checkpoint with that fingerprint in \(search.folders.joined(separator: ", "))\(skipped) (give it with --model, or add its folder to FLEXCTL_MODEL_PATH)")
+            let skipped = search.skipped == 0 ? "" : " (\(search.skipped) file\(search.skipped == 1 ? "" : "s") skipped, see the notes above)"
+            throw CLIError("\(name) needs the model \(file.fingerprintText); no checkpoint with that fingerprint in \(search.folders.joined(separator: ", "))\(skipped); give it with --model, or add its folder to FLEXCTL_MODEL_PATH")
         }
         return try CodecModel(checkpoint: checkpoint, path: path, threads: threads)
     }
@@ -313,6 +313,14 @@ struct CodecModel {
     init(checkpoint: Checkpoint, path: String, threads: Int?) throws {
         codec = try ImageCodec(checkpoint: checkpoint, file: path, threads: threads ?? Inference.defaultThreads)
         fingerprint = checkpoint.fingerprint
+    }
+}
+
+/// A folder as INPUT writes one file per input, so it needs an output folder: no --output, or "-", is a
+/// command-line error (exit 64), found before any work.
+func checkFolderOutputOption(input: String, output: String?) throws {
+    if isDirectory(input), output == nil || output == "-" {
+        throw ValidationError("\(input) is a folder: give an output folder with --output")
     }
 }
 

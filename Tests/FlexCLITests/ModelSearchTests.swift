@@ -83,7 +83,7 @@ struct ModelSearchTests {
                                 "decompress did not finish: the search blocked")
         #expect(none.status == 1, "\(none.stderr)")
         #expect(none.stderr.contains("note: skipping \(m)/e.h5: is a FIFO"), "\(none.stderr)")
-        #expect(none.stderr.contains("no checkpoint with that fingerprint in models, \(m); 5 files were skipped (see the notes above)"),
+        #expect(none.stderr.contains("no checkpoint with that fingerprint in models, \(m) (5 files skipped, see the notes above); give it with --model"),
                 "\(none.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.file("e.png")))
     }
@@ -106,7 +106,7 @@ struct ModelSearchTests {
         #expect(lines.first?.hasPrefix("note: skipping models/a.h5: ") == true, "\(r.stderr)")
         #expect(lines.dropFirst().first?.hasPrefix("note: skipping models/b.h5: ") == true, "\(r.stderr)")
         #expect(lines.last?.hasPrefix("Error: \(flexz) needs the model sha256:") == true, "\(r.stderr)")
-        #expect(lines.last?.contains("2 files were skipped") == true, "\(r.stderr)")
+        #expect(lines.last?.contains("in models (2 files skipped, see the notes above); give it with --model") == true, "\(r.stderr)")
         // libhdf5's own error stack never reaches the user.
         #expect(!r.stderr.contains("HDF5-DIAG") && !r.stderr.contains("H5F"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.file("d.png")))
