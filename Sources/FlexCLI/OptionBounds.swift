@@ -55,10 +55,13 @@ struct IntBounds: Sendable {
 
     var text: String { "\(range.lowerBound)...\(range.upperBound)" }
 
+    /// What is wrong with `value` ("expected 1...256"), or nil when it is in the range.
+    func problem(_ value: Int) -> String? { range.contains(value) ? nil : "expected \(text)" }
+
     /// Throws a usage error naming `option` when `value` is given and outside the range.
     func check(_ value: Int?, _ option: String) throws {
-        guard let value, !range.contains(value) else { return }
-        throw ValidationError("\(option) \(value): expected \(text)")
+        guard let value, let p = problem(value) else { return }
+        throw ValidationError("\(option) \(value): \(p)")
     }
 }
 
@@ -82,10 +85,15 @@ struct RealBounds: Sendable {
         v.isFinite && (lowerIncluded ? v >= lower : v > lower) && (upperIncluded ? v <= upper : v < upper)
     }
 
-    /// Throws a usage error naming `option` when `value` is given and outside the range (NaN and infinities
-    /// always are).
+    /// What is wrong with `value` ("expected a number in (0, 1]"), or nil when it is in the range (NaN and
+    /// infinities never are).
+    func problem(_ value: Double) -> String? {
+        contains(value) ? nil : "expected a \(value.isFinite ? "" : "finite ")number in \(text)"
+    }
+
+    /// Throws a usage error naming `option` when `value` is given and outside the range.
     func check(_ value: Double?, _ option: String) throws {
-        guard let value, !contains(value) else { return }
-        throw ValidationError("\(option) \(NumberText.short(value)): expected a \(value.isFinite ? "" : "finite ")number in \(text)")
+        guard let value, let p = problem(value) else { return }
+        throw ValidationError("\(option) \(NumberText.short(value)): \(p)")
     }
 }
