@@ -37,7 +37,7 @@ public struct BenchCommand: ParsableCommand {
     public var seconds: Double = 3
 
     @Option(help: "Worker threads, \(OptionBounds.threads.text) (default: the number of cores).")
-    public var threads: Int = min(ProcessInfo.processInfo.activeProcessorCount, OptionBounds.threads.range.upperBound)
+    public var threads: Int = OptionBounds.defaultThreads
 
     @Option(help: "Seed for parameters and inputs.")
     public var seed: UInt64 = 1

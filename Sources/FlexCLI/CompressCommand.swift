@@ -303,7 +303,7 @@ struct CodecModel {
     var fingerprint: String
 
     /// Worker threads for one image of `pixels` pixels: one below 64 × 64 pixels, all processors above.
-    static func threads(forPixels pixels: Int) -> Int { pixels <= 64 * 64 ? 1 : Inference.defaultThreads }
+    static func threads(forPixels pixels: Int) -> Int { pixels <= 64 * 64 ? 1 : OptionBounds.defaultThreads }
 
     static func load(_ path: String, threads: Int?) throws -> CodecModel {
         try CodecModel(checkpoint: try Checkpoint.read(from: path), path: path, threads: threads)
@@ -311,7 +311,7 @@ struct CodecModel {
 
     /// The codec of a checkpoint already read from `path`.
     init(checkpoint: Checkpoint, path: String, threads: Int?) throws {
-        codec = try ImageCodec(checkpoint: checkpoint, file: path, threads: threads ?? Inference.defaultThreads)
+        codec = try ImageCodec(checkpoint: checkpoint, file: path, threads: threads ?? OptionBounds.defaultThreads)
         fingerprint = checkpoint.fingerprint
     }
 }

@@ -138,7 +138,7 @@ public struct ForecastCommand: ParsableCommand {
     /// Does the work of `run` without writing anything.
     public func execute() throws -> Result {
         // A forecast is one window: a second thread would only cost its start-up. A backtest batches every window.
-        let loaded = try ForecastEngine.loadModel(model, threads: threads ?? (evaluate ? Inference.defaultThreads : 1))
+        let loaded = try ForecastEngine.loadModel(model, threads: threads ?? (evaluate ? OptionBounds.defaultThreads : 1))
         let session = loaded.session
         var plotIndex = 0
         if let plotTarget {

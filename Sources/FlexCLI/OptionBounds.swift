@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlexRuntime
 
 /// The allowed values of every numeric option, one entry per concept, so that an option means the same range
 /// in every subcommand that has it (docs/cli.md, "Option ranges"). Commands check them in `validate()`; a value
@@ -11,6 +12,9 @@ import ArgumentParser
 enum OptionBounds {
     /// `--threads` (compress, decompress, forecast, train, bench).
     static let threads = IntBounds(1...256)
+    /// The thread count when `--threads` is not given: the processors, within `threads` (a run started on a
+    /// bigger machine must still be resumable, since resume holds run.json to the same range).
+    static var defaultThreads: Int { min(Inference.defaultThreads, threads.range.upperBound) }
     /// `compress image --bits`: bits per code value (the .flexz format stores 1–16).
     static let bits = IntBounds(1...16)
     /// `forecast --horizon`: steps forecast ahead, each fed back as the next input.

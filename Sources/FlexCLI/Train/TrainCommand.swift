@@ -108,7 +108,7 @@ struct TrainingArguments: ParsableArguments {
     /// Defaults of a task, overridden by the options given.
     func options(defaultEpochs: Int, defaultBatch: Int, defaultPatience: Int?) -> TrainingOptions {
         TrainingOptions(epochs: epochs ?? defaultEpochs, batchSize: batchSize ?? defaultBatch, seed: seed ?? 1,
-                        patience: patience ?? defaultPatience, threads: threads ?? Inference.defaultThreads)
+                        patience: patience ?? defaultPatience, threads: threads ?? OptionBounds.defaultThreads)
     }
 
     var regularizer: RegularizerSettings {
