@@ -35,6 +35,12 @@ public struct Flexctl: AsyncParsableCommand {
         // silently with SIGPIPE: with the signal ignored the write fails with EPIPE, and `writeStream` turns
         // that into one message and exit code 1.
         signal(SIGPIPE, SIG_IGN)
+        // ArgumentParser prints help and version text with `print`, through C stdio, which flushes at exit and
+        // drops a failure there silently: flush first and report it. (`fflush(nil)` flushes every stream; it
+        // also avoids naming the global `stdout`, which Swift 6 refuses as shared mutable state.)
+        atexit {
+            if fflush(nil) != 0 { standardOutputFailed(errno == 0 ? EIO : errno, exitNow: true) }
+        }
         do {
             var command = try await asyncParseAsRoot(arguments)
             if var asyncCommand = command as? AsyncParsableCommand {

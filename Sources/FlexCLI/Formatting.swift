@@ -69,12 +69,14 @@ func writeStream(_ fd: Int32, _ bytes: [UInt8]) {
     }
 }
 
-/// Reports a failed write to standard output (errno `code`) and ends the process with exit code 1.
-func standardOutputFailed(_ code: Int32) -> Never {
+/// Reports a failed write to standard output (errno `code`) and ends the process with exit code 1 (`exitNow`:
+/// with `_exit`, for callers already inside `exit`'s handlers).
+func standardOutputFailed(_ code: Int32, exitNow: Bool = false) -> Never {
     let reason = code == EPIPE
         ? "standard output was closed before everything was written (broken pipe)"
         : "cannot write to standard output: \(String(cString: strerror(code)))"
     let m = "Error: \(reason)\n"
     _ = m.utf8CString.withUnsafeBufferPointer { write(STDERR_FILENO, $0.baseAddress, $0.count - 1) }
+    if exitNow { _exit(1) }
     exit(1)
 }

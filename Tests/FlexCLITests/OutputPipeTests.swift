@@ -87,6 +87,8 @@ struct OutputPipeTests {
               ["inspect", "--json", cae2],
               ["inspect", cae2],
               ["forecast", "--model", lstm, repo + "/samples/series"],
+              ["--version"],
+              ["train", "cae", "--help"],
           ])
     func commandsWritingText(args: [String]) throws {
         var args = args
