@@ -12,6 +12,7 @@ static inline int czlib_deflateInit2(z_streamp strm, int level, int method, int 
 static inline int czlib_inflateInit2(z_streamp strm, int windowBits) {
     return inflateInit2_(strm, windowBits, ZLIB_VERSION, (int)sizeof(z_stream));
 }
+
 /// What went wrong in an inflate() call that returned `rc`, as words for an error message, never a bare code:
 /// zlib's own text when it set one (`strm->msg`, e.g. "invalid block type"; the checksum messages are
 /// reworded because "incorrect data check" alone means little), otherwise a description of the code, for which

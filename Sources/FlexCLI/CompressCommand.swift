@@ -206,7 +206,8 @@ public struct DecompressCommand: ParsableCommand {
 /// one after it. Anything that is not a regular file (a FIFO would block the search forever, a folder or a
 /// device is no checkpoint) and any candidate that fails to load is skipped with one note on standard error
 /// naming it and the reason. Each candidate is examined at most once per search, so a folder job with several
-/// models neither repeats the notes nor reloads the files that did not match.
+/// models does not repeat the notes; only its fingerprint is kept, and a candidate that turns out to be the
+/// model of a later file is read again then (checkpoints are not kept in memory on speculation).
 final class ModelSearch {
     let folders: [String]
     /// Candidates skipped so far (not regular files, or refused by the reader).
