@@ -44,13 +44,13 @@ public struct ActivationCommand: ParsableCommand {
                                valueName: "b"))
     public var beta: String?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("First z.", valueName: "x"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("First z, in \(OptionBounds.gridEnd.text).", valueName: "x"))
     public var from: Double = -4
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Last z (included when on the grid).", valueName: "y"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Last z (included when on the grid), in \(OptionBounds.gridEnd.text).", valueName: "y"))
     public var to: Double = 4
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Grid spacing.", valueName: "s"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Grid spacing, in \(OptionBounds.gridStep.text); at most \(maxPoints) points.", valueName: "s"))
     public var step: Double = 0.5
 
     @Option(help: "Output format: table, csv or json.")
@@ -189,9 +189,9 @@ public struct ActivationCommand: ParsableCommand {
     /// (within rounding). Decimal inputs give decimal points (-4, -3.9, ... not -3.9000000000000004).
     public static func makeGrid(from: Double, to: Double, step: Double) throws -> [Double] {
         let t = NumberText.short
-        guard from.isFinite else { throw ValidationError("--from \(t(from)): must be a finite number") }
-        guard to.isFinite else { throw ValidationError("--to \(t(to)): must be a finite number") }
-        guard step.isFinite, step > 0 else { throw ValidationError("--step \(t(step)): must be a positive number") }
+        try OptionBounds.gridEnd.check(from, "--from")
+        try OptionBounds.gridEnd.check(to, "--to")
+        try OptionBounds.gridStep.check(step, "--step")
         guard from < to else {
             throw ValidationError("--from \(t(from)) must be below --to \(t(to))")
         }

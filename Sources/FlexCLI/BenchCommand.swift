@@ -33,11 +33,11 @@ public struct BenchCommand: ParsableCommand {
     @Option(help: "Workloads to run (\(Workload.allCases.map(\.rawValue).joined(separator: ", "))); default: all.")
     public var workload: [Workload] = []
 
-    @Option(help: "Seconds to measure each workload (after warm-up).")
+    @Option(help: "Seconds to measure each workload (after warm-up), \(OptionBounds.benchSeconds.text).")
     public var seconds: Double = 3
 
-    @Option(help: "Worker threads (default: the number of cores).")
-    public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Worker threads, \(OptionBounds.threads.text) (default: the number of cores).")
+    public var threads: Int = OptionBounds.defaultThreads
 
     @Option(help: "Seed for parameters and inputs.")
     public var seed: UInt64 = 1
@@ -51,12 +51,8 @@ public struct BenchCommand: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard seconds > 0, seconds <= 600 else {
-            throw ValidationError("--seconds must be in (0, 600], found \(seconds)")
-        }
-        guard threads >= 1, threads <= 256 else {
-            throw ValidationError("--threads must be in 1...256, found \(threads)")
-        }
+        try OptionBounds.benchSeconds.check(seconds, "--seconds")
+        try OptionBounds.threads.check(threads, "--threads")
     }
 
     public struct Result: Codable, Sendable {
@@ -85,7 +81,7 @@ public struct BenchCommand: ParsableCommand {
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try enc.encode(results), as: UTF8.self))
+            writeOutput(String(decoding: try enc.encode(results), as: UTF8.self) + "\n")
         }
     }
 
@@ -179,12 +175,12 @@ public struct BenchCommand: ParsableCommand {
 
     func printRow(_ r: Result, header: Bool) {
         if header {
-            print("workload     batch  threads  batches   throughput      mean ms/batch  p50 ms  p95 ms")
+            writeOutput("workload     batch  threads  batches   throughput      mean ms/batch  p50 ms  p95 ms\n")
         }
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
-        print(pad(r.workload, 13) + pad(String(r.batch), 7) + pad(String(r.threads), 9) + pad(String(r.batches), 10)
-              + pad(String(format: "%.0f %@", r.throughput, r.unit), 16)
-              + pad(String(format: "%.3f", r.meanMilliseconds), 15)
-              + pad(String(format: "%.3f", r.p50Milliseconds), 8) + String(format: "%.3f", r.p95Milliseconds))
+        writeOutput(pad(r.workload, 13) + pad(String(r.batch), 7) + pad(String(r.threads), 9) + pad(String(r.batches), 10)
+                    + pad(String(format: "%.0f %@", r.throughput, r.unit), 16)
+                    + pad(String(format: "%.3f", r.meanMilliseconds), 15)
+                    + pad(String(format: "%.3f", r.p50Milliseconds), 8) + String(format: "%.3f", r.p95Milliseconds) + "\n")
     }
 }

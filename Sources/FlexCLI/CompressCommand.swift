@@ -1,6 +1,5 @@
 import ArgumentParser
 import FlexCodec
-import FlexHDF5
 import FlexIO
 import FlexPlot
 import FlexRuntime
@@ -41,13 +40,13 @@ struct CompressImageCommand: ParsableCommand {
     @Option(name: [.short, .long], help: ArgumentHelp("The .flexz file, '-' for standard output, or a folder for a folder input (default: INPUT with .flexz).", valueName: "out.flexz"))
     var output: String?
 
-    @Option(help: "Bits per code value, 1–16.")
+    @Option(help: "Bits per code value, \(OptionBounds.bits.text).")
     var bits: Int = 8
 
     @Flag(help: "Print sizes, bits per pixel, PSNR and MSE of the decoded result, and the time taken.")
     var report = false
 
-    @Option(help: "Worker threads (default: the number of processors).")
+    @Option(help: "Worker threads, \(OptionBounds.threads.text) (default: the number of processors).")
     var threads: Int?
 
     @Flag(help: "Replace existing output files (never the input).")
@@ -57,14 +56,14 @@ struct CompressImageCommand: ParsableCommand {
         if let o = output, o != "-", !isDirectory(input), let f = ImageFile.format(forPath: o) {
             throw ValidationError("--output '\(o)': a .\(f.rawValue) name for a .flexz file; use a .flexz name")
         }
-        guard (1...16).contains(bits) else { throw ValidationError("--bits \(bits): must be in 1...16") }
-        if let t = threads, t < 1 { throw ValidationError("--threads \(t): must be at least 1") }
+        try OptionBounds.bits.check(bits, "--bits")
+        try OptionBounds.threads.check(threads, "--threads")
+        try checkFolderOutputOption(input: input, output: output)
     }
 
     func run() throws {
         let start = monotonicSeconds()
-        if isDirectory(input) {
-            guard let output, output != "-" else { throw CLIError("\(input) is a folder: give an output folder with --output") }
+        if isDirectory(input), let output {
             try compressFolder(try CodecModel.load(model, threads: threads), output: output)
             return
         }
@@ -137,7 +136,7 @@ public struct DecompressCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The auto-encoder checkpoint (default: found by fingerprint).", valueName: "model.h5"), completion: .file())
     var model: String?
 
-    @Option(help: "Worker threads (default: the number of processors).")
+    @Option(help: "Worker threads, \(OptionBounds.threads.text) (default: the number of processors).")
     var threads: Int?
 
     @Flag(help: "Replace existing output files.")
@@ -149,19 +148,21 @@ public struct DecompressCommand: ParsableCommand {
         if let o = output, o != "-", !isDirectory(o), !isDirectory(input), ImageFile.format(forPath: o) == nil {
             throw ValidationError("--output '\(o)': unsupported extension; use .png, .pgm or .ppm")
         }
+        try OptionBounds.threads.check(threads, "--threads")
+        try checkFolderOutputOption(input: input, output: output)
     }
 
     public func run() throws {
-        if isDirectory(input) {
-            guard let output, output != "-" else { throw CLIError("\(input) is a folder: give an output folder with --output") }
+        if isDirectory(input), let output {
             let files = try FileManager.default.contentsOfDirectory(atPath: input).filter { $0.lowercased().hasSuffix(".flexz") }.sorted()
             guard !files.isEmpty else { throw CLIError("\(input): no .flexz files in this folder") }
             try checkFolderOutputs(files.map { replacingExtension($0, with: "png") }, sources: files, folder: output, overwrite: overwrite)
             var models: [String: CodecModel] = [:]
+            let search = ModelSearch()
             try runFolderJob(files, into: output, noun: "files", verb: "decompressed") { f in
                 let src = input + "/" + f
                 let file = try FlexzFile.parse(try readInput(src, maxBytes: FlexzFile.maximumFileBytes), name: src)
-                let m = try models[file.fingerprintText] ?? resolveModel(for: file, name: src, threads: threads)
+                let m = try models[file.fingerprintText] ?? resolveModel(for: file, name: src, threads: threads, search: search)
                 models[file.fingerprintText] = m
                 let image = try m.codec.decompress(file, name: src)
                 try writeOutput(try ImageFile.encode(image, format: .png, name: src),
@@ -174,12 +175,13 @@ public struct DecompressCommand: ParsableCommand {
         let format = out == "-" ? .png : (ImageFile.format(forPath: out) ?? .png)
         let name = input == "-" ? "<stdin>" : input
         let file = try FlexzFile.parse(try readInput(input, maxBytes: FlexzFile.maximumFileBytes), name: name)
-        let m = try resolveModel(for: file, name: name, threads: threads ?? CodecModel.threads(forPixels: file.width * file.height))
+        let m = try resolveModel(for: file, name: name, threads: threads ?? CodecModel.threads(forPixels: file.width * file.height),
+                                 search: ModelSearch())
         let image = try m.codec.decompress(file, name: name)
         try writeOutput(try ImageFile.encode(image, format: format, name: out), to: out, overwrite: overwrite)
     }
 
-    private func resolveModel(for file: FlexzFile, name: String, threads: Int?) throws -> CodecModel {
+    private func resolveModel(for file: FlexzFile, name: String, threads: Int?, search: ModelSearch) throws -> CodecModel {
         if let model {
             let m = try CodecModel.load(model, threads: threads)
             guard m.fingerprint == file.fingerprintText else {
@@ -187,18 +189,113 @@ public struct DecompressCommand: ParsableCommand {
             }
             return m
         }
+        guard let (path, checkpoint) = search.checkpoint(withFingerprint: file.fingerprintText) else {
+            let skipped = search.skipped == 0 ? "" : " (\(search.skipped) file\(search.skipped == 1 ? "" : "s") skipped, see the notes above)"
+            throw CLIError("\(name) needs the model \(file.fingerprintText); no checkpoint with that fingerprint in \(search.folders.joined(separator: ", "))\(skipped); give it with --model, or add its folder to FLEXCTL_MODEL_PATH")
+        }
+        return try CodecModel(checkpoint: checkpoint, path: path, threads: threads)
+    }
+}
+
+/// The model search of `decompress` without `--model`: the `*.h5` files of `./models` and of each folder in
+/// `FLEXCTL_MODEL_PATH`, in that order (each folder's names sorted), and the first one that loads and whose
+/// fingerprint is the one asked for wins.
+///
+/// Every candidate is loaded in full with `Checkpoint.read(from:)`, the strict reader, never peeked at with
+/// libhdf5 directly: that reader is the one way in that is safe on a crafted file, and it verifies the stored
+/// fingerprint against the weights, so a damaged file that carries the right fingerprint cannot hide a good
+/// one after it. Anything that is not a regular file (a FIFO would block the search forever, a folder or a
+/// device is no checkpoint) and any candidate that fails to load is skipped with one note on standard error
+/// naming it and the reason. Each candidate is examined at most once per search, so a folder job with several
+/// models does not repeat the notes; only its fingerprint is kept, and a candidate that turns out to be the
+/// model of a later file is read again then (checkpoints are not kept in memory on speculation).
+final class ModelSearch {
+    let folders: [String]
+    /// Candidates skipped so far (not regular files, or refused by the reader).
+    private(set) var skipped = 0
+    private var candidates: [String]?
+    private var examined = 0
+    /// Fingerprint → path of every candidate loaded so far (the first one for a fingerprint).
+    private var seen: [String: String] = [:]
+
+    init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         var folders = ["models"]
-        if let extra = ProcessInfo.processInfo.environment["FLEXCTL_MODEL_PATH"] {
+        if let extra = environment["FLEXCTL_MODEL_PATH"] {
             folders += extra.split(separator: ":").map(String.init).filter { !$0.isEmpty }
         }
-        for folder in folders {
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { continue }
-            for n in names.sorted() where n.hasSuffix(".h5") {
-                let path = folder + "/" + n
-                if storedFingerprint(path) == file.fingerprintText { return try CodecModel.load(path, threads: threads) }
-            }
+        self.folders = folders
+    }
+
+    /// The first checkpoint (path and contents) whose fingerprint is `fingerprint`, or nil.
+    func checkpoint(withFingerprint fingerprint: String) -> (String, Checkpoint)? {
+        // A candidate loaded earlier in this search (a folder job with several models) had this fingerprint.
+        if let path = seen[fingerprint], let c = load(path), c.fingerprint == fingerprint { return (path, c) }
+        let all = listCandidates()
+        while examined < all.count {
+            let path = all[examined]
+            examined += 1
+            guard let c = load(path) else { continue }
+            if seen[c.fingerprint] == nil { seen[c.fingerprint] = path }
+            if c.fingerprint == fingerprint { return (path, c) }
         }
-        throw CLIError("\(name) needs the model \(file.fingerprintText); no checkpoint with that fingerprint in \(folders.joined(separator: ", ")) (give it with --model, or add its folder to FLEXCTL_MODEL_PATH)")
+        return nil
+    }
+
+    private func listCandidates() -> [String] {
+        if let candidates { return candidates }
+        var list: [String] = []
+        for folder in folders {
+            let names: [String]
+            do { names = try FileManager.default.contentsOfDirectory(atPath: folder) } catch {
+                // A folder that does not exist is simply not searched; one that exists but cannot be listed
+                // (no permission, not a folder) is worth a note.
+                if FileManager.default.fileExists(atPath: folder) {
+                    writeError("note: cannot search \(folder) for models: \(error.localizedDescription)\n")
+                }
+                continue
+            }
+            list += names.filter { $0.hasSuffix(".h5") }.sorted().map { folder + "/" + $0 }
+        }
+        candidates = list
+        return list
+    }
+
+    /// The candidate's checkpoint, or nil after a note saying why it was skipped.
+    private func load(_ path: String) -> Checkpoint? {
+        if let kind = Self.notRegularFile(path) {
+            skip(path, kind)
+            return nil
+        }
+        do { return try Checkpoint.read(from: path) } catch {
+            let first = error.problems.first?.description ?? "cannot read the checkpoint"
+            let more = error.problems.count > 1 ? " (and \(error.problems.count - 1) more problems)" : ""
+            skip(path, first + more)
+            return nil
+        }
+    }
+
+    private func skip(_ path: String, _ reason: String) {
+        skipped += 1
+        writeError("note: skipping \(path): \(reason)\n")
+    }
+
+    /// Why `path` is not a regular file (`is a FIFO`, ...), or nil if it is one. Symbolic links are followed:
+    /// a link to a checkpoint is a checkpoint.
+    static func notRegularFile(_ path: String) -> String? {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            let code = errno
+            return code == ENOENT ? "a broken symbolic link" : "cannot read it (\(String(cString: strerror(code))))"
+        }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return nil
+        case S_IFDIR: return "is a folder"
+        case S_IFIFO: return "is a FIFO"
+        case S_IFCHR: return "is a character device"
+        case S_IFBLK: return "is a block device"
+        case S_IFSOCK: return "is a socket"
+        default: return "is not a regular file"
+        }
     }
 }
 
@@ -208,21 +305,25 @@ struct CodecModel {
     var fingerprint: String
 
     /// Worker threads for one image of `pixels` pixels: one below 64 × 64 pixels, all processors above.
-    static func threads(forPixels pixels: Int) -> Int { pixels <= 64 * 64 ? 1 : Inference.defaultThreads }
+    static func threads(forPixels pixels: Int) -> Int { pixels <= 64 * 64 ? 1 : OptionBounds.defaultThreads }
 
     static func load(_ path: String, threads: Int?) throws -> CodecModel {
-        let checkpoint = try Checkpoint.read(from: path)
-        let codec = try ImageCodec(checkpoint: checkpoint, file: path, threads: threads ?? Inference.defaultThreads)
-        return CodecModel(codec: codec, fingerprint: checkpoint.fingerprint)
+        try CodecModel(checkpoint: try Checkpoint.read(from: path), path: path, threads: threads)
+    }
+
+    /// The codec of a checkpoint already read from `path`.
+    init(checkpoint: Checkpoint, path: String, threads: Int?) throws {
+        codec = try ImageCodec(checkpoint: checkpoint, file: path, threads: threads ?? OptionBounds.defaultThreads)
+        fingerprint = checkpoint.fingerprint
     }
 }
 
-/// The root attribute `fingerprint` of an HDF5 checkpoint, read without loading the weights (nil if absent).
-func storedFingerprint(_ path: String) -> String? {
-    guard HDF5File.hasSignature(path), let f = try? HDF5File.open(path) else { return nil }
-    defer { try? f.close() }
-    guard let root = try? f.root(), case .string(let s)? = try? root.attribute("fingerprint") else { return nil }
-    return s
+/// A folder as INPUT writes one file per input, so it needs an output folder: no --output, or "-", is a
+/// command-line error (exit 64), found before any work.
+func checkFolderOutputOption(input: String, output: String?) throws {
+    if isDirectory(input), output == nil || output == "-" {
+        throw ValidationError("\(input) is a folder: give an output folder with --output")
+    }
 }
 
 func isDirectory(_ path: String) -> Bool {

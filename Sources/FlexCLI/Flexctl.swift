@@ -1,6 +1,7 @@
 import ArgumentParser
 import FlexIO
 import FlexRuntime
+import Foundation
 
 /// The `flexctl` root command. Each subcommand lives in its own file; to add one, append its type to
 /// `subcommands` below (one line). Subcommands may be `ParsableCommand` or `AsyncParsableCommand`.
@@ -33,6 +34,16 @@ public struct Flexctl: AsyncParsableCommand {
         Allocator.keepFreedMemoryForReuse()
         // SIGINT, SIGTERM, SIGHUP: remove the temporary files being written, then die of the signal.
         installTempFileCleanupOnSignals()
+        // A reader that goes away (`flexctl decompress x.flexz -o - | head -c 10`) must not kill the process
+        // silently with SIGPIPE: with the signal ignored the write fails with EPIPE, and `writeStream` turns
+        // that into one message and exit code 1.
+        signal(SIGPIPE, SIG_IGN)
+        // ArgumentParser prints help and version text with `print`, through C stdio, which flushes at exit and
+        // drops a failure there silently: flush first and report it. (`fflush(nil)` flushes every stream; it
+        // also avoids naming the global `stdout`, which Swift 6 refuses as shared mutable state.)
+        atexit {
+            if fflush(nil) != 0 { standardOutputFailed(errno == 0 ? EIO : errno, exitNow: true) }
+        }
         do {
             var command = try await asyncParseAsRoot(arguments)
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -40,7 +40,7 @@ public struct ForecastCommand: ParsableCommand {
             help: ArgumentHelp("Use FILE for the model's series NAME (repeatable).", valueName: "name=file"))
     public var mappings: [String] = []
 
-    @Option(help: ArgumentHelp("Forecast K steps (trading days); K > 1 feeds predictions back.", valueName: "k"))
+    @Option(help: ArgumentHelp("Forecast K steps (trading days), \(OptionBounds.forecastSteps.text); K > 1 feeds predictions back.", valueName: "k"))
     public var horizon: Int?
 
     @Flag(help: "Backtest: rolling one-step-ahead forecasts over the history, against naive forecasts.")
@@ -63,7 +63,7 @@ public struct ForecastCommand: ParsableCommand {
     @Option(name: .customLong("plot-target"), help: ArgumentHelp("The series to plot (default: the first target).", valueName: "name"))
     public var plotTarget: String?
 
-    @Option(help: "Worker threads for the model (default: 1 for a forecast, the number of processors for --evaluate).")
+    @Option(help: "Worker threads for the model, \(OptionBounds.threads.text) (default: 1 for a forecast, the number of processors for --evaluate).")
     public var threads: Int?
 
     public init() {}
@@ -76,16 +76,11 @@ public struct ForecastCommand: ParsableCommand {
         guard ["table", "csv", "json"].contains(format) else {
             throw ValidationError("--format '\(format)': valid: table, csv, json")
         }
-        if let horizon, horizon < 1 {
-            throw ValidationError("--horizon must be at least 1 step, found \(horizon)")
-        }
-        if let horizon, horizon > 10_000 {
-            throw ValidationError("--horizon \(horizon): at most 10000 steps")
-        }
+        try OptionBounds.forecastSteps.check(horizon, "--horizon")
         if evaluate, let horizon, horizon != 1 {
             throw ValidationError("--evaluate scores one-step-ahead forecasts; leave out --horizon \(horizon)")
         }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, found \(threads)") }
+        try OptionBounds.threads.check(threads, "--threads")
         for m in mappings where ForecastEngine.Mapping.parse(m) == nil {
             throw ValidationError("--map '\(m)': expected NAME=FILE, e.g. --map 'FTSE 100=data/ftse.csv'")
         }
@@ -144,7 +139,7 @@ public struct ForecastCommand: ParsableCommand {
     /// Does the work of `run` without writing anything.
     public func execute() throws -> Result {
         // A forecast is one window: a second thread would only cost its start-up. A backtest batches every window.
-        let loaded = try ForecastEngine.loadModel(model, threads: threads ?? (evaluate ? Inference.defaultThreads : 1))
+        let loaded = try ForecastEngine.loadModel(model, threads: threads ?? (evaluate ? OptionBounds.defaultThreads : 1))
         let session = loaded.session
         var plotIndex = 0
         if let plotTarget {

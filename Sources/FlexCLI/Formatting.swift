@@ -49,8 +49,10 @@ func writeStandardOutput(_ text: String) {
 }
 
 /// Writes all of `bytes` to a file descriptor (1 or 2). If standard output cannot be written (a full disk,
-/// a closed reader), the command stops with one message on standard error and exit code 1, instead of
-/// Foundation's FileHandle trapping; errors writing standard error itself are ignored.
+/// a reader that went away: `flexctl ... | head`), the command stops with one message on standard error and
+/// exit code 1, instead of Foundation's FileHandle trapping or SIGPIPE killing the process without a word
+/// (`Flexctl.main` ignores SIGPIPE, so a closed pipe arrives here as EPIPE). Errors writing standard error
+/// itself are ignored: there is nowhere left to report them.
 func writeStream(_ fd: Int32, _ bytes: [UInt8]) {
     var written = 0
     bytes.withUnsafeBytes { raw in
@@ -59,14 +61,22 @@ func writeStream(_ fd: Int32, _ bytes: [UInt8]) {
             if n < 0 {
                 if errno == EINTR { continue }
                 let code = errno
-                if fd != STDERR_FILENO {
-                    let m = "Error: cannot write to standard output: \(String(cString: strerror(code)))\n"
-                    _ = m.utf8CString.withUnsafeBufferPointer { write(STDERR_FILENO, $0.baseAddress, $0.count - 1) }
-                    exit(1)
-                }
+                if fd != STDERR_FILENO { standardOutputFailed(code) }
                 return
             }
             written += n
         }
     }
+}
+
+/// Reports a failed write to standard output (errno `code`) and ends the process with exit code 1 (`exitNow`:
+/// with `_exit`, for callers already inside `exit`'s handlers).
+func standardOutputFailed(_ code: Int32, exitNow: Bool = false) -> Never {
+    let reason = code == EPIPE
+        ? "standard output was closed before everything was written (broken pipe)"
+        : "cannot write to standard output: \(String(cString: strerror(code)))"
+    let m = "Error: \(reason)\n"
+    _ = m.utf8CString.withUnsafeBufferPointer { write(STDERR_FILENO, $0.baseAddress, $0.count - 1) }
+    if exitNow { _exit(1) }
+    exit(1)
 }

@@ -67,8 +67,8 @@ enum Zlib {
         case Z_BUF_ERROR:
             return .failure(.init("the compressed payload is truncated (inflated \(produced) of \(expectedSize) bytes)"))
         default:
-            let msg = stream.msg.map { String(cString: $0) } ?? "error \(rc)"
-            return .failure(.init("the compressed payload is corrupt (zlib: \(msg))"))
+            return .failure(.init("the compressed payload is corrupt after \(produced) decompressed bytes: "
+                + String(cString: czlib_inflate_problem(&stream, rc))))
         }
     }
 }

@@ -173,7 +173,9 @@ struct OutputSafetyTests {
         #expect(!FileManager.default.fileExists(atPath: dir.file("z/a.flexz")))
         try FileManager.default.removeItem(atPath: dir.file("in/a.pgm"))
         let dash = try runFlexctl(["compress", "image", dir.file("in"), "--model", CodecProcessTests.cae2, "-o", "-"])
-        #expect(dash.status == 1 && dash.stderr.contains("output folder"))
+        #expect(dash.status == 64 && dash.stderr.contains("output folder"))
+        let none = try runFlexctl(["decompress", dir.file("in"), "--model", CodecProcessTests.cae2])
+        #expect(none.status == 64 && none.stderr.contains("give an output folder with --output"))
         #expect(try runFlexctl(["compress", "image", dir.file("in"), "--model", CodecProcessTests.cae2, "-o", dir.file("in")]).status == 0)
         // Decompressing into the folder of the originals would replace a.png: refused.
         let back = try runFlexctl(["decompress", dir.file("in"), "--model", CodecProcessTests.cae2, "-o", dir.file("in")])

@@ -317,7 +317,7 @@ struct ForecastProcessTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let m = ["--model", Self.model]
-        try Self.expectFailure(m + ["--horizon", "0"] + Self.samples, status: 64, ["--horizon must be at least 1"])
+        try Self.expectFailure(m + ["--horizon", "0"] + Self.samples, status: 64, ["--horizon 0: expected 1...10000"])
         try Self.expectFailure(m + ["--format", "xml"] + Self.samples, status: 64, ["--format 'xml'"])
         try Self.expectFailure(m + ["--plot", dir.file("p.png")] + Self.samples, status: 64, ["--plot needs --evaluate"])
         try Self.expectFailure(m + ["--evaluate", "--plot", dir.file("p.gif")] + Self.samples, status: 64, ["use a .png or .svg"])

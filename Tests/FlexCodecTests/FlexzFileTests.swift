@@ -23,9 +23,11 @@ struct FlexzFileTests {
     }
 
     /// A file with the valid header and another zlib payload (sizes and CRC made consistent).
-    static func withPayload(_ raw: [UInt8]) -> [UInt8] {
+    static func withPayload(_ raw: [UInt8]) -> [UInt8] { withCompressedPayload(Zlib.deflate(raw)) }
+
+    /// A file with the valid header and `payload` as its compressed bytes (sizes and CRC made consistent).
+    static func withCompressedPayload(_ payload: [UInt8]) -> [UInt8] {
         let headerSize = Int(valid[10]) | Int(valid[11]) << 8
-        let payload = Zlib.deflate(raw)
         var b = Array(valid[0..<headerSize])
         let n = payload.count
         b += [UInt8(n & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n >> 16 & 0xFF), UInt8(n >> 24)]
@@ -72,6 +74,30 @@ struct FlexzFileTests {
         let h = Int(v[10]) | Int(v[11]) << 8
         garbage[h + 4] = 0x00  // a broken zlib header
         #expect(Self.message(Self.withCRC(garbage)).contains("payload"))
+    }
+
+    /// zlib's failures reach the user as words naming the payload, never as a bare code ("zlib: error 2").
+    @Test func corruptPayloadMessages() throws {
+        let h = Int(Self.valid[10]) | Int(Self.valid[11]) << 8
+        let packed = [UInt8](repeating: 7, count: (3 * 2 * 32 * 6 + 7) / 8)
+        let good = Zlib.deflate(packed)
+        let prefix = "in.flexz: payload (byte \(h + 4)): the compressed payload is corrupt after 0 decompressed bytes: "
+        // A zlib header with FDICT set (78 20 passes the header check): zlib returns Z_NEED_DICT, without a message.
+        let dictionary = Self.message(Self.withCompressedPayload([0x78, 0x20, 0, 0, 0, 1] + good.dropFirst(2)))
+        #expect(dictionary == prefix + "the stream asks for a preset dictionary, which this format never uses")
+        // A deflate block of the reserved type 3.
+        #expect(Self.message(Self.withCompressedPayload([0x78, 0x9C, 0xFF, 0xFF, 0xFF, 0xFF])) == prefix + "invalid block type")
+        // A header that fails its check bits.
+        #expect(Self.message(Self.withCompressedPayload([0x78, 0x9D] + good.dropFirst(2))) == prefix + "the zlib header is invalid")
+        // The Adler-32 after the data no longer matches it.
+        var adler = good
+        adler[adler.count - 1] ^= 0x01
+        let checksum = Self.message(Self.withCompressedPayload(adler))
+        #expect(checksum == "in.flexz: payload (byte \(h + 4)): the compressed payload is corrupt after \(packed.count) decompressed bytes: "
+            + "the checksum of the decompressed data does not match the stored one")
+        for m in [dictionary, checksum] {
+            #expect(!m.contains("zlib:") && !m.contains("error 2"), "\(m)")
+        }
     }
 
     /// Fuzzing: random files and mutations of a valid one (bytes flipped, inserted, deleted, truncated;

@@ -180,8 +180,41 @@ struct ImageIDXTests {
         var badCRC = gzipBytes(content)
         badCRC[badCRC.count - 6] ^= 0xFF
         try writeBytes(badCRC, to: folder + "/crc.gz")
-        expectDataError(file: folder + "/crc.gz", position: "compressed byte \(badCRC.count - 4)", ["corrupt gzip data"]) {
+        expectDataError(file: folder + "/crc.gz", position: "compressed byte \(badCRC.count - 4)",
+                        ["corrupt gzip data after \(content.count) decompressed bytes: the checksum of the decompressed data does not match the stored one"]) {
             () throws(DataError) in _ = try IDXFile.read(path: folder + "/crc.gz")
+        }
+    }
+
+    @Test("zlib's failures are words, never a bare code")
+    func gzipMessagesAreWords() throws {
+        let folder = try imageScratchFolder()
+        // A gzip header (deflate, no flags, OS 3) followed by a deflate block of the reserved type 3.
+        let header: [UInt8] = [0x1F, 0x8B, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0x03]
+        try writeBytes(header + [0xFF, 0xFF, 0xFF, 0xFF], to: folder + "/block.gz")
+        expectDataError(file: folder + "/block.gz", position: "compressed byte 11",
+                        ["corrupt gzip data after 0 decompressed bytes: invalid block type"]) {
+            () throws(DataError) in _ = try IDXFile.read(path: folder + "/block.gz")
+        }
+        // A gzip header whose FHCRC flag promises a header checksum that does not match.
+        try writeBytes([0x1F, 0x8B, 0x08, 0x02, 0, 0, 0, 0, 0x00, 0x03, 0x00, 0x00] + [0x03, 0x00], to: folder + "/hcrc.gz")
+        expectDataError(file: folder + "/hcrc.gz", position: "compressed byte 12",
+                        ["corrupt gzip data after 0 decompressed bytes: the gzip header's checksum does not match"]) {
+            () throws(DataError) in _ = try IDXFile.read(path: folder + "/hcrc.gz")
+        }
+        // The length stored at the end (ISIZE) disagrees with the data (the CRC-32 still matches).
+        let content = idxBytes(dimensions: [2, 28, 28], data: (0..<(2 * 784)).map { UInt8(truncatingIfNeeded: $0) })
+        var length = gzipBytes(content)
+        length[length.count - 4] ^= 0x01
+        try writeBytes(length, to: folder + "/isize.gz")
+        expectDataError(file: folder + "/isize.gz", position: "compressed byte \(length.count)",
+                        ["the decompressed length does not match the stored one"]) {
+            () throws(DataError) in _ = try IDXFile.read(path: folder + "/isize.gz")
+        }
+        for name in ["block.gz", "hcrc.gz", "isize.gz"] {
+            do { _ = try IDXFile.read(path: folder + "/" + name) } catch {
+                #expect(!error.description.contains("zlib:") && !error.description.contains("error "), "\(error)")
+            }
         }
     }
 

@@ -47,6 +47,68 @@ struct RunConfig: Codable, Equatable {
     static let maximumFileBytes = 16 << 20
 }
 
+extension RunConfig {
+    /// The first thing wrong with a run description read from a file, or nil. A run folder may come from
+    /// anyone, and resume and export build the model from it: its options are held to the command line's
+    /// ranges (`OptionBounds`), and its layers and input shape must be exactly what its architecture and
+    /// options give, so that a crafted run.json can neither ask for absurd sizes nor carry another model.
+    func problem() -> String? {
+        func int(_ field: String, _ v: Int?, _ b: IntBounds) -> String? {
+            v.flatMap { b.problem($0) }.map { "field '\(field)' is \(v!); \($0)" }
+        }
+        func real(_ field: String, _ v: Double?, _ b: RealBounds) -> String? {
+            v.flatMap { b.problem($0) }.map { "field '\(field)' is \(NumberText.short(v!)); \($0)" }
+        }
+        let checks: [String?] = [
+            int("training.epochs", training.epochs, OptionBounds.epochs),
+            int("training.batchSize", training.batchSize, OptionBounds.batchSize),
+            int("training.patience", training.patience, OptionBounds.patience),
+            int("training.threads", training.threads, OptionBounds.threads),
+            real("learningRate", learningRate, OptionBounds.learningRate),
+            real("regularizer.delta1", regularizer.delta1, OptionBounds.regularizerWeight),
+            real("regularizer.delta2", regularizer.delta2, OptionBounds.regularizerWeight),
+            real("regularizer.delta3", regularizer.delta3, OptionBounds.regularizerWeight),
+            real("regularizer.margin", regularizer.margin, OptionBounds.margin),
+            real("data.validationFraction", data.validationFraction, OptionBounds.split),
+            real("data.testFraction", data.testFraction, OptionBounds.split),
+            int("data.patches", data.patches, OptionBounds.patches),
+            int("data.window", data.window, OptionBounds.window),
+            int("data.horizon", data.horizon, OptionBounds.targetHorizon),
+            int("hidden", hidden, OptionBounds.hidden),
+            int("lstmLayers", lstmLayers, OptionBounds.lstmLayers),
+        ]
+        if let first = checks.compactMap({ $0 }).first { return first }
+        let expected: [LayerSpec]
+        switch (command, input) {
+        case ("cae", .image):
+            guard let shape = Architecture.inputShape(of: architecture), let member = try? ActivationFunction.member(activation),
+                  let layers = try? Architecture.named(architecture, activation: member) else {
+                return "architecture '\(architecture)' with activation '\(activation)' is not a CAE this flexctl trains"
+            }
+            guard input.perSampleShape == shape else {
+                return "field 'input' has the shape \(input.perSampleShape); \(architecture) takes \(shape)"
+            }
+            expected = layers
+        case let ("forecast", .series(spec)):
+            guard let hidden, let lstmLayers, let cell, let gate = try? ActivationFunction.member(activation),
+                  let cellMember = try? ActivationFunction.member(cell) else {
+                return "the forecaster's hidden, lstmLayers, activation or cell is missing or unknown"
+            }
+            guard spec.window == data.window else {
+                return "field 'input.window' is \(spec.window) but 'data.window' is \(data.window.map(String.init) ?? "missing")"
+            }
+            expected = Architecture.lstmForecaster(features: spec.features.count, hidden: hidden, layers: lstmLayers,
+                                                   targets: spec.targets.count, gate: gate, cell: cellMember)
+        default:
+            return "command '\(command)' with \(input.kindName) input is not a run this flexctl makes"
+        }
+        guard layers == expected else {
+            return "field 'layers' does not match the architecture its options give (\(expected.map(\.summary).joined(separator: ", ")))"
+        }
+        return nil
+    }
+}
+
 /// Where the data came from and how it was split.
 struct DataConfig: Codable, Equatable {
     /// CAE: the `--data` path (absolute).
@@ -126,6 +188,7 @@ struct RunFolder {
         guard c.formatVersion <= RunConfig.formatVersion else {
             throw CLIError("\(configPath): run format version \(c.formatVersion) is newer than this flexctl reads (\(RunConfig.formatVersion))")
         }
+        if let problem = c.problem() { throw CLIError("\(configPath): \(problem)") }
         return c
     }
 

@@ -25,37 +25,37 @@ public struct TrainCommand: ParsableCommand {
 
 /// Options every `train` subcommand has. Unset options take the subcommand's defaults (shown in its help).
 struct TrainingArguments: ParsableArguments {
-    @Option(help: "Passes over the training set.")
+    @Option(help: "Passes over the training set, \(OptionBounds.epochs.text).")
     var epochs: Int?
 
-    @Option(name: .customLong("batch-size"), help: "Samples per optimiser step.")
+    @Option(name: .customLong("batch-size"), help: "Samples per optimiser step, \(OptionBounds.batchSize.text).")
     var batchSize: Int?
 
-    @Option(help: "Adam's learning rate.")
+    @Option(help: "Adam's learning rate, in \(OptionBounds.learningRate.text).")
     var lr: Double?
 
     @Option(help: "Seed of the weight initialisation, the validation split and the shuffling.")
     var seed: UInt64?
 
-    @Option(name: .customLong("val-split"), help: "Fraction of the training data held out for validation (0 for none).")
+    @Option(name: .customLong("val-split"), help: "Fraction of the training data held out for validation, in \(OptionBounds.split.text) (0 for none).")
     var valSplit: Double?
 
-    @Option(help: "Stop after this many epochs without a lower validation loss and restore the best weights.")
+    @Option(help: "Stop after this many epochs without a lower validation loss and restore the best weights, \(OptionBounds.patience.text).")
     var patience: Int?
 
-    @Option(name: .customLong("reg-mean"), help: "Regulariser weight δ1: alpha/beta towards the layer mean.")
+    @Option(name: .customLong("reg-mean"), help: "Regulariser weight δ1: alpha/beta towards the layer mean, in \(OptionBounds.regularizerWeight.text).")
     var regMean: Double?
 
-    @Option(name: .customLong("reg-default"), help: "Regulariser weight δ2: alpha/beta towards the member's default.")
+    @Option(name: .customLong("reg-default"), help: "Regulariser weight δ2: alpha/beta towards the member's default, in \(OptionBounds.regularizerWeight.text).")
     var regDefault: Double?
 
-    @Option(name: .customLong("reg-boundary"), help: "Regulariser weight δ3: alpha away from the bounds.")
+    @Option(name: .customLong("reg-boundary"), help: "Regulariser weight δ3: alpha away from the bounds, in \(OptionBounds.regularizerWeight.text).")
     var regBoundary: Double?
 
-    @Option(help: "Regulariser margin Δ: alpha is penalised beyond 1 − Δ (and below Δ for one free weight).")
+    @Option(help: "Regulariser margin Δ, in \(OptionBounds.margin.text): alpha is penalised beyond 1 − Δ (and below Δ for one free weight).")
     var margin: Double?
 
-    @Option(help: "Worker threads (default: the number of processors). The same seed and thread count give identical runs.")
+    @Option(help: "Worker threads, \(OptionBounds.threads.text) (default: the number of processors). The same seed and thread count give identical runs.")
     var threads: Int?
 
     @Option(help: ArgumentHelp("The run folder to create (default: runs/<task>-<timestamp>).", valueName: "run-dir"),
@@ -87,19 +87,19 @@ struct TrainingArguments: ParsableArguments {
     }
 
     func validate() throws {
-        if let v = epochs, v < 1 { throw ValidationError("--epochs \(v): must be at least 1") }
-        if let v = batchSize, v < 1 { throw ValidationError("--batch-size \(v): must be at least 1") }
-        if let v = lr, !(v > 0 && v.isFinite) { throw ValidationError("--lr \(v): must be a positive number") }
-        if let v = valSplit, !(v >= 0 && v < 1) { throw ValidationError("--val-split \(v): must be in [0, 1)") }
-        if let v = patience, v < 1 { throw ValidationError("--patience \(v): must be at least 1 epoch") }
+        try OptionBounds.epochs.check(epochs, "--epochs")
+        try OptionBounds.batchSize.check(batchSize, "--batch-size")
+        try OptionBounds.learningRate.check(lr, "--lr")
+        try OptionBounds.split.check(valSplit, "--val-split")
+        try OptionBounds.patience.check(patience, "--patience")
         if patience != nil, valSplit == 0 {
             throw ValidationError("--patience needs a validation split to watch; --val-split is 0")
         }
-        for (name, v) in [("--reg-mean", regMean), ("--reg-default", regDefault), ("--reg-boundary", regBoundary)] {
-            if let v, !(v >= 0 && v.isFinite) { throw ValidationError("\(name) \(v): must be a non-negative number") }
-        }
-        if let v = margin, !(v >= 0 && v < 0.5) { throw ValidationError("--margin \(v): must be in [0, 0.5)") }
-        if let v = threads, v < 1 { throw ValidationError("--threads \(v): must be at least 1") }
+        try OptionBounds.regularizerWeight.check(regMean, "--reg-mean")
+        try OptionBounds.regularizerWeight.check(regDefault, "--reg-default")
+        try OptionBounds.regularizerWeight.check(regBoundary, "--reg-boundary")
+        try OptionBounds.margin.check(margin, "--margin")
+        try OptionBounds.threads.check(threads, "--threads")
         if resume != nil, !fixedOnResume.isEmpty {
             throw ValidationError("--resume continues a run with the options it started with; remove \(fixedOnResume.joined(separator: ", ")) (only --epochs may change)")
         }
@@ -108,7 +108,7 @@ struct TrainingArguments: ParsableArguments {
     /// Defaults of a task, overridden by the options given.
     func options(defaultEpochs: Int, defaultBatch: Int, defaultPatience: Int?) -> TrainingOptions {
         TrainingOptions(epochs: epochs ?? defaultEpochs, batchSize: batchSize ?? defaultBatch, seed: seed ?? 1,
-                        patience: patience ?? defaultPatience, threads: threads ?? Inference.defaultThreads)
+                        patience: patience ?? defaultPatience, threads: threads ?? OptionBounds.defaultThreads)
     }
 
     var regularizer: RegularizerSettings {
@@ -148,10 +148,10 @@ struct TrainCAECommand: ParsableCommand {
     @Option(help: ArgumentHelp("Training images (the kinds accepted are listed above).", valueName: "path"), completion: .file())
     var data: String?
 
-    @Option(help: "Patches sampled from a photo folder for training.")
+    @Option(help: "Patches sampled from a photo folder for training, \(OptionBounds.patches.text).")
     var patches: Int = 20_000
 
-    @Option(name: .customLong("test-split"), help: "Fraction held out for testing when the data has no test set of its own (seeded).")
+    @Option(name: .customLong("test-split"), help: "Fraction held out for testing when the data has no test set of its own (seeded), in \(OptionBounds.split.text).")
     var testSplit: Double = 0.1
 
     @OptionGroup var common: TrainingArguments
@@ -163,8 +163,8 @@ struct TrainCAECommand: ParsableCommand {
         do { _ = try ActivationFunction.member(activation) } catch {
             throw ValidationError("--activation '\(activation)': \(error.message)")
         }
-        guard patches >= 1 else { throw ValidationError("--patches \(patches): must be at least 1") }
-        guard testSplit >= 0, testSplit < 1 else { throw ValidationError("--test-split \(testSplit): must be in [0, 1)") }
+        try OptionBounds.patches.check(patches, "--patches")
+        try OptionBounds.split.check(testSplit, "--test-split")
         if common.resume == nil, data == nil {
             throw ValidationError("--data is required (or --resume RUN_DIR to continue a run)")
         }
@@ -211,16 +211,16 @@ struct TrainForecastCommand: ParsableCommand {
     @Option(help: "A series to predict (repeat for several; 'all' predicts every series). Required with several series.")
     var target: [String] = []
 
-    @Option(help: "Days per input window.")
+    @Option(help: "Days per input window, \(OptionBounds.window.text).")
     var window: Int = 30
 
-    @Option(help: "Days ahead of the window's last day that the target lies.")
+    @Option(help: "Days ahead of the window's last day that the target lies, \(OptionBounds.targetHorizon.text).")
     var horizon: Int = 1
 
-    @Option(help: "LSTM hidden units.")
+    @Option(help: "LSTM hidden units, \(OptionBounds.hidden.text).")
     var hidden: Int = 16
 
-    @Option(help: "Stacked LSTM layers.")
+    @Option(help: "Stacked LSTM layers, \(OptionBounds.lstmLayers.text).")
     var layers: Int = 1
 
     @Option(help: "Gate activation member (input, forget, output gates), e.g. p-sig-ramp or sigmoid.")
@@ -232,7 +232,7 @@ struct TrainForecastCommand: ParsableCommand {
     @Option(help: "Transform of prices: returns, log_returns or none.")
     var transform: String = "returns"
 
-    @Option(name: .customLong("test-split"), help: "The latest fraction of the windows held out for testing.")
+    @Option(name: .customLong("test-split"), help: "The latest fraction of the windows held out for testing, in \(OptionBounds.split.text).")
     var testSplit: Double = 0.2
 
     @OptionGroup var common: TrainingArguments
@@ -243,14 +243,14 @@ struct TrainForecastCommand: ParsableCommand {
                 throw ValidationError("\(opt) '\(name)': \(error.message)")
             }
         }
-        guard window >= 1 else { throw ValidationError("--window \(window): must be at least 1") }
-        guard horizon >= 1 else { throw ValidationError("--horizon \(horizon): must be at least 1") }
-        guard hidden >= 1 else { throw ValidationError("--hidden \(hidden): must be at least 1") }
-        guard layers >= 1 else { throw ValidationError("--layers \(layers): must be at least 1") }
+        try OptionBounds.window.check(window, "--window")
+        try OptionBounds.targetHorizon.check(horizon, "--horizon")
+        try OptionBounds.hidden.check(hidden, "--hidden")
+        try OptionBounds.lstmLayers.check(layers, "--layers")
         guard SeriesInputSpec.transforms.contains(transform) else {
             throw ValidationError("--transform '\(transform)': valid: \(SeriesInputSpec.transforms.joined(separator: ", "))")
         }
-        guard testSplit >= 0, testSplit < 1 else { throw ValidationError("--test-split \(testSplit): must be in [0, 1)") }
+        try OptionBounds.split.check(testSplit, "--test-split")
         if common.resume == nil, series.isEmpty {
             throw ValidationError("--series is required (or --resume RUN_DIR to continue a run)")
         }

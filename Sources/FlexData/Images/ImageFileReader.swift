@@ -175,9 +175,9 @@ final class ImageByteReader {
                 throw DataError(file: path, position: "compressed byte \(compressed.count)",
                                 message: "gzip data ends unexpectedly after \(position + produced) decompressed bytes (truncated .gz file)")
             default:
-                let reason = stream.pointee.msg.map { String(cString: $0) } ?? "error \(rc)"
                 throw DataError(file: path, position: "compressed byte \(compressedPosition)",
-                                message: "corrupt gzip data (zlib: \(reason)) after \(position + produced) decompressed bytes")
+                                message: "corrupt gzip data after \(position + produced) decompressed bytes: "
+                                    + String(cString: czlib_inflate_problem(stream, rc)))
             }
         }
         return produced
