@@ -52,6 +52,9 @@ let package = Package(
 
         // Small C helpers (allocator tuning). No stable API: internal to flexctl.
         .target(name: "CFlexSupport"),
+        // PNG decoding with libpng's classic API (samples as stored, no gamma), in C so that libpng's
+        // longjmp error path never crosses Swift frames. No stable API: internal to flexctl.
+        .target(name: "CFlexPNG", dependencies: ["CPNG"], linkerSettings: [.linkedLibrary("png16")]),
 
         // Runtime: tensors, forward kernels, activations. Never depends on training code.
         .target(
@@ -71,8 +74,9 @@ let package = Package(
         .target(name: "FlexData", dependencies: ["FlexRuntime", "CZlib", "FlexPlot"]),
         // The image codec: PNG/PGM/PPM reading and writing, tiling, quantisation, the .flexz container.
         .target(name: "FlexCodec", dependencies: ["FlexRuntime", "CZlib", "CPNG", "FlexPlot"]),
-        // Line plots to SVG and PNG (PNG through libpng's simplified API).
-        .target(name: "FlexPlot", dependencies: ["CPNG"]),
+        // Line plots to SVG and PNG (written through libpng's simplified API), and the one PNG reader
+        // (CFlexPNG) that the codec and the data loaders share.
+        .target(name: "FlexPlot", dependencies: ["CPNG", "CFlexPNG"]),
         // The command-line interface, as a library so tests can drive it.
         .target(
             name: "FlexCLI",

@@ -74,41 +74,6 @@ public func writePNG(path: String, width: Int, height: Int, channels: Int, pixel
     try writeFileAtomically(path: path, bytes: bytes)
 }
 
-/// A decoded PNG: 8-bit pixels in the requested layout.
-public struct PNGImage: Sendable, Equatable {
-    public var width: Int
-    public var height: Int
-    public var channels: Int
-    public var pixels: [UInt8]
-}
-
-/// Reads a PNG file with libpng's simplified API, converting it to 8-bit `channels` (1, 3 or 4).
-public func readPNG(path: String, channels: Int = 4) throws(FileWriteError) -> PNGImage {
-    guard let layout = PNGChannels(rawValue: channels) else {
-        throw FileWriteError(path: path, reason: "unsupported channel count \(channels)")
-    }
-    var image = png_image()
-    image.version = UInt32(PNG_IMAGE_VERSION)
-    guard png_image_begin_read_from_file(&image, path) != 0 else {
-        let message = libpngMessage(&image)
-        png_image_free(&image)
-        throw FileWriteError(path: path, reason: "cannot read PNG: \(message)")
-    }
-    image.format = layout.libpngFormat
-    let width = Int(image.width), height = Int(image.height)
-    var pixels = [UInt8](repeating: 0, count: width * height * channels)
-    let ok = pixels.withUnsafeMutableBytes { dst in
-        png_image_finish_read(&image, nil, dst.baseAddress, Int32(width * channels), nil)
-    }
-    guard ok != 0 else {
-        let message = libpngMessage(&image)
-        png_image_free(&image)
-        throw FileWriteError(path: path, reason: "cannot read PNG: \(message)")
-    }
-    png_image_free(&image)
-    return PNGImage(width: width, height: height, channels: channels, pixels: pixels)
-}
-
 private func libpngMessage(_ image: inout png_image) -> String {
     let message = withUnsafeBytes(of: &image.message) { raw -> String in
         let bytes = raw.prefix { $0 != 0 }
