@@ -111,7 +111,7 @@ let package = Package(
             name: "FlexDataTests", dependencies: ["FlexData", "CZlib"], exclude: ["Reference"],
             resources: [.copy("Fixtures")]),
         .testTarget(
-            name: "FlexCodecTests", dependencies: ["FlexCodec", "FlexRuntime", "CPNG"], exclude: ["Fixtures/make_pngs.py"],
+            name: "FlexCodecTests", dependencies: ["FlexCodec", "FlexRuntime", "FlexPlot", "CPNG"], exclude: ["Fixtures/make_pngs.py"],
             resources: [.copy("Fixtures")]),
         // The shipped models in models/ against the data they were trained on.
         .testTarget(name: "FlexModelTests", dependencies: ["FlexRuntime", "FlexData"]),

@@ -129,6 +129,14 @@ public func decodePNGSamples(_ bytes: [UInt8], name: String, maximumSide: Int = 
           header.row_bytes == width * channels * bitDepth / 8 else {
         throw PNGReadError(file: name, reason: "unsupported PNG layout (bit depth \(header.file_bit_depth), colour type \(header.file_color_type) decodes to \(channels) channels of \(bitDepth) bits, \(header.row_bytes) bytes a row)")
     }
+    // deflate compresses at most about 1032:1, so IDAT chunks smaller than 1/1032 of the image's samples
+    // cannot hold it: a tiny file declaring a large image is refused before its pixel buffer is allocated.
+    let fileChannels = [0: 1, 2: 3, 3: 1, 4: 2, 6: 4][Int(header.file_color_type)] ?? 4
+    let sampleBytes = (width * height * fileChannels * Int(header.file_bit_depth) + 7) / 8
+    let idat = idatBytes(bytes)
+    guard idat * 1032 + 1024 >= sampleBytes else {
+        throw PNGReadError(file: name, reason: "corrupt or truncated PNG: a \(width)×\(height) image needs at least \(sampleBytes / 1032) bytes of compressed data, the IDAT chunks hold \(idat)")
+    }
     var failed = false
     let pixels = [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
         let ok = bytes.withUnsafeBufferPointer { data in
@@ -207,6 +215,19 @@ private func readWholeFile(_ path: String) throws(PNGReadError) -> [UInt8] {
         done += n
     }
     return Array(bytes.prefix(done))
+}
+
+/// The total length of the IDAT chunks present in `bytes` (a chunk cut short counts what is there).
+private func idatBytes(_ bytes: [UInt8]) -> Int {
+    var offset = 8, total = 0
+    while offset + 8 <= bytes.count {
+        let length = bytes[offset..<(offset + 4)].reduce(0) { $0 << 8 | Int($1) }
+        if bytes[(offset + 4)..<(offset + 8)].elementsEqual("IDAT".utf8) {
+            total += min(length, bytes.count - offset - 8)
+        }
+        offset += 12 + length
+    }
+    return total
 }
 
 private func hexByte(_ b: UInt8) -> String {

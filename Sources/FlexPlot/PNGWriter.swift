@@ -63,7 +63,23 @@ public func encodePNG(width: Int, height: Int, channels: Int, pixels: [UInt8],
         throw FileWriteError(path: label, reason: "libpng: \(message)")
     }
     png_image_free(&image)
-    return Array(out.prefix(size))
+    return withoutColourSpaceChunk(Array(out.prefix(size)))
+}
+
+/// The simplified API tags every 8-bit image with an sRGB chunk. flexctl's images are samples with no known
+/// colour space (a decoded image is whatever the input held, which may have been linear or Adobe RGB), so the
+/// chunk is dropped: an untagged PNG claims nothing, and no reader adjusts its samples. (Removing an ancillary
+/// chunk leaves a valid PNG: every chunk carries its own CRC.)
+func withoutColourSpaceChunk(_ png: [UInt8]) -> [UInt8] {
+    var out = Array(png.prefix(8))
+    var offset = 8
+    while offset + 12 <= png.count {
+        let length = png[offset..<(offset + 4)].reduce(0) { $0 << 8 | Int($1) }
+        let end = min(png.count, offset + 12 + length)
+        if !png[(offset + 4)..<(offset + 8)].elementsEqual("sRGB".utf8) { out += png[offset..<end] }
+        offset = end
+    }
+    return out
 }
 
 /// Writes 8-bit gray (1), RGB (3) or RGBA (4) pixels to a PNG file, atomically (temporary file in the

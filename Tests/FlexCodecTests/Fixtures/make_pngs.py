@@ -174,18 +174,17 @@ def main():
     # 16-bit: v16 = 257 * v8 + d with |d| < 128, so round(v16 / 257) = v8.
     g16 = [[gray8[y][x] * 257 + ((x * 31 + y * 17) % 255) - 127 if 0 < gray8[y][x] < 255 else gray8[y][x] * 257 for x in range(W)] for y in range(H)]
     png("gray16.png", g16, 16, 0, 1)
-    expected["gray16.png"] = (1, flat(gray8))
+    expected["gray16.png"] = (1, flat(gray8), flat(g16))
     r16 = [[v * 257 + (((i * 13) % 200) - 100 if 0 < v < 255 else 0) for i, v in enumerate(row)] for row in rgb8]
     png("rgb16.png", r16, 16, 2, 3)
-    expected["rgb16.png"] = (3, flat(rgb8))
+    expected["rgb16.png"] = (3, flat(rgb8), flat(r16))
     png("rgb16-interlaced.png", r16, 16, 2, 3, interlace=True)
-    expected["rgb16-interlaced.png"] = (3, flat(rgb8))
-    # libpng returns 16-bit colour premultiplied by alpha; flexctl divides it out, which is exact to 8 bits for
-    # alpha >= 128/255 (a transparent pixel's colour is lost, and it is dropped with the alpha anyway).
+    expected["rgb16-interlaced.png"] = (3, flat(rgb8), flat(r16))
+    # Alpha of at least 128/255 here (gama50-rgba16.png covers the whole range, including 0).
     a16 = [[(alpha[y][x] // 2 + 128) for x in range(W)] for y in range(H)]
     rgba16 = [[v for x in range(W) for v in (r16[y][3 * x], r16[y][3 * x + 1], r16[y][3 * x + 2], a16[y][x] * 257)] for y in range(H)]
     png("rgba16.png", rgba16, 16, 6, 4)
-    expected["rgba16.png"] = (4, [v for y in range(H) for x in range(W) for v in (rgb8[y][3 * x], rgb8[y][3 * x + 1], rgb8[y][3 * x + 2], a16[y][x])])
+    expected["rgba16.png"] = (4, [v for y in range(H) for x in range(W) for v in (rgb8[y][3 * x], rgb8[y][3 * x + 1], rgb8[y][3 * x + 2], a16[y][x])], flat(rgba16))
     # Sub-8-bit gray: values expand by bit replication.
     for bits in (1, 2, 4):
         top = (1 << bits) - 1
