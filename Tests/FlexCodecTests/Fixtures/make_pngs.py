@@ -47,8 +47,9 @@ def scanlines(rows, bits, channels, width):
 ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
 
 
-def png(path, samples, bits, color_type, channels, palette=None, trns=None, interlace=False, extra=()):
-    """samples: H rows of W*channels ints; extra: (kind, data) chunks written before PLTE and IDAT."""
+def png(path, samples, bits, color_type, channels, palette=None, trns=None, interlace=False, extra=(), size=(W, H)):
+    """samples: H rows of W*channels ints (or size = (width, height), not interlaced); extra: (kind, data)
+    chunks written before PLTE and IDAT."""
     raw = b""
     if interlace:
         for x0, y0, dx, dy in ADAM7:
@@ -60,7 +61,7 @@ def png(path, samples, bits, color_type, channels, palette=None, trns=None, inte
             raw += scanlines(rows, bits, channels, len(xs))
     else:
         raw = scanlines(samples, bits, channels, W)
-    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", W, H, bits, color_type, 0, 0, 1 if interlace else 0))
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", *size, bits, color_type, 0, 0, 1 if interlace else 0))
     for kind, payload in extra:
         data += chunk(kind, payload)
     if palette:
@@ -148,6 +149,12 @@ def colour_metadata(expected, flat, gray8, rgb8, alpha, rgba, ga):
     png("gray16-trns.png", g16, 16, 0, 1, trns=struct.pack(">H", gkey), extra=[SRGB])
     stored = [v for row in g16 for g in row for v in (g, 0 if g == gkey else 65535)]
     expected["gray16-trns.png"] = (2, [to8(v) for v in stored], stored)
+    # A smooth 48x32 16-bit photo-like gradient tagged as ImageMagick tags it, for the CLI's --report test (an
+    # auto-encoder reconstructs it well, so reading it darkened would show as a large PSNR difference).
+    sw, sh = 48, 32
+    smooth = [[int(65535 * (0.15 + 0.7 * ((x / sw) * (1 - c / 4) + (y / sh) * (c / 4)))) for x in range(sw) for c in range(3)] for y in range(sh)]
+    png("srgb-rgb16-smooth.png", smooth, 16, 2, 3, extra=[gama(0.45455), CHRM_SRGB, SRGB], size=(sw, sh))
+    expected["srgb-rgb16-smooth.png"] = (3, [to8(v) for v in flat(smooth)], flat(smooth), (sw, sh))
 
 
 def main():
@@ -211,10 +218,11 @@ def main():
     expected["rgb.ppm"] = (3, flat(rgb8))
     colour_metadata(expected, flat, gray8, rgb8, alpha, rgba, ga)
     out = {}
-    for k, (c, p, *stored) in expected.items():
-        out[k] = {"width": W, "height": H, "channels": c, "pixels": p}
-        if stored:
-            out[k]["stored"] = stored[0]
+    for k, (c, p, *more) in expected.items():
+        w, h = more[1] if len(more) > 1 else (W, H)
+        out[k] = {"width": w, "height": h, "channels": c, "pixels": p}
+        if more:
+            out[k]["stored"] = more[0]
     json.dump(out, open("expected.json", "w"), indent=None, sort_keys=True)
 
 
