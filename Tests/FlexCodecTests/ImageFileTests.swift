@@ -194,6 +194,13 @@ struct ImageFileTests {
         badIDAT[badIDAT.count - 13] ^= 1  // last byte of IDAT's CRC
         #expect(message(badIDAT).contains("CRC"), "\(message(badIDAT))")
         #expect(message(PNGChunks.join([chunks[0], ("CRIT", [1, 2, 3])] + chunks.dropFirst())).contains("CRIT"))
+        // Image data that inflates to less than the image (a complete zlib stream, rows missing) is an error,
+        // never an image with made-up rows. Extra data after the last row is ignored (libpng's default, as in
+        // other readers): every sample is there and exact.
+        let seed = try ImageFuzzTests.PNGSeed(png)
+        #expect(message(seed.rebuilt(raw: Array(seed.raw.dropLast(1)))).contains("in.png: corrupt or truncated PNG"), "\(message(seed.rebuilt(raw: Array(seed.raw.dropLast(1)))))")
+        #expect(try ImageFile.decode(seed.rebuilt(raw: seed.raw + [0, 1, 2]), name: "in.png") == ImageFile.decode(png, name: "in.png"))
+        #expect(try ImageFile.decode(seed.rebuilt(raw: seed.raw), name: "in.png") == ImageFile.decode(png, name: "in.png"))
         let text = Array("Comment\u{0}hello".utf8)
         var badText = PNGChunks.join([chunks[0], ("tEXt", text)] + chunks.dropFirst())
         badText[8 + 25 + 8 + text.count] ^= 1  // the tEXt chunk's CRC (after the signature, IHDR, its length and type)
