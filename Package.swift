@@ -58,6 +58,9 @@ let package = Package(
         // Safe file I/O for every other target: inputs that are regular files of bounded size, and the one
         // atomic writer (temporary file + rename or no-replace link, removed on errors and signals).
         .target(name: "FlexIO", dependencies: ["CFlexSupport"]),
+        // PNG decoding with libpng's classic API (samples as stored, no gamma), in C so that libpng's
+        // longjmp error path never crosses Swift frames. No stable API: internal to flexctl.
+        .target(name: "CFlexPNG", dependencies: ["CPNG"], linkerSettings: [.linkedLibrary("png16")]),
 
         // Runtime: tensors, forward kernels, activations. Never depends on training code.
         .target(
@@ -77,8 +80,9 @@ let package = Package(
         .target(name: "FlexData", dependencies: ["FlexRuntime", "FlexIO", "CZlib", "FlexPlot"]),
         // The image codec: PNG/PGM/PPM reading and writing, tiling, quantisation, the .flexz container.
         .target(name: "FlexCodec", dependencies: ["FlexRuntime", "FlexIO", "CZlib", "CPNG", "FlexPlot"]),
-        // Line plots to SVG and PNG (PNG through libpng's simplified API).
-        .target(name: "FlexPlot", dependencies: ["CPNG", "FlexIO"]),
+        // Line plots to SVG and PNG (written through libpng's simplified API), and the one PNG reader
+        // (CFlexPNG) that the codec and the data loaders share.
+        .target(name: "FlexPlot", dependencies: ["CPNG", "CFlexPNG", "FlexIO"]),
         // The command-line interface, as a library so tests can drive it.
         .target(
             name: "FlexCLI",
@@ -113,7 +117,7 @@ let package = Package(
             name: "FlexDataTests", dependencies: ["FlexData", "CZlib"], exclude: ["Reference"],
             resources: [.copy("Fixtures")]),
         .testTarget(
-            name: "FlexCodecTests", dependencies: ["FlexCodec", "FlexRuntime", "CPNG"], exclude: ["Fixtures/make_pngs.py"],
+            name: "FlexCodecTests", dependencies: ["FlexCodec", "FlexRuntime", "FlexPlot", "CPNG"], exclude: ["Fixtures/make_pngs.py"],
             resources: [.copy("Fixtures")]),
         // The shipped models in models/ against the data they were trained on.
         .testTarget(name: "FlexModelTests", dependencies: ["FlexRuntime", "FlexData"]),

@@ -119,8 +119,12 @@ public struct FlexzFile: Sendable, Equatable {
         guard f.codeChannels >= 1, f.codeHeight >= 1, f.codeWidth >= 1 else {
             throw fail("code shape (bytes 64–69) is \(f.codeChannels)×\(f.codeHeight)×\(f.codeWidth); each must be at least 1")
         }
-        let count = f.tileCount * f.valuesPerTile
-        guard count <= maximumCodeValues else { throw fail("the code has \(count) values, more than the limit \(maximumCodeValues)") }
+        // Each factor is below 2^16 but their product is not bounded: multiply with overflow checks.
+        let (perTile, o1) = (f.codeChannels * f.codeHeight).multipliedReportingOverflow(by: f.codeWidth)
+        let (count, o2) = f.tileCount.multipliedReportingOverflow(by: perTile)
+        guard !o1, !o2, count <= maximumCodeValues else {
+            throw fail("the code has \(f.tileCount) tiles of \(f.codeChannels)×\(f.codeHeight)×\(f.codeWidth) values (bytes 60–69), more than the limit of \(maximumCodeValues) values")
+        }
         let expectedHeader = 72 + 8 * f.codeChannels
         guard headerSize == expectedHeader else {
             throw fail("header size (bytes 10–11) = \(headerSize); with \(f.codeChannels) code channels it must be \(expectedHeader)")

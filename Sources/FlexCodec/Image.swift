@@ -1,4 +1,3 @@
-import CPNG
 import FlexPlot
 import FlexRuntime
 
@@ -52,16 +51,18 @@ public enum ImageFormat: String, Sendable {
     case png, pgm, ppm
 }
 
-/// Reading and writing images: PNG through libpng's simplified API (every bit depth, gray, gray+alpha, RGB,
-/// RGBA, palette with or without transparency, interlaced), binary PGM (P5) and PPM (P6) with any maxval.
+/// Reading and writing images: PNG (every bit depth, gray, gray+alpha, RGB, RGBA, palette with or without
+/// transparency, interlaced; samples as stored, gAMA/sRGB/iCCP/cHRM ignored) through FlexPlot's reader, binary
+/// PGM (P5) and PPM (P6) with any maxval. Writing PNG goes through libpng's simplified API.
 public enum ImageFile {
     /// The largest image accepted, in pixels (checked from the header, before any pixel memory is allocated).
-    public static let maximumPixels = 1 << 26  // 67,108,864 (e.g. 8192 × 8192)
+    public static let maximumPixels = PNGLimits.maximumPixels  // 67,108,864 (e.g. 8192 × 8192)
     /// The largest width or height accepted.
-    public static let maximumSide = 1 << 16
+    public static let maximumSide = PNGLimits.maximumSide
 
-    /// Decodes PNG, PGM or PPM bytes (recognised by their signature, not the file name) to 8 bits per channel.
-    /// 16-bit samples become round(v / 257); PNM samples with maxval M become round(v · 255 / M).
+    /// Decodes PNG, PGM or PPM bytes (recognised by their signature, not the file name) to 8 bits per channel,
+    /// from the samples as stored: 16-bit PNG samples become round(v / 257); PNM samples with maxval M become
+    /// round(v · 255 / M).
     public static func decode(_ bytes: [UInt8], name: String) throws(CodecError) -> RasterImage {
         if bytes.isEmpty { throw CodecError(file: name, "empty file (0 bytes); expected a PNG, PGM or PPM image") }
         if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return try decodePNG(bytes, name: name) }
@@ -75,67 +76,18 @@ public enum ImageFile {
     }
 
     static func checkSize(_ w: Int, _ h: Int, name: String) throws(CodecError) {
-        guard w >= 1, h >= 1 else { throw CodecError(file: name, "the image is \(w)×\(h); width and height must be at least 1") }
-        guard w <= maximumSide, h <= maximumSide, w * h <= maximumPixels else {
-            throw CodecError(file: name, "the image is \(w)×\(h) (\(w * h) pixels); flexctl accepts at most \(maximumSide) pixels a side and \(maximumPixels) pixels in all")
+        if let m = imageSizeLimitMessage(width: w, height: h, maximumSide: maximumSide, maximumPixels: maximumPixels) {
+            throw CodecError(file: name, m)
         }
     }
 
+    /// PNG through FlexPlot's reader: the samples as stored (no gamma or colour conversion at any bit depth),
+    /// with the file's channels.
     static func decodePNG(_ bytes: [UInt8], name: String) throws(CodecError) -> RasterImage {
-        var image = png_image()
-        image.version = UInt32(PNG_IMAGE_VERSION)
-        let begun = bytes.withUnsafeBytes { png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }
-        guard begun != 0 else {
-            let m = pngMessage(&image)
-            png_image_free(&image)
-            throw CodecError(file: name, "not a readable PNG (libpng: \(m))")
-        }
-        let w = Int(image.width), h = Int(image.height)
-        do { try checkSize(w, h, name: name) } catch { png_image_free(&image); throw error }
-        // Keep the file's channels; drop the colour map (palette → RGB or RGBA).
-        let color = image.format & UInt32(PNG_FORMAT_FLAG_COLOR) != 0
-        let alpha = image.format & UInt32(PNG_FORMAT_FLAG_ALPHA) != 0
-        let channels = (color ? 3 : 1) + (alpha ? 1 : 0)
-        let sixteen = image.format & UInt32(PNG_FORMAT_FLAG_LINEAR) != 0
-        var format = UInt32(0)
-        if color { format |= UInt32(PNG_FORMAT_FLAG_COLOR) }
-        if alpha { format |= UInt32(PNG_FORMAT_FLAG_ALPHA) }
-        if sixteen {
-            // 16-bit files: read the samples as they are (libpng treats 16-bit data without gAMA as linear,
-            // so no gamma conversion happens) and scale to 8 bits ourselves.
-            image.format = format | UInt32(PNG_FORMAT_FLAG_LINEAR)
-            var wide = [UInt16](repeating: 0, count: w * h * channels)
-            let ok = wide.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
-            guard ok != 0 else {
-                let m = pngMessage(&image)
-                png_image_free(&image)
-                throw CodecError(file: name, "corrupt or truncated PNG (libpng: \(m))")
-            }
-            png_image_free(&image)
-            if alpha {
-                // The simplified API premultiplies 16-bit linear colour by alpha: divide it out (a pixel with
-                // alpha 0 has lost its colour and stays black; the codec drops alpha anyway).
-                for p in stride(from: 0, to: wide.count, by: channels) {
-                    let a = UInt32(wide[p + channels - 1])
-                    for k in 0..<(channels - 1) {
-                        wide[p + k] = a == 0 ? 0 : UInt16(min(65535, (UInt32(wide[p + k]) * 65535 + a / 2) / a))
-                    }
-                }
-            }
-            var px = [UInt8](repeating: 0, count: wide.count)
-            for i in 0..<wide.count { px[i] = UInt8((UInt32(wide[i]) * 255 + 32767) / 65535) }
-            return RasterImage(width: w, height: h, channels: channels, pixels: px)
-        }
-        image.format = format
-        var px = [UInt8](repeating: 0, count: w * h * channels)
-        let ok = px.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
-        guard ok != 0 else {
-            let m = pngMessage(&image)
-            png_image_free(&image)
-            throw CodecError(file: name, "corrupt or truncated PNG (libpng: \(m))")
-        }
-        png_image_free(&image)
-        return RasterImage(width: w, height: h, channels: channels, pixels: px)
+        let image: PNGImage
+        do { image = try FlexPlot.decodePNG(bytes, name: name, maximumSide: maximumSide, maximumPixels: maximumPixels) }
+        catch { throw CodecError(file: name, error.reason) }
+        return RasterImage(width: image.width, height: image.height, channels: image.channels, pixels: image.pixels)
     }
 
     static func decodePNM(_ bytes: [UInt8], name: String) throws(CodecError) -> RasterImage {
@@ -207,11 +159,6 @@ public enum ImageFile {
         guard let dot = name.lastIndex(of: ".") else { return nil }
         return ImageFormat(rawValue: name[name.index(after: dot)...].lowercased())
     }
-}
-
-private func pngMessage(_ image: inout png_image) -> String {
-    let m = withUnsafeBytes(of: &image.message) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
-    return m.isEmpty ? "unknown error" : m
 }
 
 func hex(_ b: UInt8) -> String {

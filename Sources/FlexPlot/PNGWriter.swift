@@ -64,7 +64,23 @@ public func encodePNG(width: Int, height: Int, channels: Int, pixels: [UInt8],
         throw FileWriteError(path: label, reason: "libpng: \(message)")
     }
     png_image_free(&image)
-    return Array(out.prefix(size))
+    return withoutColourSpaceChunk(Array(out.prefix(size)))
+}
+
+/// The simplified API tags every 8-bit image with an sRGB chunk. flexctl's images are samples with no known
+/// colour space (a decoded image is whatever the input held, which may have been linear or Adobe RGB), so the
+/// chunk is dropped: an untagged PNG claims nothing, and no reader adjusts its samples. (Removing an ancillary
+/// chunk leaves a valid PNG: every chunk carries its own CRC.)
+func withoutColourSpaceChunk(_ png: [UInt8]) -> [UInt8] {
+    var out = Array(png.prefix(8))
+    var offset = 8
+    while offset + 12 <= png.count {
+        let length = png[offset..<(offset + 4)].reduce(0) { $0 << 8 | Int($1) }
+        let end = min(png.count, offset + 12 + length)
+        if !png[(offset + 4)..<(offset + 8)].elementsEqual("sRGB".utf8) { out += png[offset..<end] }
+        offset = end
+    }
+    return out
 }
 
 /// Writes 8-bit gray (1), RGB (3) or RGBA (4) pixels to a PNG file, atomically (`writeFileAtomically`).
@@ -74,55 +90,6 @@ public func writePNG(path: String, width: Int, height: Int, channels: Int, pixel
     if let reason = reasonPathIsNotWritable(path) { throw FileWriteError(path: path, reason: reason) }
     let bytes = try encodePNG(width: width, height: height, channels: channels, pixels: pixels, label: path)
     try writeFileAtomically(path: path, bytes: bytes, mode: mode)
-}
-
-/// A decoded PNG: 8-bit pixels in the requested layout.
-public struct PNGImage: Sendable, Equatable {
-    public var width: Int
-    public var height: Int
-    public var channels: Int
-    public var pixels: [UInt8]
-}
-
-/// The largest PNG file `readPNG` reads, in bytes.
-public let maximumPNGFileBytes = 512 << 20
-/// The largest PNG `readPNG` decodes, in pixels (checked from the header, before pixel memory is allocated).
-public let maximumPNGPixels = 1 << 26
-
-/// Reads a PNG file with libpng's simplified API, converting it to 8-bit `channels` (1, 3 or 4). The file is
-/// read with `readRegularFile` (a FIFO, device or folder is refused; at most `maximumPNGFileBytes`) and
-/// decoded from memory; images over `maximumPNGPixels` pixels are refused before any pixel memory is allocated.
-public func readPNG(path: String, channels: Int = 4) throws(FileReadError) -> PNGImage {
-    guard let layout = PNGChannels(rawValue: channels) else {
-        throw FileReadError(path: path, reason: "unsupported channel count \(channels)")
-    }
-    let bytes = try readRegularFile(path, maxBytes: maximumPNGFileBytes)
-    var image = png_image()
-    image.version = UInt32(PNG_IMAGE_VERSION)
-    let begun = bytes.withUnsafeBytes { png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }
-    guard begun != 0 else {
-        let message = libpngMessage(&image)
-        png_image_free(&image)
-        throw FileReadError(path: path, reason: "cannot read PNG: \(message)")
-    }
-    let width = Int(image.width), height = Int(image.height)
-    guard width * height <= maximumPNGPixels else {
-        png_image_free(&image)
-        throw FileReadError(path: path, reason:
-            "the image is \(width)×\(height) (\(width * height) pixels); at most \(maximumPNGPixels) pixels are accepted")
-    }
-    image.format = layout.libpngFormat
-    var pixels = [UInt8](repeating: 0, count: width * height * channels)
-    let ok = pixels.withUnsafeMutableBytes { dst in
-        png_image_finish_read(&image, nil, dst.baseAddress, Int32(width * channels), nil)
-    }
-    guard ok != 0 else {
-        let message = libpngMessage(&image)
-        png_image_free(&image)
-        throw FileReadError(path: path, reason: "cannot read PNG: \(message)")
-    }
-    png_image_free(&image)
-    return PNGImage(width: width, height: height, channels: channels, pixels: pixels)
 }
 
 private func libpngMessage(_ image: inout png_image) -> String {

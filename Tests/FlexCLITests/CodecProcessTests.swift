@@ -57,6 +57,36 @@ struct CodecProcessTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("s.png"))) == Data(contentsOf: URL(fileURLWithPath: dir.file("p.png"))))
     }
 
+    /// A smooth 16-bit PNG with gAMA, cHRM and sRGB chunks (as ImageMagick and GIMP write them): --report's
+    /// MSE and PSNR are the decoded image against the samples stored in the file (FlexCodecTests' fixture and
+    /// the 8-bit values its script recorded). Reading it through libpng's simplified API, as flexctl once did,
+    /// darkened it: the report then said 36.1 dB while the decoded image was 11.8 dB from the file.
+    @Test("--report measures against the samples as stored, whatever the PNG's colour chunks say")
+    func reportAgainstStoredSamples() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let fixtures = Self.repo + "/Tests/FlexCodecTests/Fixtures"
+        let input = fixtures + "/srgb-rgb16-smooth.png"
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixtures + "/expected.json")))
+        let stored = try #require(((json as? [String: Any])?["srgb-rgb16-smooth.png"] as? [String: Any])?["pixels"] as? [Int])
+        let c = try runFlexctl(["compress", "image", input, "--model", Self.cae3, "-o", dir.file("x.flexz"), "--report"])
+        #expect(c.status == 0, "\(c.stderr)")
+        let d = try runFlexctl(["decompress", dir.file("x.flexz"), "--model", Self.cae3, "-o", dir.file("x.ppm")])
+        #expect(d.status == 0, "\(d.stderr)")
+        let ppm = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir.file("x.ppm"))))
+        let header = Array("P6\n48 32\n255\n".utf8)
+        #expect(ppm.starts(with: header) && ppm.count == header.count + stored.count)
+        let decoded = ppm.dropFirst(header.count)
+        let mse = zip(decoded, stored).reduce(0.0) { $0 + pow(Double($1.0) - Double($1.1), 2) } / Double(stored.count)
+        let psnr = 10 * log10(255.0 * 255 / mse)
+        // "PSNR        12.34 dB   MSE 3.210 (decoded vs input, 8-bit RGB)"
+        let line = try #require(c.stdout.split(separator: "\n").first { $0.hasPrefix("PSNR") })
+        let words = line.split(separator: " ")
+        let reportedPSNR = try #require(Double(words[1])), reportedMSE = try #require(Double(words[4]))
+        #expect(abs(reportedPSNR - psnr) < 0.006 && abs(reportedMSE - mse) < 0.0006, "reported \(line); against the stored samples PSNR \(psnr) dB, MSE \(mse)")
+        #expect(psnr > 30, "the shipped photo model reconstructs this gradient at ~36.8 dB; \(psnr) dB")
+    }
+
     @Test("a folder of images compresses into a folder and decompresses back")
     func folders() throws {
         let dir = try TempDir()

@@ -182,10 +182,10 @@ final class HostileCheckpointTests: XCTestCase {
         let seconds = Date().timeIntervalSince(start)
         // The largest resident size any child reached (the children's address space is capped at 1 GiB here).
         var usage = rusage()
-        getrusage(RUSAGE_CHILDREN, &usage)
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
         let childMaxMiB = usage.ru_maxrss / 1024
         var own = rusage()
-        getrusage(RUSAGE_SELF, &own)
+        getrusage(RUSAGE_SELF.rawValue, &own)
         print("checkpoint fuzz: \(cases) mutants in \(String(format: "%.1f", seconds)) s: \(loaded) loaded, \(refused) refused (libhdf5 crashed in the child on \(childCrashed), timed out on \(childTimedOut)); largest child \(childMaxMiB) MiB resident, this process \(own.ru_maxrss / 1024) MiB")
         XCTAssertEqual(loaded + refused, cases)
         XCTAssertLessThanOrEqual(childMaxMiB, 1024 + 64)

@@ -100,14 +100,32 @@ struct FlexzFileTests {
         }
     }
 
-    /// Fuzzing: random files and mutations of a valid one (bytes flipped, inserted, deleted, truncated;
-    /// half of the mutants get a correct CRC so they reach the deeper checks). Parsing never crashes and
-    /// either succeeds or throws a `CodecError` naming the file.
+    /// Sizes whose product overflows 64 bits are refused (they used to trap): 4096×4096 pixels in 1×1 tiles,
+    /// each with a 65535×65535×65535 code.
+    @Test func codeSizeOverflowIsRefused() {
+        var b = Self.valid
+        func u16(_ o: Int, _ v: Int) { b[o] = UInt8(v & 0xFF); b[o + 1] = UInt8(v >> 8) }
+        u16(44, 4096); u16(46, 0); u16(48, 4096); u16(50, 0)
+        u16(56, 1); u16(58, 1); u16(60, 4096); u16(62, 4096)
+        u16(64, 0xFFFF); u16(66, 0xFFFF); u16(68, 0xFFFF)
+        #expect(Self.message(Self.withCRC(b)).contains("more than the limit"), "\(Self.message(Self.withCRC(b)))")
+    }
+
+    /// Offsets of the header's fields (version, header size, sizes, counts, tile grid, code shape, payload size).
+    static let fields = [8, 10, 44, 46, 48, 50, 52, 53, 54, 55, 56, 58, 60, 62, 64, 66, 68, 70, 72, 76, 80, 84]
+
+    /// Fuzzing: random files and mutations of a valid one (bits flipped, bytes set, interesting values such as
+    /// 0, 0xFFFF and 0x7FFFFFFF written into the header's fields, ranges inserted, deleted and duplicated,
+    /// truncation; half of the mutants get a correct CRC so they reach the deeper checks). Parsing never
+    /// crashes and either succeeds or throws a `CodecError` naming the file; files that parse are decoded with
+    /// the small gray model, which gives an image of the declared size or one error.
     @Test func fuzzedFilesNeverCrash() throws {
         var rng = SplitMix64(seed: 2026)
+        var m = Mutator(seed: 2027)
         let v = Self.valid
-        var parsed = 0, refused = 0
-        for i in 0..<300_000 {
+        let cases = fuzzCases(100_000)
+        var parsed = 0, refused = 0, decoded = 0
+        let slowest = slowestCase(cases) { i in
             var b: [UInt8]
             switch i % 4 {
             case 0:
@@ -115,27 +133,35 @@ struct FlexzFileTests {
                 if rng.next() % 2 == 0 { b = FlexzFile.magic + b }
             default:
                 b = v
-                for _ in 0..<(1 + Int(rng.next() % 4)) {
-                    guard !b.isEmpty else { break }
-                    let p = Int(rng.next() % UInt64(b.count))
-                    switch rng.next() % 4 {
-                    case 0: b[p] ^= UInt8(truncatingIfNeeded: rng.next() | 1)
-                    case 1: b.insert(UInt8(truncatingIfNeeded: rng.next()), at: p)
-                    case 2: b.remove(at: p)
-                    default: b = Array(b.prefix(p))
-                    }
-                }
+                m.mutate(&b, endian: .little, fields: Self.fields)
                 if rng.next() % 2 == 0, b.count >= 8 { b = Self.withCRC(b) }
             }
-            do {
-                _ = try FlexzFile.parse(b, name: "fuzz.flexz")
+            let f: FlexzFile
+            do throws(CodecError) {
+                f = try FlexzFile.parse(b, name: "fuzz.flexz")
                 parsed += 1
             } catch {
-                #expect(error.file == "fuzz.flexz" && !error.message.isEmpty)
+                if error.file != "fuzz.flexz" || error.message.isEmpty { Issue.record("unclear error: \(error)") }
                 refused += 1
+                return
+            }
+            // Decoding runs the model (slow in a debug build): a few dozen of the parsed mutants.
+            guard decoded < 20 + cases / 10_000 else { return }
+            decoded += 1
+            do {
+                let image = try Models.gray.decompress(f, name: "fuzz.flexz")
+                if image.width != f.width || image.height != f.height || image.channels != f.imageChannels {
+                    Issue.record("decoded \(image.width)×\(image.height)×\(image.channels) from a \(f.width)×\(f.height)×\(f.imageChannels) file")
+                }
+            } catch let error as CodecError {
+                if error.file != "fuzz.flexz" || error.message.isEmpty { Issue.record("unclear error: \(error)") }
+            } catch {
+                Issue.record("not a CodecError: \(error)")
             }
         }
-        #expect(parsed + refused == 300_000)
-        #expect(refused > 250_000)
+        #expect(parsed + refused == cases)
+        #expect(refused > cases * 5 / 6 && parsed > cases / 100, "parsed \(parsed), refused \(refused)")
+        #expect(decoded > 0)
+        #expect(slowest < 2, "slowest case took \(slowest) s")
     }
 }

@@ -3,7 +3,7 @@
 import FlexPlot
 import FlexRuntime
 
-/// Seeded sampler of square patches from a folder of PNG photos (gray/RGB/RGBA; RGBA alpha dropped; gray → RGB by
+/// Seeded sampler of square patches from a folder of PNG photos (gray/RGB/RGBA, samples as stored; alpha dropped; gray → RGB by
 /// replication when channels == 3; RGB → gray by BT.601 luma when channels == 1).
 ///
 /// Held-out split without overlap: for every photo of height H, the test part is its bottom
@@ -77,9 +77,10 @@ public struct PhotoPatchSampler: Sendable {
         var photos: [Photo] = []
         for name in names {
             let path = imageJoin(folder, name)
+            let bytes = try readWholeImageFile(path, maxBytes: maximumPNGFileBytes)
             let image: PNGImage
             do {
-                image = try readPNG(path: path, channels: 4)
+                image = try decodePNG(bytes, name: path)
             } catch {
                 throw DataError(file: path, message: error.reason)
             }
@@ -183,21 +184,21 @@ public struct PhotoPatchSampler: Sendable {
         return (patchSize, height)
     }
 
-    /// RGBA interleaved → planar RGB (alpha dropped) or gray (BT.601 luma; gray PNGs come back unchanged since
-    /// libpng replicates gray into R = G = B).
+    /// The file's samples (gray, gray+alpha, RGB or RGBA, as stored) → planar RGB (alpha dropped, gray
+    /// replicated) or gray (BT.601 luma of colour; gray files unchanged).
     private static func planar(_ image: PNGImage, channels: Int) -> [UInt8] {
-        let plane = image.width * image.height
+        let plane = image.width * image.height, c = image.channels
         var out = [UInt8](repeating: 0, count: channels * plane)
         out.withUnsafeMutableBufferPointer { dst in
             image.pixels.withUnsafeBufferPointer { src in
-                if channels == 3 {
-                    for i in 0..<plane {
-                        dst[i] = src[4 * i]
-                        dst[plane + i] = src[4 * i + 1]
-                        dst[2 * plane + i] = src[4 * i + 2]
+                for i in 0..<plane {
+                    if c <= 2 {
+                        for k in 0..<channels { dst[k * plane + i] = src[c * i] }
+                    } else if channels == 3 {
+                        for k in 0..<3 { dst[k * plane + i] = src[c * i + k] }
+                    } else {
+                        dst[i] = bt601Luma(src[c * i], src[c * i + 1], src[c * i + 2])
                     }
-                } else {
-                    for i in 0..<plane { dst[i] = bt601Luma(src[4 * i], src[4 * i + 1], src[4 * i + 2]) }
                 }
             }
         }
