@@ -152,7 +152,7 @@ struct FileSafetyProcessTests {
         return (r, killed, seen)
     }
 
-    @Test("SIGTERM or SIGINT while a large output is written: the process dies of it (143/130), no temporary left")
+    @Test("SIGTERM, SIGINT or SIGHUP while a large output is written: dies of it (143/130/129), no temporary left")
     func signalDuringLargeWrite() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
@@ -163,7 +163,7 @@ struct FileSafetyProcessTests {
         try Data(pgm).write(to: URL(fileURLWithPath: dir.file("big.pgm")))
         #expect(try runFlexctl(["compress", "image", dir.file("big.pgm"), "--model", Self.cae2, "-o", dir.file("big.flexz")]).status == 0)
         try FileManager.default.createDirectory(atPath: dir.file("out"), withIntermediateDirectories: true)
-        for (i, sig) in [SIGTERM, SIGINT].enumerated() {
+        for (i, sig) in [SIGTERM, SIGINT, SIGHUP].enumerated() {
             let out = dir.file("out/big\(i).pgm")
             let (r, killed, seen) = try Self.signalDuringWrite(
                 ["decompress", dir.file("big.flexz"), "--model", Self.cae2, "-o", out], folder: dir.file("out"), signal: sig)
@@ -191,6 +191,27 @@ struct FileSafetyProcessTests {
         let written = try FileManager.default.contentsOfDirectory(atPath: dir.file("z"))
         #expect(written.count < 300)
         for n in written { #expect(Self.bytes(dir.file("z/" + n)) == expected, "\(n)") }
+    }
+
+    @Test("writing into a folder removes the temporary files of killed runs there, not those of running ones")
+    func staleTemporaries() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let dead = Process()
+        dead.executableURL = URL(fileURLWithPath: "/bin/true")
+        try dead.run()
+        dead.waitUntilExit()
+        let live = Process()
+        live.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        live.arguments = ["60"]
+        try live.run()
+        defer { kill(live.processIdentifier, SIGKILL); live.waitUntilExit() }
+        let stale = ".x.flexz.flexctl-tmp-\(dead.processIdentifier)-AbC123"
+        let running = ".y.flexz.flexctl-tmp-\(live.processIdentifier)-AbC123"
+        for n in [stale, running] { try Data(repeating: 1, count: 100).write(to: URL(fileURLWithPath: dir.file(n))) }
+        let (r, _) = try Self.run(["compress", "image", Self.digit, "--model", Self.cae2, "-o", dir.file("d.flexz")])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(dir.contents() == [running, "d.flexz"].sorted())
     }
 
     @Test("a full disk (a 64 KiB tmpfs, filled): exit 1, one message with 'No space left', nothing written")

@@ -62,18 +62,35 @@ struct FileWriteTests {
             let path = dir.file("race.bin")
             let writers = 16
             let outcomes = Mutex<[Int: FileWriteError?]>([:])
-            DispatchQueue.concurrentPerform(iterations: writers) { i in
-                let payload = [UInt8](repeating: UInt8(i + 1), count: 1 << 20)
-                let e = writeError { try writeFileAtomically(path: path, bytes: payload, mode: .createNew, durable: round % 2 == 0) }
-                outcomes.withLock { $0[i] = e }
+            // Real threads released together (not a thread pool of one per processor), so that many writers are
+            // past the writer's early existence check before the first one finishes: only the atomic link can
+            // then keep all but one from replacing the file.
+            let ready = DispatchSemaphore(value: 0), go = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+            for i in 0..<writers {
+                Thread {
+                    let payload = [UInt8](repeating: UInt8(i + 1), count: 1 << 20)
+                    ready.signal()
+                    go.wait()
+                    var failure: FileWriteError?
+                    do { try writeFileAtomically(path: path, bytes: payload, mode: .createNew, durable: round % 2 == 0) } catch {
+                        failure = error as? FileWriteError ?? FileWriteError(path: path, reason: "\(error)")
+                    }
+                    outcomes.withLock { $0[i] = failure }
+                    done.signal()
+                }.start()
             }
+            for _ in 0..<writers { ready.wait() }
+            for _ in 0..<writers { go.signal() }
+            for _ in 0..<writers { done.wait() }
             let all = outcomes.withLock { $0 }
             let winners = all.filter { $0.value == nil }.map(\.key)
             #expect(winners.count == 1, "round \(round): \(all)")
             let losers = all.values.compactMap { $0 }
             #expect(losers.count == writers - 1 && losers.allSatisfy { $0.isAlreadyExists })
             let content = try bytes(of: path)
-            #expect(content == [UInt8](repeating: UInt8(winners[0] + 1), count: 1 << 20))
+            // A Bool, not the arrays: on failure the testing library would diff two 1 MB arrays for minutes.
+            let whole = winners.count == 1 && content.count == 1 << 20 && content.allSatisfy { $0 == UInt8(winners[0] + 1) }
+            #expect(whole, "round \(round): \(content.count) bytes, not the winner's")
             #expect(dir.contents() == ["race.bin"])
         }
     }
