@@ -1,20 +1,22 @@
 // The isolated HDF5 reader (see include/flexh5_snapshot.h).
 //
 // Record stream (native byte order: parent and child are the same program on the same machine):
-//   stream  := "FH5S" u32(1) record* 'Z'
+//   stream  := "FH5S" u32(2) record* 'Z'
 //   record  := 'G' str(path)                                  a group; the root first, parents before children
-//            | 'D' str(path) type shape data                  a dataset
+//            | 'D' str(path) type shape kind                  a dataset (its values follow later in a 'V')
 //            | 'A' str(object path) str(name) type shape value an attribute
+//            | 'V' str(path) kind bytes                       a dataset's values, after every 'G', 'D' and 'A'
 //            | 'E' str(path) str(message)                     the file was refused; the last record
 //   type    := u8(class: 1 float, 2 integer, 3 variable-length string, 4 fixed-length string, 5 other)
 //              u32(size in bytes) u8(signed) str(description)
 //   shape   := u8(rank) u64(dim)*rank                         rank 0: a scalar
-//   data    := u8(0)                                          no values (a type the walk does not read)
-//            | u8(4 | 8 | 'i') u64(count) bytes               float32, float64 or int64 values
+//   kind    := u8(0)                                          no values (a type the reader does not read)
+//            | u8(4 | 8 | 'i') u64(count)                     float32, float64 or int64 values
 //   value   := u8(0) | u8(1) i64 | u8(2) f64 | u8(3) str       not read (not a scalar of a known type) / int / float / string
 //   str     := u32(length) bytes
-// The walk runs twice over the file: first it checks every link, object, layout, filter, type and size
-// against the limits without reading any dataset values; only if all of it passes does the second walk read.
+// One traversal checks every link, object, layout, filter, type and size against the limits and sends the
+// structure and the attributes; datasets stay open. Only when the whole file has passed (and the values fit
+// the output limit) are the datasets' values read and sent, so no value is read from a file that is refused.
 #define _GNU_SOURCE
 #include "flexh5_snapshot.h"
 
@@ -89,7 +91,10 @@ static void w_cstr(writer *w, const char *s) { w_str(w, s, strlen(s)); }
 typedef struct {
     const flexh5_limits *lim;
     writer *w;
-    int reading;            // second walk: read and emit values
+    // Datasets whose values are read after the traversal (kept open until then).
+    struct pending { hid_t d; hid_t mem; uint64_t count; size_t esize; uint8_t elem; char *path; } *pending;
+    uint32_t pending_count;
+    uint64_t value_bytes;
     uint32_t objects;
     uint64_t total_elements;
     haddr_t *seen;          // object addresses already visited (hard-link cycles and aliases)
@@ -300,6 +305,7 @@ static int walk_attribute(walk *k, hid_t obj, const char *path, const char *name
     int rc = -1;
     type_info ti;
     shape_info s;
+    char *sv = NULL;
     if (t < 0 || space < 0) { fail_hdf5(k, where, "cannot read the attribute's type or shape"); goto done; }
     classify(t, &ti);
     if (read_shape(k, where, space, &s) < 0) goto done;
@@ -311,60 +317,66 @@ static int walk_attribute(walk *k, hid_t obj, const char *path, const char *name
              (unsigned long long)k->lim->max_string_bytes);
         goto done;
     }
-    w_u8(k->w, 'A');
-    w_cstr(k->w, path);
-    w_cstr(k->w, name);
-    emit_type(k->w, &ti);
-    emit_shape(k->w, &s);
-    if (!scalar || ti.cls == T_OTHER) { w_u8(k->w, 0); rc = 0; goto done; }
-    if (ti.cls == T_INT) {
-        int64_t v = 0;
-        if (H5Aread(a, H5T_NATIVE_INT64, &v) < 0) { fail_hdf5(k, where, "cannot read the attribute"); goto done; }
-        w_u8(k->w, 1);
-        w_bytes(k->w, &v, 8);
-    } else if (ti.cls == T_FLOAT) {
-        double v = 0;
-        if (H5Aread(a, H5T_NATIVE_DOUBLE, &v) < 0) { fail_hdf5(k, where, "cannot read the attribute"); goto done; }
-        w_u8(k->w, 2);
-        w_bytes(k->w, &v, 8);
-    } else if (ti.cls == T_VSTR) {
+    // The value is read completely before its record is sent: a failure never leaves half a record.
+    uint8_t kind = 0;
+    int64_t iv = 0;
+    double dv = 0;
+    size_t sn = 0;
+    if (scalar && ti.cls == T_INT) {
+        if (H5Aread(a, H5T_NATIVE_INT64, &iv) < 0) { fail_hdf5(k, where, "cannot read the attribute"); goto done; }
+        kind = 1;
+    } else if (scalar && ti.cls == T_FLOAT) {
+        if (H5Aread(a, H5T_NATIVE_DOUBLE, &dv) < 0) { fail_hdf5(k, where, "cannot read the attribute"); goto done; }
+        kind = 2;
+    } else if (scalar && ti.cls == T_VSTR) {
         hid_t m = H5Tcopy(H5T_C_S1);
         H5Tset_size(m, H5T_VARIABLE);
         H5Tset_cset(m, H5Tget_cset(t));
         char *p = NULL;
         if (H5Aread(a, m, &p) < 0) { H5Tclose(m); fail_hdf5(k, where, "cannot read the string attribute"); goto done; }
         size_t n = p ? strnlen(p, (size_t)k->lim->max_string_bytes + 1) : 0;
+        if (n <= k->lim->max_string_bytes) {
+            sv = malloc(n + 1);
+            if (sv) { memcpy(sv, p ? p : "", n); sn = n; }
+        }
+        H5Dvlen_reclaim(m, space, H5P_DEFAULT, &p);
+        H5Tclose(m);
         if (n > k->lim->max_string_bytes) {
-            H5Dvlen_reclaim(m, space, H5P_DEFAULT, &p);
-            H5Tclose(m);
             fail(k, where, "is a string of more than %llu bytes", (unsigned long long)k->lim->max_string_bytes);
             goto done;
         }
-        w_u8(k->w, 3);
-        w_str(k->w, p ? p : "", n);
-        H5Dvlen_reclaim(m, space, H5P_DEFAULT, &p);
-        H5Tclose(m);
-    } else {
+        if (!sv) { fail(k, where, "out of memory"); goto done; }
+        kind = 3;
+    } else if (scalar && ti.cls == T_FSTR) {
         hid_t m = H5Tcopy(H5T_C_S1);
         H5Tset_size(m, ti.size);
         H5Tset_cset(m, H5Tget_cset(t));
         H5Tset_strpad(m, H5T_STR_NULLPAD);
-        char *buf = calloc(1, ti.size + 1);
-        if (!buf || H5Aread(a, m, buf) < 0) {
-            free(buf);
+        sv = calloc(1, ti.size + 1);
+        if (!sv || H5Aread(a, m, sv) < 0) {
             H5Tclose(m);
             fail_hdf5(k, where, "cannot read the string attribute");
             goto done;
         }
-        size_t n = strnlen(buf, ti.size);
-        if (H5Tget_strpad(t) == H5T_STR_SPACEPAD) while (n > 0 && buf[n - 1] == ' ') n--;
-        w_u8(k->w, 3);
-        w_str(k->w, buf, n);
-        free(buf);
         H5Tclose(m);
+        sn = strnlen(sv, ti.size);
+        if (H5Tget_strpad(t) == H5T_STR_SPACEPAD) while (sn > 0 && sv[sn - 1] == ' ') sn--;
+        kind = 3;
     }
+    w_u8(k->w, 'A');
+    w_cstr(k->w, path);
+    w_cstr(k->w, name);
+    emit_type(k->w, &ti);
+    emit_shape(k->w, &s);
+    w_u8(k->w, kind);
+    if (kind == 1) w_bytes(k->w, &iv, 8);
+    else if (kind == 2) w_bytes(k->w, &dv, 8);
+    else if (kind == 3) w_str(k->w, sv, sn);
+    free(sv);
+    sv = NULL;
     rc = 0;
 done:
+    free(sv);
     if (t >= 0) H5Tclose(t);
     if (space >= 0) H5Sclose(space);
     H5Aclose(a);
@@ -393,7 +405,7 @@ static int walk_attributes(walk *k, hid_t obj, const char *path) {
 
 // MARK: Datasets
 
-static int walk_dataset(walk *k, hid_t d, const char *path) {
+static int walk_dataset(walk *k, hid_t d, const char *path, int *kept) {
     int rc = -1;
     hid_t dcpl = H5Dget_create_plist(d), t = H5Dget_type(d), space = H5Dget_space(d);
     if (dcpl < 0 || t < 0 || space < 0) { fail_hdf5(k, path, "cannot read the dataset's properties"); goto done; }
@@ -444,7 +456,7 @@ static int walk_dataset(walk *k, hid_t d, const char *path) {
     }
     type_info ti;
     classify(t, &ti);
-    if (!k->reading) {
+    {
         if (__builtin_add_overflow(k->total_elements, s.count, &k->total_elements)
             || k->total_elements > k->lim->max_total_elements) {
             fail(k, path, "brings the file's values to more than %llu; not allowed",
@@ -485,35 +497,27 @@ static int walk_dataset(walk *k, hid_t d, const char *path) {
         }
     }
 
-    w_u8(k->w, 'D');
-    w_cstr(k->w, path);
-    emit_type(k->w, &ti);
-    emit_shape(k->w, &s);
     uint8_t elem = 0;
     hid_t mem = -1;
     if (ti.cls == T_FLOAT) { elem = ti.size <= 4 ? 4 : 8; mem = ti.size <= 4 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE; }
     else if (ti.cls == T_INT) { elem = 'i'; mem = H5T_NATIVE_INT64; }
-    if (elem == 0) { w_u8(k->w, 0); rc = 0; goto done; }
-    w_u8(k->w, elem);
-    w_u64(k->w, s.count);
     size_t esize = elem == 4 ? 4 : 8;
-    if (!k->reading) {
-        // The checking walk counts the bytes the reading walk will send.
-        k->w->total += s.count * esize;
-        rc = 0;
-        goto done;
+    if (elem != 0) {
+        struct pending *grown = realloc(k->pending, (k->pending_count + 1) * sizeof(*grown));
+        if (grown) k->pending = grown;
+        char *pcopy = grown ? strdup(path) : NULL;
+        if (!pcopy) { fail(k, path, "out of memory"); goto done; }
+        k->pending[k->pending_count++] = (struct pending){ d, mem, s.count, esize, elem, pcopy };
+        k->value_bytes += s.count * esize;   // at most max_total_elements × 8: no overflow
+        *kept = 1;
     }
-    if (s.count > 0) {
-        void *buf = malloc((size_t)s.count * esize);
-        if (!buf) { fail(k, path, "out of memory for %llu values", (unsigned long long)s.count); goto done; }
-        if (H5Dread(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
-            free(buf);
-            fail_hdf5(k, path, "cannot read the values (the file is damaged)");
-            goto done;
-        }
-        w_bytes(k->w, buf, (size_t)s.count * esize);
-        free(buf);
-    }
+    // The whole record at once (its values follow in a 'V' record after the traversal).
+    w_u8(k->w, 'D');
+    w_cstr(k->w, path);
+    emit_type(k->w, &ti);
+    emit_shape(k->w, &s);
+    w_u8(k->w, elem);
+    if (elem != 0) w_u64(k->w, s.count);
     rc = 0;
 done:
     if (dcpl >= 0) H5Pclose(dcpl);
@@ -592,9 +596,10 @@ static int walk_group(walk *k, hid_t g, const char *path, uint32_t depth) {
         } else if (oi.type == H5O_TYPE_DATASET) {
             hid_t d = H5Dopen2(g, name, k->dapl);
             if (d < 0) { fail_hdf5(k, cpath, "cannot open the dataset"); rc = -1; break; }
-            rc = walk_dataset(k, d, cpath);
+            int kept = 0;
+            rc = walk_dataset(k, d, cpath, &kept);
             if (rc == 0) rc = walk_attributes(k, d, cpath);
-            H5Dclose(d);
+            if (!kept) H5Dclose(d);
         } else {
             fail(k, cpath, "is %s; a checkpoint holds only groups and datasets",
                  oi.type == H5O_TYPE_NAMED_DATATYPE ? "a named datatype" : "an object of unknown type");
@@ -626,7 +631,7 @@ int flexh5_snapshot_walk_to_fd(const void *image, size_t size, const flexh5_limi
     w->fd = fd;
     w->max = limits->max_output_bytes;
     w_bytes(w, "FH5S", 4);
-    w_u32(w, 1);
+    w_u32(w, 2);
 
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     walk k;
@@ -656,26 +661,34 @@ int flexh5_snapshot_walk_to_fd(const void *image, size_t size, const flexh5_limi
         H5Pset_virtual_prefix(k.dapl, "/dev/null/");
     }
     if (f >= 0) {
-        // First walk: structure, links, layouts, filters, types and sizes only; nothing sent.
-        writer discard;
-        memset(&discard, 0, sizeof(discard));
-        discard.fd = -1;
-        k.w = &discard;
-        k.reading = 0;
+        k.w = w;
         walk_file(f, &k);
-        if (!k.failed && discard.total + 64 > limits->max_output_bytes) {
+        if (!k.failed && w->total + k.value_bytes + 64 > limits->max_output_bytes) {
             fail(&k, "", "holds more than %llu bytes of values and attributes; not allowed",
                  (unsigned long long)limits->max_output_bytes);
         }
-        if (!k.failed) {
-            free(k.seen);
-            k.seen = NULL;
-            k.seen_count = 0;
-            k.objects = 0;
-            k.w = w;
-            k.reading = 1;
-            walk_file(f, &k);
+        // The values, only once the whole file has passed.
+        for (uint32_t i = 0; i < k.pending_count; i++) {
+            struct pending *p = &k.pending[i];
+            if (!k.failed) {
+                size_t bytes = (size_t)p->count * p->esize;
+                void *buf = bytes ? malloc(bytes) : NULL;
+                if (bytes && !buf) fail(&k, p->path, "out of memory for %llu values", (unsigned long long)p->count);
+                else if (bytes && H5Dread(p->d, p->mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+                    fail_hdf5(&k, p->path, "cannot read the values (the file is damaged)");
+                else {
+                    w_u8(w, 'V');
+                    w_cstr(w, p->path);
+                    w_u8(w, p->elem);
+                    w_u64(w, p->count);
+                    w_bytes(w, buf, bytes);
+                }
+                free(buf);
+            }
+            H5Dclose(p->d);
+            free(p->path);
         }
+        free(k.pending);
         H5Fclose(f);
     }
     if (k.failed) {

@@ -336,12 +336,13 @@ struct SnapshotParser {
     }
 
     mutating func parse() throws(HDF5Error) -> HDF5Snapshot {
-        guard stream.count >= 8, try bytes(4).elementsEqual("FH5S".utf8), try u32() == 1 else {
+        guard stream.count >= 8, try bytes(4).elementsEqual("FH5S".utf8), try u32() == 2 else {
             throw malformed("no stream header")
         }
         var groups: [String: HDF5SnapshotGroup] = [:]
         var datasetParents: [String: HDF5SnapshotGroup] = [:]
         var datasetAttributes: Set<String> = []
+        var awaitingValues: [String: (elem: UInt8, count: Int)] = [:]
         var root: HDF5SnapshotGroup?
         while true {
             let kind = try u8()
@@ -368,22 +369,34 @@ struct SnapshotParser {
                 let type = try type()
                 let shape = try shape()
                 let elem = try u8()
-                var values = HDF5SnapshotDataset.Values.none
                 if elem != 0 {
                     let count64 = try u64()
-                    guard count64 <= UInt64(Int32.max) else { throw malformed("value count \(count64)") }
-                    let count = Int(count64)
-                    guard count == shape.reduce(1, *) else { throw malformed("\(count) values for shape \(shape)") }
-                    switch elem {
-                    case 4: values = .float32(try self.values(Float.self, count: count))
-                    case 8: values = .float64(try self.values(Double.self, count: count))
-                    case UInt8(ascii: "i"): values = .int64(try self.values(Int64.self, count: count))
-                    default: throw malformed("value kind \(elem)")
+                    guard count64 <= UInt64(Int32.max), Int(count64) == shape.reduce(1, *) else {
+                        throw malformed("\(count64) values for shape \(shape)")
                     }
+                    guard [4, 8, UInt8(ascii: "i")].contains(elem) else { throw malformed("value kind \(elem)") }
+                    awaitingValues[path] = (elem, Int(count64))
                 }
+                guard parent.datasets[name] == nil else { throw malformed("dataset \(path) twice") }
                 parent.memberList.append((name, .dataset))
-                parent.datasets[name] = HDF5SnapshotDataset(shape: shape, type: type, values: values)
+                parent.datasets[name] = HDF5SnapshotDataset(shape: shape, type: type, values: .none)
                 datasetParents[path] = parent
+            case UInt8(ascii: "V"):
+                let path = try string()
+                let elem = try u8()
+                let count64 = try u64()
+                guard let (parentPath, name) = split(path), let parent = datasetParents[path],
+                      parent.path == parentPath, let expected = awaitingValues.removeValue(forKey: path),
+                      expected.elem == elem, UInt64(expected.count) == count64, let d = parent.datasets[name] else {
+                    throw malformed("values for \(path) that were not announced")
+                }
+                let values: HDF5SnapshotDataset.Values
+                switch elem {
+                case 4: values = .float32(try self.values(Float.self, count: expected.count))
+                case 8: values = .float64(try self.values(Double.self, count: expected.count))
+                default: values = .int64(try self.values(Int64.self, count: expected.count))
+                }
+                parent.datasets[name] = HDF5SnapshotDataset(shape: d.shape, type: d.type, values: values)
             case UInt8(ascii: "A"):
                 let path = try string()
                 let name = try string()
@@ -412,6 +425,7 @@ struct SnapshotParser {
                 throw HDF5Error(file: file, path: path, message: message)
             case UInt8(ascii: "Z"):
                 guard let root else { throw malformed("no root group") }
+                guard awaitingValues.isEmpty else { throw malformed("no values for \(awaitingValues.keys.sorted()[0])") }
                 guard pos == stream.count else { throw malformed("data after the end record") }
                 return HDF5Snapshot(file: file, root: root)
             default:
