@@ -161,8 +161,11 @@ public struct DecompressCommand: ParsableCommand {
             let search = ModelSearch()
             try runFolderJob(files, into: output, noun: "files", verb: "decompressed") { f in
                 let src = input + "/" + f
-                let file = try FlexzFile.parse(try readInput(src, maxBytes: FlexzFile.maximumFileBytes), name: src)
-                let m = try models[file.fingerprintText] ?? resolveModel(for: file, name: src, threads: threads, search: search)
+                let bytes = try readInput(src, maxBytes: FlexzFile.maximumFileBytes)
+                // The model is found (and its fingerprint compared) before the payload is inflated.
+                let header = try FlexzFile.parse(bytes, name: src, decodingPayload: false)
+                let m = try models[header.fingerprintText] ?? resolveModel(for: header, name: src, threads: threads, search: search)
+                let file = try FlexzFile.parse(bytes, name: src)
                 models[file.fingerprintText] = m
                 let image = try m.codec.decompress(file, name: src)
                 try writeOutput(try ImageFile.encode(image, format: .png, name: src),
@@ -174,9 +177,12 @@ public struct DecompressCommand: ParsableCommand {
         try checkOutput(out, input: input, overwrite: overwrite)
         let format = out == "-" ? .png : (ImageFile.format(forPath: out) ?? .png)
         let name = input == "-" ? "<stdin>" : input
-        let file = try FlexzFile.parse(try readInput(input, maxBytes: FlexzFile.maximumFileBytes), name: name)
-        let m = try resolveModel(for: file, name: name, threads: threads ?? CodecModel.threads(forPixels: file.width * file.height),
+        let bytes = try readInput(input, maxBytes: FlexzFile.maximumFileBytes)
+        // The model is found (and its fingerprint compared) before the payload is inflated.
+        let header = try FlexzFile.parse(bytes, name: name, decodingPayload: false)
+        let m = try resolveModel(for: header, name: name, threads: threads ?? CodecModel.threads(forPixels: header.width * header.height),
                                  search: ModelSearch())
+        let file = try FlexzFile.parse(bytes, name: name)
         let image = try m.codec.decompress(file, name: name)
         try writeOutput(try ImageFile.encode(image, format: format, name: out), to: out, overwrite: overwrite)
     }

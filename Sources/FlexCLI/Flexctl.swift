@@ -52,7 +52,12 @@ public struct Flexctl: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
-            exit(withError: error)
+            // Runtime errors (exit 1) often quote a file's content: print them terminal-safe. Usage errors,
+            // help and version go through ArgumentParser as they are.
+            guard exitCode(for: error) == .failure else { exit(withError: error) }
+            let message = terminalSafe(message(for: error), keepNewlines: true)
+            writeStream(STDERR_FILENO, Array("Error: \(message)\n".utf8))
+            Foundation.exit(1)
         }
     }
 }

@@ -43,6 +43,27 @@ func csvField(_ s: String) -> String {
     return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
 }
 
+/// `s` safe to print on a terminal: control characters (C0, DEL, C1 — e.g. ESC starting a colour or cursor
+/// sequence) taken from a file are shown escaped (`\u{1B}`) instead of being interpreted, so a crafted file
+/// cannot rewrite the screen or fake lines of output. `keepNewlines` keeps line feeds (multi-line reports).
+func terminalSafe(_ s: String, keepNewlines: Bool = false) -> String {
+    guard s.unicodeScalars.contains(where: { isControl($0) && !(keepNewlines && $0 == "\n") }) else { return s }
+    var out = String.UnicodeScalarView()
+    for u in s.unicodeScalars {
+        if isControl(u) && !(keepNewlines && u == "\n") {
+            out.append(contentsOf: "\\u{\(String(u.value, radix: 16, uppercase: true))}".unicodeScalars)
+        } else {
+            out.append(u)
+        }
+    }
+    return String(out)
+}
+
+private func isControl(_ u: Unicode.Scalar) -> Bool {
+    u.value < 0x20 && u != "\t" || (0x7F...0x9F).contains(u.value) || u.value == 0x202E || u.value == 0x2066 || u.value == 0x2067
+        || u.value == 0x2068 || u.value == 0x202D
+}
+
 /// Writes text to standard output without buffering surprises.
 func writeStandardOutput(_ text: String) {
     writeStream(STDOUT_FILENO, Array(text.utf8))

@@ -26,7 +26,8 @@ public struct InspectCommand: ParsableCommand {
     public func run() throws {
         let checkpoint = try Checkpoint.read(from: model)  // a CheckpointError prints as "Error: <report>", exit 1
         let report = try Self.report(checkpoint, file: model)
-        writeStandardOutput(json ? report.json() : report.text())
+        // Text shows strings from the file (provenance, series names, activation names): terminal-safe.
+        writeStandardOutput(json ? report.json() : terminalSafe(report.text(), keepNewlines: true))
     }
 
     /// Histogram bins for α and β.
@@ -266,16 +267,16 @@ func sparkline(_ values: [Double], lo: Double, hi: Double, width: Int = 60) -> S
 /// `key  value` lines with the keys padded to one width.
 private func aligned(_ rows: [[String]], indent: String = "  ") -> [String] {
     let w = rows.map { $0[0].count }.max() ?? 0
-    return rows.map { indent + $0[0].padding(toLength: w, withPad: " ", startingAt: 0) + "  " + $0[1] }
+    return rows.map { indent + $0[0].padding(toLength: w, withPad: " ", startingAt: 0) + "  " + terminalSafe($0[1]) }
 }
 
 /// A table with a header row, a rule, columns separated by two spaces; columns in `right` right-aligned.
 private func table(_ rows: [[String]], right: Set<Int>) -> [String] {
     let columns = rows.map(\.count).max() ?? 0
-    let widths = (0..<columns).map { c in rows.map { c < $0.count ? $0[c].count : 0 }.max() ?? 0 }
+    let widths = (0..<columns).map { c in rows.map { c < $0.count ? terminalSafe($0[c]).count : 0 }.max() ?? 0 }
     func line(_ cells: [String]) -> String {
         let parts = (0..<columns).map { c -> String in
-            let s = c < cells.count ? cells[c] : ""
+            let s = c < cells.count ? terminalSafe(cells[c]) : ""
             let pad = String(repeating: " ", count: widths[c] - s.count)
             return right.contains(c) ? pad + s : s + pad
         }

@@ -79,7 +79,10 @@ public struct FlexzFile: Sendable, Equatable {
 
     /// Parses and checks a `.flexz` file: every field's range, the sizes against each other and the CRC
     /// before inflating; errors name the field, its byte offset, and what was expected.
-    public static func parse(_ b: [UInt8], name: String) throws(CodecError) -> FlexzFile {
+    ///
+    /// `decodingPayload: false` stops after the CRC: the header (fingerprint, sizes, quantisation) without the
+    /// codes, so a caller can check that it has the right model before the payload is inflated.
+    public static func parse(_ b: [UInt8], name: String, decodingPayload: Bool = true) throws(CodecError) -> FlexzFile {
         func fail(_ m: String) -> CodecError { CodecError(file: name, m) }
         guard !b.isEmpty else { throw fail("empty file (0 bytes); expected a .flexz file") }
         guard b.count >= 8, Array(b[0..<8]) == magic else {
@@ -148,6 +151,7 @@ public struct FlexzFile: Sendable, Equatable {
         guard stored == actual else {
             throw fail("CRC mismatch: bytes \(end)–\(end + 3) say \(String(stored, radix: 16)), the file's contents give \(String(actual, radix: 16)) (the file is corrupt)")
         }
+        if !decodingPayload { return f }
         let packedSize = (count * f.bits + 7) / 8
         // deflate cannot expand data more than about 1032:1: a payload too small for the header's code is
         // refused before the output buffer is allocated.

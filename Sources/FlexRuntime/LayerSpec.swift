@@ -78,6 +78,47 @@ public enum LayerSpec: Sendable, Equatable, Codable {
     /// Values of one sample's activations after any layer.
     public static let maxActivationValues = 1 << 25
 
+    /// Scratch values one sample needs in one layer (im2col / col2im buffers, LSTM gate values over the window).
+    public static let maxWorkspaceValues = 1 << 26
+    /// Multiply-adds one sample needs through the whole model (2^36 ≈ 6.9e10: about a second of this machine's
+    /// peak). A crafted architecture can stay within every size limit and still ask for hours of work per
+    /// sample (a 63×63 kernel over a 2048×2048 input, an LSTM of 2048 units over 10,000 steps).
+    public static let maxSampleOperations = 1 << 36
+
+    /// The scratch values and multiply-adds one sample needs in this layer, from its per-sample input and
+    /// output shapes; saturating at `Int.max` instead of overflowing.
+    public func cost(input: [Int], output: [Int]) -> (workspace: Int, operations: Int) {
+        func product(_ xs: [Int]) -> Int {
+            var r = 1
+            for x in xs {
+                let (m, o) = r.multipliedReportingOverflow(by: max(x, 0))
+                if o { return Int.max }
+                r = m
+            }
+            return r
+        }
+        let inSpatial = input.count == 3 ? input[1] * input[2] : 1
+        let outSpatial = output.count == 3 ? output[1] * output[2] : 1
+        switch self {
+        case let .conv2d(i, o, k, _, _):
+            // im2col: i·k² rows by OH·OW columns; one multiply-add per weight and output position.
+            return (product([i, k, k, outSpatial]), product([o, i, k, k, outSpatial]))
+        case let .convTranspose2d(i, o, k, _, _, _):
+            // col2im: o·k² rows by H·W columns (the input's positions).
+            return (product([o, k, k, inSpatial]), product([i, o, k, k, inSpatial]))
+        case let .maxPool2d(k, _):
+            return (0, product([output.first ?? 0, k, k, outSpatial]))
+        case let .dense(i, o):
+            return (0, product([i, o]))
+        case let .activation(f, _):
+            return (0, product(output + [f.alphaWidth + 1]))
+        case let .lstm(i, h, l, _, _):
+            let steps = input.first ?? 0
+            let perStep = product([4, h, max(i, h) + h])
+            return (product([steps, l, 8, h]), product([steps, l, perStep]))
+        }
+    }
+
     /// Names of `integerFields`, in the same order.
     var integerFieldNames: [String] {
         switch self {

@@ -31,6 +31,10 @@ final class HostileCheckpointTests: XCTestCase {
         ("input-112000.h5", "'height' must be at most 2048, found 112000"),
         ("out-channels-2e40.h5", "the architecture has more than 134217728 parameters"),
         ("out-channels-2e62.h5", "outChannels must be at most 65536, found 4611686018427387904"),
+        ("conv-compute-bomb.h5", "/layers/0: needs 1851494841 scratch values per sample (input [1, 2048, 2048])"),
+        ("lstm-compute-bomb.h5", "/layers/0: needs 163840000 scratch values per sample (input [10000, 4])"),
+        ("operations-bomb.h5", "multiply-adds per sample up to this layer; not allowed"),
+        ("control-characters.h5", "[31mPWNED\\nmodels/x.h5: all good\""),
         ("huge-string.h5", "(attribute 'flexctl_version'): is a string of more than 4194304 bytes"),
         ("many-attributes.h5", "/layers/0: has more than 64 attributes"),
         ("deep-groups.h5", "/provenance/g0/g1/g2/g3: is nested deeper than 4 groups"),
@@ -80,6 +84,24 @@ final class HostileCheckpointTests: XCTestCase {
             XCTAssertTrue(o.isEmpty, "\(file): stdout not empty")
             XCTAssertTrue(String(decoding: e, as: UTF8.self).contains(expected), "\(file): \(String(decoding: e, as: UTF8.self))")
         }
+    }
+
+    /// Strings from a crafted file never reach the terminal raw: no escape sequence, no faked line.
+    func testInspectPrintsFileStringsTerminalSafe() throws {
+        let flexctl = try Self.flexctlBinary()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: flexctl)
+        p.arguments = ["inspect", Self.hostile.appendingPathComponent("control-characters.h5").path]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = Pipe()
+        try p.run()
+        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 1)
+        XCTAssertFalse(e.contains("\u{1B}"), e)
+        XCTAssertEqual(e.split(separator: "\n").count, 1, e)
+        XCTAssertTrue(e.contains("\\u{1B}[2J"), e)
     }
 
     static func flexctlBinary() throws -> String {

@@ -100,6 +100,16 @@ struct FlexzFileTests {
         }
     }
 
+    /// The header alone (for finding and checking the model) never inflates the payload: a payload that
+    /// would fail (or take long) to inflate is only touched by the full parse.
+    @Test func headerOnlyParsingDoesNotInflate() throws {
+        let bad = Self.withCompressedPayload([0x78, 0x9C, 0xFF, 0xFF, 0xFF, 0xFF])
+        let header = try FlexzFile.parse(bad, name: "in.flexz", decodingPayload: false)
+        #expect(header.codes.isEmpty)
+        #expect(header.fingerprint == Array(Self.valid[12..<44]))
+        #expect(throws: CodecError.self) { try FlexzFile.parse(bad, name: "in.flexz") }
+    }
+
     /// Sizes whose product overflows 64 bits are refused (they used to trap): 4096×4096 pixels in 1×1 tiles,
     /// each with a 65535×65535×65535 code.
     @Test func codeSizeOverflowIsRefused() {

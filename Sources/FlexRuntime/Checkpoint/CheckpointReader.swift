@@ -351,12 +351,25 @@ struct CheckpointReader {
         guard input.perSampleShape.allSatisfy({ $0 > 0 }), out.count == specs.count else { return out }
         // Each layer's input must be the previous layer's output.
         var shape = input.perSampleShape
+        var operations = 0
         for i in 0..<specs.count {
             do {
+                let inputShape = shape
                 shape = try out[i]!.layer.outputShape(forInput: shape)
                 let values = shape.reduce(1) { $0.multipliedReportingOverflow(by: max($1, 0)).overflow ? Int.max : $0 * max($1, 0) }
                 if values > LayerSpec.maxActivationValues {
                     add("/layers/\(i)", "outputs \(formatShape(shape)) per sample, more than \(LayerSpec.maxActivationValues) values; not allowed")
+                    return out
+                }
+                // Memory and work per sample, bounded before any session sizes a buffer or runs a batch.
+                let cost = specs[i].cost(input: inputShape, output: shape)
+                if cost.workspace > LayerSpec.maxWorkspaceValues {
+                    add("/layers/\(i)", "needs \(cost.workspace == Int.max ? "more than 2^63" : String(cost.workspace)) scratch values per sample (input \(formatShape(inputShape))), more than \(LayerSpec.maxWorkspaceValues); not allowed")
+                    return out
+                }
+                operations = operations.addingReportingOverflow(cost.operations).overflow ? Int.max : operations + cost.operations
+                if operations > LayerSpec.maxSampleOperations {
+                    add("/layers/\(i)", "the model needs more than \(LayerSpec.maxSampleOperations) multiply-adds per sample up to this layer; not allowed")
                     return out
                 }
             } catch {

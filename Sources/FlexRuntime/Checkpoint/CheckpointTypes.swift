@@ -285,7 +285,16 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
             self.path = path
             self.message = message
         }
-        public var description: String { path.isEmpty ? message : "\(path): \(message)" }
+        /// One line: line breaks inside the path or message (which may quote a crafted file) are shown as
+        /// `\n` and `\r`, so every line of a report is one problem.
+        public var description: String {
+            func oneLine(_ s: String) -> String {
+                guard s.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) else { return s }
+                return s.replacingOccurrences(of: "\r\n", with: "\\r\\n").replacingOccurrences(of: "\n", with: "\\n")
+                    .replacingOccurrences(of: "\r", with: "\\r")
+            }
+            return path.isEmpty ? oneLine(message) : "\(oneLine(path)): \(oneLine(message))"
+        }
     }
 
     /// The file as given to the reader or writer.

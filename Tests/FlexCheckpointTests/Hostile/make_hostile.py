@@ -152,6 +152,47 @@ def _(f):
     edit_json(f, "architecture", lambda v: v[0].update(out_channels=2**62))
 
 
+# Within every size limit, but hours of work or gigabytes of scratch memory per sample.
+@case("conv-compute-bomb.h5")
+def _(f):
+    edit_json(f, "input", lambda v: v.update(height=2048, width=2048))
+    edit_json(f, "architecture", lambda v: v[0].update(kernel_size=63, padding=31))
+
+
+@case("operations-bomb.h5")
+def _(f):
+    # 201 modest convolutions: each within the scratch limit, together 8.5e10 multiply-adds per sample.
+    def conv(i, o):
+        return {"kind": "Conv2d", "in_channels": i, "out_channels": o, "kernel_size": 5, "stride": 1, "padding": 2}
+    edit_json(f, "input", lambda v: v.update(height=256, width=256, encoder_layers=100))
+    f.attrs["architecture"] = json.dumps([conv(1, 16)] + [conv(16, 16)] * 199 + [conv(16, 1)], separators=(",", ":"))
+
+
+LSTM_BASE = os.path.join(ROOT, "models", "lstm-p-sig-ramp-4-indices.h5")
+
+
+def lstm_case(name, fn):
+    path = os.path.join(HERE, name)
+    shutil.copyfile(LSTM_BASE, path)
+    with h5py.File(path, "r+") as f:
+        fn(f)
+    made.append(name)
+
+
+def lstm_bomb(f):
+    edit_json(f, "input", lambda v: v.update(window=10000))
+    edit_json(f, "architecture", lambda v: v[0].update(hidden_size=2048))
+
+
+lstm_case("lstm-compute-bomb.h5", lstm_bomb)
+
+
+@case("control-characters.h5")
+def _(f):
+    # Terminal escapes and a line break that would fake a line of output.
+    f.attrs["task"] = "\x1b[2J\x1b[31mPWNED\nmodels/x.h5: all good"
+
+
 @case("huge-string.h5")
 def _(f):
     f.attrs["flexctl_version"] = "x" * (5 << 20)
