@@ -87,11 +87,11 @@ public enum ForecastEngine {
         var leftovers: [PriceSeries] = []  // the other series of mapped files: matched by name like the rest
         for m in mappings {
             guard let j = feature(named: m.name) else {
-                throw CommandFailure("--map '\(m.name)=\(m.file)': the model has no series '\(m.name)'; its series are "
+                throw CommandFailure("--map '\(m.name)=\(m.file)': the model has no series \(MessageText.quoted(m.name)); its series are "
                     + quoted(features))
             }
             if let already = chosen[j] {
-                throw CommandFailure("--map: series '\(features[j])' is mapped twice ('\(already.file)' and '\(m.file)')")
+                throw CommandFailure("--map: series \(MessageText.quoted(features[j])) is mapped twice ('\(already.file)' and '\(m.file)')")
             }
             let read = try SeriesFile.read(path: m.file)
             let k: Int
@@ -102,8 +102,8 @@ public enum ForecastEngine {
                 k = named
             } else {
                 throw CommandFailure("\(m.file): --map '\(m.name)=\(m.file)': the file has \(read.count) series "
-                    + "(\(quoted(read.map(\.name)))) and none is named '\(features[j])'; map a file with one column "
-                    + "of values or with a column named '\(features[j])'")
+                    + "(\(quoted(read.map(\.name)))) and none is named \(MessageText.quoted(features[j])); map a file with one column "
+                    + "of values or with a column named \(MessageText.quoted(features[j]))")
             }
             var s = read[k]
             taken.insert(m.file + "\u{0}" + s.name)
@@ -130,7 +130,7 @@ public enum ForecastEngine {
                 continue
             }
             if let other = chosen[j] {
-                throw CommandFailure("series '\(features[j])' is in two files: '\(other.file)' and '\(s.file)'; "
+                throw CommandFailure("series \(MessageText.quoted(features[j])) is in two files: '\(other.file)' and '\(s.file)'; "
                     + "give only one of them, or choose with --map '\(features[j])=FILE'")
             }
             s.name = features[j]
@@ -140,7 +140,8 @@ public enum ForecastEngine {
         if !missing.isEmpty {
             let names = missing.map { features[$0] }
             let found = unused.isEmpty ? "the files hold no other series"
-                : "the files hold " + unused.map { "'\($0.name)' (\($0.file))" }.joined(separator: ", ")
+                : "the files hold " + unused.prefix(10).map { "\(MessageText.quoted($0.name)) (\($0.file))" }.joined(separator: ", ")
+                    + (unused.count > 10 ? ", … (\(unused.count) in all)" : "")
             throw CommandFailure("the model needs series \(quoted(names)), which no file provides (it reads "
                 + "\(quoted(features))); \(found). Give an investing.com export named after the series (e.g. "
                 + "'\(names[0]) Historical Data.csv'), a numeric CSV with a column '\(names[0])', or "
@@ -287,6 +288,6 @@ public enum ForecastEngine {
     }
 
     static func quoted(_ names: [String]) -> String {
-        names.map { "'\($0)'" }.joined(separator: ", ")
+        MessageText.list(names)
     }
 }
