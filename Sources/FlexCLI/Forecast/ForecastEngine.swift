@@ -78,8 +78,15 @@ public enum ForecastEngine {
     ///   unknown feature, a feature mapped twice, two files providing the same feature, or a feature no file
     ///   provides (listing what the files hold and how to fix it).
     public static func resolveSeries(features: [String], files: [String], mappings: [Mapping]) throws -> ResolvedSeries {
+        // Exact name first, then any letter case (the first such feature); dictionaries, since a file may hold
+        // thousands of series and a search of the features for each would be quadratic.
+        var exact: [String: Int] = [:], folded: [String: Int] = [:]
+        for (j, f) in features.enumerated() {
+            if exact[f] == nil { exact[f] = j }
+            if folded[f.lowercased()] == nil { folded[f.lowercased()] = j }
+        }
         func feature(named name: String) -> Int? {
-            features.firstIndex(of: name) ?? features.firstIndex { $0.lowercased() == name.lowercased() }
+            exact[name] ?? folded[name.lowercased()]
         }
         var chosen = [PriceSeries?](repeating: nil, count: features.count)
         var mappedFiles: [String] = []
