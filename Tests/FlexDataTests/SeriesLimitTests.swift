@@ -142,6 +142,21 @@ import Testing
         #expect(MessageText.list(["a", "b"], quote: false) == "a, b")
     }
 
+    @Test("too many fields in all: refused while tokenizing, at the first field beyond the limit")
+    func fieldLimit() throws {
+        #expect(SeriesFile.maximumFields == 1 << 24)
+        // A small limit: 6 fields pass (with a trailing line break and empty lines), a seventh is refused.
+        let six = Array("a,b\n1,2\n3,4\n\n".utf8)
+        #expect(try CSVReader.tokenize(six, start: 0, file: "f.csv", maximumFields: 6).fields.count == 6)
+        do {
+            _ = try CSVReader.tokenize(six + Array("5,6\n".utf8), start: 0, file: "f.csv", maximumFields: 6)
+            Issue.record("no error for 8 fields with a limit of 6")
+        } catch {
+            #expect(error == DataError(file: "f.csv", position: "line 5",
+                                       message: "the file has more than 6 fields (rows × columns); at most 6 are read"))
+        }
+    }
+
     @Test("too many rows: refused while tokenizing, naming the first line beyond the limit")
     func rowLimit() throws {
         #expect(SeriesFile.maximumRows == 10_000_000)

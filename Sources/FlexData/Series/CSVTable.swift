@@ -222,18 +222,22 @@ enum CSVReader {
     ///
     /// A record longer than `maximumRecordBytes` is an error found while scanning it (a line of a few hundred MB
     /// would otherwise become one huge field, header or number), and so is a record after `maximumRecords` (the
-    /// header and the data rows), before its fields are stored.
+    /// header and the data rows), before its fields are stored, and a field after `maximumFields` in all (each
+    /// field is stored as 24 bytes: 256 MiB of commas would otherwise need 6 GB).
     static func tokenize(_ bytes: [UInt8], start: Int, file: String,
                          maximumRecordBytes: Int = SeriesFile.maximumLineBytes,
-                         maximumRecords: Int = SeriesFile.maximumRows + 1) throws(DataError) -> CSVTable {
+                         maximumRecords: Int = SeriesFile.maximumRows + 1,
+                         maximumFields: Int = SeriesFile.maximumFields) throws(DataError) -> CSVTable {
         var table = CSVTable(bytes: bytes)
         let outcome: DataError? = bytes.withUnsafeBufferPointer { p -> DataError? in
             let n = p.count
             var i = start
             var line = 1
-            table.fields.reserveCapacity(n / 8)
-            table.recordLine.reserveCapacity(n / 40)
-            table.recordStart.reserveCapacity(n / 40)
+            // A guess for ordinary files, capped: the arrays still grow as needed, but a big file of few fields
+            // (long lines) does not reserve memory it never uses.
+            table.fields.reserveCapacity(min(n / 8, 1 << 20))
+            table.recordLine.reserveCapacity(min(n / 40, 1 << 18))
+            table.recordStart.reserveCapacity(min(n / 40, 1 << 18))
             /// Index after the line break at `k` (CRLF counts once).
             @inline(__always) func afterBreak(_ k: Int) -> Int {
                 p[k] == cr && k + 1 < n && p[k + 1] == lf ? k + 2 : k + 1
@@ -257,6 +261,10 @@ enum CSVReader {
                 }
                 var column = 1
                 while true {
+                    if table.fields.count == maximumFields {
+                        return DataError(file: file, position: "line \(line)",
+                                         message: "the file has more than \(maximumFields) fields (rows × columns); at most \(maximumFields) are read")
+                    }
                     var j = i
                     while j < limit, p[j] == space || p[j] == tab { j += 1 }
                     if j == limit, limit < n { return tooLong() }

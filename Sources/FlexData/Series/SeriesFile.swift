@@ -34,6 +34,9 @@ public enum SeriesFile {
     public static let maximumColumns = 4_096
     /// Most data rows in a file: 10,000,000 (a century of daily prices is 36,525 rows).
     public static let maximumRows = 10_000_000
+    /// Most fields in a file, the header's included: 16,777,216 (2^24; e.g. 4,096 columns × 4,095 rows, or 8
+    /// columns of a century of daily prices many times over). Bounds the tokenizer's memory to about 400 MB.
+    public static let maximumFields = 1 << 24
 
     /// Reads the series in the CSV file at `path`, oldest first.
     ///
