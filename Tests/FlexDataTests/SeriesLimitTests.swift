@@ -133,6 +133,20 @@ import Testing
         }
     }
 
+    @Test("a message about many series lists ten of them, then how many there are")
+    func manySeriesListed() {
+        // Twelve series, each on its own day: no common date.
+        let series = (0..<12).map { k in
+            PriceSeries(name: "s\(k)", file: "f.csv", dates: [Day(year: 2020, month: 1, day: k + 1)], values: [1])
+        }
+        let ranges = (0..<10).map { "'s\($0)' 2020-01-\(String(format: "%02d", $0 + 1))…2020-01-\(String(format: "%02d", $0 + 1))" }
+        // The file is named once, not once per series.
+        expectSeriesError(file: "f.csv", position: "",
+                          "the series have no date in common (\(ranges.joined(separator: ", ")), … (12 in all))") {
+            _ = try AlignedSeries.align(series)
+        }
+    }
+
     @Test("MessageText: short text unchanged, long text cut at 60 characters, controls escaped")
     func messageText() {
         #expect(MessageText.quoted("FTSE 100") == "'FTSE 100'")

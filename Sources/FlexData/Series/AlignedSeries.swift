@@ -111,9 +111,9 @@ public struct AlignedSeries: Sendable, Equatable {
             }
         }
         guard !dates.isEmpty else {
-            let ranges = series.map { "\(MessageText.quoted($0.name)) \($0.dates!.first!)…\($0.dates!.last!)" }
-            throw DataError(file: files.joined(separator: ", "),
-                            message: "the series have no date in common (\(ranges.joined(separator: ", ")))")
+            let ranges = series.prefix(10).map { "\(MessageText.quoted($0.name)) \($0.dates!.first!)…\($0.dates!.last!)" }
+            throw DataError(file: Self.fileList(files),
+                            message: "the series have no date in common (\(MessageText.joined(ranges, count: series.count)))")
         }
         let dropped = Dictionary(uniqueKeysWithValues: series.map { ($0.name, $0.values.count - dates.count) })
         return AlignedSeries(names: names, files: files, dates: dates, values: values, droppedRows: dropped)
@@ -174,7 +174,10 @@ public struct AlignedSeries: Sendable, Equatable {
     }
 
     /// The input files, for messages not about one file.
-    var fileList: String {
+    var fileList: String { Self.fileList(files) }
+
+    /// `files` without repeats (one wide file gives thousands of series), comma-separated.
+    static func fileList(_ files: [String]) -> String {
         var unique: [String] = [], seen: Set<String> = []
         for f in files where seen.insert(f).inserted { unique.append(f) }
         return unique.isEmpty ? "(no files)" : unique.joined(separator: ", ")

@@ -108,8 +108,15 @@ public enum MessageText {
     /// Column names for a message: each shortened (and quoted with `quote`), at most `maximumNames` of them,
     /// then how many there are.
     public static func list(_ names: [String], quote: Bool = true, maximumNames: Int = 10) -> String {
-        let shown = names.prefix(maximumNames).map { quote ? quoted($0) : shortened($0) }.joined(separator: ", ")
-        return names.count > maximumNames ? shown + ", … (\(names.count) in all)" : shown
+        joined(names.prefix(maximumNames).map { quote ? quoted($0) : shortened($0) }, count: names.count)
+    }
+
+    /// Items already made safe for a message (e.g. a quoted name and a date range), comma-separated, the
+    /// first `maximumItems` of `count` (`items.count` by default), then how many there are.
+    public static func joined(_ items: [String], count: Int? = nil, maximumItems: Int = 10) -> String {
+        let total = count ?? items.count
+        let shown = items.prefix(maximumItems).joined(separator: ", ")
+        return total > min(maximumItems, items.count) ? shown + ", … (\(total) in all)" : shown
     }
 }
 

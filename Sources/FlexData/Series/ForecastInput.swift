@@ -55,7 +55,8 @@ public struct ForecastInput: Sendable {
         }
         let aligned = try AlignedSeries.align(series)
         guard aligned.count >= neededRows else {
-            let counts = series.map { "\(MessageText.quoted($0.name)) \($0.count)" }.joined(separator: ", ")
+            let counts = MessageText.joined(series.prefix(10).map { "\(MessageText.quoted($0.name)) \($0.count)" },
+                                            count: series.count)
             var range = ""
             if let d = aligned.dates, let first = d.first, let last = d.last { range = ", \(first) to \(last)" }
             throw DataError(file: files, message: "too few common dates: \(what) need\(samples > 0 ? "" : "s") at least \(neededRows) dates on which all \(series.count) series have a value; the series have \(counts) rows but only \(aligned.count) common date\(aligned.count == 1 ? "" : "s")\(range)")
