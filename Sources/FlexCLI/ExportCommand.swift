@@ -43,7 +43,8 @@ public struct ExportCommand: ParsableCommand {
     public func run() throws {
         let folder = try RunFolder.open(runDirectory)
         let own = [folder.configPath, folder.statePath, folder.logPath, folder.path + "/loss.svg", folder.path + "/loss.png"]
-        if own.map(absolutePath).contains(absolutePath(output)) {
+        // Compared as files (`sameFile`): `run/./log.csv` or a hard link to run.json is still the run's file.
+        if own.contains(where: { sameFile($0, output) }) {
             throw CLIError("--output \(output): that is one of the run's own files; write the checkpoint elsewhere")
         }
         let config = try folder.readConfig()

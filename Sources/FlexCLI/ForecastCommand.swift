@@ -105,12 +105,13 @@ public struct ForecastCommand: ParsableCommand {
         }
         let inputs = [model] + series + mappings.compactMap { ForecastEngine.Mapping.parse($0)?.file }
         for (name, path) in [("--output", output), ("--plot", plot)] {
-            if let path, inputs.contains(path) {
+            if let path, inputs.contains(where: { sameFile($0, path) }) {
                 throw ValidationError("\(name) '\(path)' is one of the input files; choose another file name")
             }
         }
-        if let output, let plot, output == plot {
-            throw ValidationError("--output and --plot name the same file '\(output)'")
+        if let output, let plot, sameFile(output, plot) {
+            throw ValidationError(output == plot ? "--output and --plot name the same file '\(output)'"
+                                      : "--output '\(output)' and --plot '\(plot)' name the same file")
         }
     }
 
@@ -160,7 +161,7 @@ public struct ForecastCommand: ParsableCommand {
         var notes: [String] = []
         if !resolved.unused.isEmpty {
             let names = resolved.unused.map(\.name)
-            notes.append("note: \(names.count) series not used by the model: \(names.joined(separator: ", "))")
+            notes.append("note: \(names.count) series not used by the model: \(MessageText.list(names, quote: false))")
         }
         if evaluate {
             let evaluation = try ForecastEngine.evaluate(session: session, input: input, from: from.flatMap { Day(iso: $0) })

@@ -17,8 +17,11 @@ enum OptionBounds {
     static var defaultThreads: Int { min(Inference.defaultThreads, threads.range.upperBound) }
     /// `compress image --bits`: bits per code value (the .flexz format stores 1–16).
     static let bits = IntBounds(1...16)
-    /// `forecast --horizon`: steps forecast ahead, each fed back as the next input.
-    static let forecastSteps = IntBounds(1...10_000)
+    /// `forecast --horizon`: steps forecast ahead, each fed back as the next input. Each step runs the model
+    /// over a whole window (time linear in K, about 10 ms a step for a small LSTM in a debug build), and after a
+    /// few hundred fed-back steps the forecast says nothing about the market: 1000 steps (four trading years)
+    /// bounds the run to seconds.
+    static let forecastSteps = IntBounds(1...1_000)
     /// `train forecast --horizon`: days between a window's last day and its target.
     static let targetHorizon = IntBounds(1...1_000)
     /// `train forecast --window`: days per input window.

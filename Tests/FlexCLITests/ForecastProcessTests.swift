@@ -317,7 +317,23 @@ struct ForecastProcessTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let m = ["--model", Self.model]
-        try Self.expectFailure(m + ["--horizon", "0"] + Self.samples, status: 64, ["--horizon 0: expected 1...10000"])
+        try Self.expectFailure(m + ["--horizon", "0"] + Self.samples, status: 64, ["--horizon 0: expected 1...1000"])
+        try Self.expectFailure(m + ["--horizon", "10000"] + Self.samples, status: 64, ["--horizon 10000: expected 1...1000"])
+        // Two spellings of one file: the report must not replace the plot (compared as files, not strings).
+        let same = dir.file("same.png")
+        let sameSpellings = [dir.path + "/./same.png", dir.path + "//same.png", dir.path + "/sub/../same.png"]
+        try FileManager.default.createDirectory(atPath: dir.file("sub"), withIntermediateDirectories: true)
+        for spelling in sameSpellings {
+            try Self.expectFailure(m + ["--evaluate", "--output", same, "--plot", spelling] + Self.samples, status: 64,
+                                   ["name the same file"])
+        }
+        #expect(!FileManager.default.fileExists(atPath: same))
+        let aliasFirstLine = try String(contentsOfFile: Self.samples[1], encoding: .utf8).prefix(40)
+        // An existing input under another name (a symbolic link to it) is the same file too.
+        let alias = dir.file("alias.csv")
+        try FileManager.default.createSymbolicLink(atPath: alias, withDestinationPath: normalizedTestPath(Self.samples[1]))
+        try Self.expectFailure(m + ["--output", alias] + Self.samples, status: 64, ["is one of the input files"])
+        #expect(try String(contentsOfFile: Self.samples[1], encoding: .utf8).prefix(40) == aliasFirstLine)
         try Self.expectFailure(m + ["--format", "xml"] + Self.samples, status: 64, ["--format 'xml'"])
         try Self.expectFailure(m + ["--plot", dir.file("p.png")] + Self.samples, status: 64, ["--plot needs --evaluate"])
         try Self.expectFailure(m + ["--evaluate", "--plot", dir.file("p.gif")] + Self.samples, status: 64, ["use a .png or .svg"])
@@ -358,4 +374,9 @@ struct ForecastProcessTests {
         try Self.expectFailure(["--model", dir.file("m.h5"), "--horizon", "2", dir.file("prices.csv")], [
             "--horizon 2: forecasts of more than one step feed each prediction back", "'AAA'"])
     }
+}
+
+/// `path` made absolute (a symbolic link's target must not depend on the link's folder).
+private func normalizedTestPath(_ path: String) -> String {
+    path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
 }

@@ -106,6 +106,12 @@ struct TrainProcessTests {
         let session = try ImageCodecSession(checkpoint: checkpoint)
         let y = try session.reconstruct(Tensor(shape: [2, 1, 28, 28], scalars: Array(repeating: 0, count: 2 * 784)))
         #expect(y.shape == [2, 1, 28, 28])
+        // Another name of one of the run's files (a hard link) is refused, even with --overwrite.
+        #expect(link(dir.file("run/state.h5"), dir.file("state-link.h5")) == 0)
+        let onto = try runFlexctl(["export", dir.file("run"), "--output", dir.file("state-link.h5"), "--overwrite"])
+        #expect(onto.status != 0 && onto.stderr.contains("that is one of the run's own files"), "\(onto.stderr)")
+        let ontoDotted = try runFlexctl(["export", dir.file("run"), "--output", dir.path + "/run/.//log.csv", "--overwrite"])
+        #expect(ontoDotted.status != 0 && ontoDotted.stderr.contains("that is one of the run's own files"), "\(ontoDotted.stderr)")
         // export never replaces a file unless asked; float16 works.
         let again = try runFlexctl(["export", dir.file("run"), "--output", dir.file("model.h5")])
         #expect(again.status == 1 && again.stderr.contains("exists"))

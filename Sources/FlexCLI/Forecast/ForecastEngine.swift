@@ -78,8 +78,15 @@ public enum ForecastEngine {
     ///   unknown feature, a feature mapped twice, two files providing the same feature, or a feature no file
     ///   provides (listing what the files hold and how to fix it).
     public static func resolveSeries(features: [String], files: [String], mappings: [Mapping]) throws -> ResolvedSeries {
+        // Exact name first, then any letter case (the first such feature); dictionaries, since a file may hold
+        // thousands of series and a search of the features for each would be quadratic.
+        var exact: [String: Int] = [:], folded: [String: Int] = [:]
+        for (j, f) in features.enumerated() {
+            if exact[f] == nil { exact[f] = j }
+            if folded[f.lowercased()] == nil { folded[f.lowercased()] = j }
+        }
         func feature(named name: String) -> Int? {
-            features.firstIndex(of: name) ?? features.firstIndex { $0.lowercased() == name.lowercased() }
+            exact[name] ?? folded[name.lowercased()]
         }
         var chosen = [PriceSeries?](repeating: nil, count: features.count)
         var mappedFiles: [String] = []
@@ -87,11 +94,11 @@ public enum ForecastEngine {
         var leftovers: [PriceSeries] = []  // the other series of mapped files: matched by name like the rest
         for m in mappings {
             guard let j = feature(named: m.name) else {
-                throw CommandFailure("--map '\(m.name)=\(m.file)': the model has no series '\(m.name)'; its series are "
+                throw CommandFailure("--map '\(m.name)=\(m.file)': the model has no series \(MessageText.quoted(m.name)); its series are "
                     + quoted(features))
             }
             if let already = chosen[j] {
-                throw CommandFailure("--map: series '\(features[j])' is mapped twice ('\(already.file)' and '\(m.file)')")
+                throw CommandFailure("--map: series \(MessageText.quoted(features[j])) is mapped twice ('\(already.file)' and '\(m.file)')")
             }
             let read = try SeriesFile.read(path: m.file)
             let k: Int
@@ -102,8 +109,8 @@ public enum ForecastEngine {
                 k = named
             } else {
                 throw CommandFailure("\(m.file): --map '\(m.name)=\(m.file)': the file has \(read.count) series "
-                    + "(\(quoted(read.map(\.name)))) and none is named '\(features[j])'; map a file with one column "
-                    + "of values or with a column named '\(features[j])'")
+                    + "(\(quoted(read.map(\.name)))) and none is named \(MessageText.quoted(features[j])); map a file with one column "
+                    + "of values or with a column named \(MessageText.quoted(features[j]))")
             }
             var s = read[k]
             taken.insert(m.file + "\u{0}" + s.name)
@@ -130,7 +137,7 @@ public enum ForecastEngine {
                 continue
             }
             if let other = chosen[j] {
-                throw CommandFailure("series '\(features[j])' is in two files: '\(other.file)' and '\(s.file)'; "
+                throw CommandFailure("series \(MessageText.quoted(features[j])) is in two files: '\(other.file)' and '\(s.file)'; "
                     + "give only one of them, or choose with --map '\(features[j])=FILE'")
             }
             s.name = features[j]
@@ -140,7 +147,8 @@ public enum ForecastEngine {
         if !missing.isEmpty {
             let names = missing.map { features[$0] }
             let found = unused.isEmpty ? "the files hold no other series"
-                : "the files hold " + unused.map { "'\($0.name)' (\($0.file))" }.joined(separator: ", ")
+                : "the files hold " + unused.prefix(10).map { "\(MessageText.quoted($0.name)) (\($0.file))" }.joined(separator: ", ")
+                    + (unused.count > 10 ? ", … (\(unused.count) in all)" : "")
             throw CommandFailure("the model needs series \(quoted(names)), which no file provides (it reads "
                 + "\(quoted(features))); \(found). Give an investing.com export named after the series (e.g. "
                 + "'\(names[0]) Historical Data.csv'), a numeric CSV with a column '\(names[0])', or "
@@ -287,6 +295,6 @@ public enum ForecastEngine {
     }
 
     static func quoted(_ names: [String]) -> String {
-        names.map { "'\($0)'" }.joined(separator: ", ")
+        MessageText.list(names)
     }
 }

@@ -52,33 +52,33 @@ public struct AlignedSeries: Sendable, Equatable {
         var seen: [String: String] = [:]
         for s in series {
             if let other = seen[s.name] {
-                throw DataError(file: s.file, message: "series name '\(s.name)' is also the name of a series from '\(other)'; names must be unique (rename one of the files or columns)")
+                throw DataError(file: s.file, message: "series name \(MessageText.quoted(s.name)) is also the name of a series from '\(other)'; names must be unique (rename one of the files or columns)")
             }
             seen[s.name] = s.file
-            guard !s.values.isEmpty else { throw DataError(file: s.file, message: "series '\(s.name)' has no rows") }
+            guard !s.values.isEmpty else { throw DataError(file: s.file, message: "series \(MessageText.quoted(s.name)) has no rows") }
             if let row = s.values.firstIndex(where: { !$0.isFinite }) {
                 let at = s.dates.map { "date \($0[row])" } ?? "row \(row + 1)"
-                throw DataError(file: s.file, position: at, message: "series '\(s.name)': non-finite value \(s.values[row])")
+                throw DataError(file: s.file, position: at, message: "series \(MessageText.quoted(s.name)): non-finite value \(s.values[row])")
             }
             if let dates = s.dates {
                 guard dates.count == s.values.count else {
-                    throw DataError(file: s.file, message: "series '\(s.name)' has \(dates.count) dates but \(s.values.count) values")
+                    throw DataError(file: s.file, message: "series \(MessageText.quoted(s.name)) has \(dates.count) dates but \(s.values.count) values")
                 }
                 for k in dates.indices.dropFirst() where !(dates[k - 1] < dates[k]) {
                     throw DataError(file: s.file, position: "date \(dates[k])",
-                                    message: "series '\(s.name)': dates must strictly increase (oldest first); \(dates[k]) (row \(k + 1)) follows \(dates[k - 1])")
+                                    message: "series \(MessageText.quoted(s.name)): dates must strictly increase (oldest first); \(dates[k]) (row \(k + 1)) follows \(dates[k - 1])")
                 }
             }
             if (s.dates == nil) != (first.dates == nil) {
                 let (dated, undated) = s.dates == nil ? (first, s) : (s, first)
-                throw DataError(file: undated.file, message: "series '\(undated.name)' has no dates but series '\(dated.name)' from '\(dated.file)' has; series with and without dates cannot be aligned")
+                throw DataError(file: undated.file, message: "series \(MessageText.quoted(undated.name)) has no dates but series \(MessageText.quoted(dated.name)) from '\(dated.file)' has; series with and without dates cannot be aligned")
             }
         }
         let names = series.map(\.name), files = series.map(\.file)
 
         guard first.dates != nil else {
             for s in series where s.values.count != first.values.count {
-                throw DataError(file: s.file, message: "series '\(s.name)' has \(s.values.count) rows but '\(first.name)' from '\(first.file)' has \(first.values.count); series without dates are aligned by row and must have the same length")
+                throw DataError(file: s.file, message: "series \(MessageText.quoted(s.name)) has \(s.values.count) rows but \(MessageText.quoted(first.name)) from '\(first.file)' has \(first.values.count); series without dates are aligned by row and must have the same length")
             }
             let values = (0..<first.values.count).map { r in series.map { $0.values[r] } }
             return AlignedSeries(names: names, files: files, dates: nil, values: values,
@@ -111,9 +111,9 @@ public struct AlignedSeries: Sendable, Equatable {
             }
         }
         guard !dates.isEmpty else {
-            let ranges = series.map { "'\($0.name)' \($0.dates!.first!)…\($0.dates!.last!)" }
-            throw DataError(file: files.joined(separator: ", "),
-                            message: "the series have no date in common (\(ranges.joined(separator: ", ")))")
+            let ranges = series.prefix(10).map { "\(MessageText.quoted($0.name)) \($0.dates!.first!)…\($0.dates!.last!)" }
+            throw DataError(file: Self.fileList(files),
+                            message: "the series have no date in common (\(MessageText.joined(ranges, count: series.count)))")
         }
         let dropped = Dictionary(uniqueKeysWithValues: series.map { ($0.name, $0.values.count - dates.count) })
         return AlignedSeries(names: names, files: files, dates: dates, values: values, droppedRows: dropped)
@@ -137,7 +137,7 @@ public struct AlignedSeries: Sendable, Equatable {
         case "returns", "log_returns":
             break
         default:
-            throw DataError(file: fileList, message: "unknown transform '\(transform)'; expected one of \(Self.transforms.joined(separator: ", "))")
+            throw DataError(file: fileList, message: "unknown transform \(MessageText.quoted(transform)); expected one of \(Self.transforms.joined(separator: ", "))")
         }
         guard values.count >= 2 else {
             throw DataError(file: fileList, message: "the \(transform) transform needs at least 2 rows, found \(values.count)")
@@ -145,7 +145,7 @@ public struct AlignedSeries: Sendable, Equatable {
         for (r, row) in values.enumerated() {
             if let f = row.firstIndex(where: { !($0 > 0) }) {
                 throw DataError(file: files[f], position: dates.map { "date \($0[r])" } ?? "row \(r + 1)",
-                                message: "series '\(names[f])': the \(transform) transform needs positive prices, found \(row[f])")
+                                message: "series \(MessageText.quoted(names[f])): the \(transform) transform needs positive prices, found \(row[f])")
             }
         }
         let logarithmic = transform == "log_returns"
@@ -160,7 +160,7 @@ public struct AlignedSeries: Sendable, Equatable {
             // neither training nor forecasting ever sees a non-finite input.
             if let f = row.firstIndex(where: { !$0.isFinite }) {
                 throw DataError(file: files[f], position: dates.map { "date \($0[r])" } ?? "row \(r + 1)",
-                                message: "series '\(names[f])': the \(transform) from \(previous[f]) to \(current[f]) is \(row[f]); check the prices around this date")
+                                message: "series \(MessageText.quoted(names[f])): the \(transform) from \(previous[f]) to \(current[f]) is \(row[f]); check the prices around this date")
             }
             out.append(row)
         }
@@ -174,9 +174,12 @@ public struct AlignedSeries: Sendable, Equatable {
     }
 
     /// The input files, for messages not about one file.
-    var fileList: String {
-        var unique: [String] = []
-        for f in files where !unique.contains(f) { unique.append(f) }
+    var fileList: String { Self.fileList(files) }
+
+    /// `files` without repeats (one wide file gives thousands of series), comma-separated.
+    static func fileList(_ files: [String]) -> String {
+        var unique: [String] = [], seen: Set<String> = []
+        for f in files where seen.insert(f).inserted { unique.append(f) }
         return unique.isEmpty ? "(no files)" : unique.joined(separator: ", ")
     }
 }

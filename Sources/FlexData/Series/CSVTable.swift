@@ -38,30 +38,85 @@ struct CSVTable {
 
     func field(_ record: Int, _ column: Int) -> CSVField { fields[recordStart[record] + column] }
 
-    /// The text of a field (`""` unescaped), for names and messages.
+    /// The text of a field (`""` unescaped), for names and messages. One pass over the field's bytes.
     func text(_ f: CSVField) -> String {
-        let s = String(decoding: bytes[f.start..<f.end], as: UTF8.self)
-        return f.escapedQuote ? s.replacingAll("\"\"", with: "\"") : s
+        guard f.escapedQuote else { return String(decoding: bytes[f.start..<f.end], as: UTF8.self) }
+        var out: [UInt8] = []
+        out.reserveCapacity(f.end - f.start)
+        var k = f.start
+        while k < f.end {
+            out.append(bytes[k])
+            // Inside a quoted field every quote is doubled: keep one of the two.
+            k += bytes[k] == CSVReader.quote ? 2 : 1
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
-    /// The text of a field for an error message: quoted, shortened to 40 characters.
+    /// The text of a field for an error message: quoted and shortened by `MessageText.quoted` (only the
+    /// field's first bytes are decoded, so a huge field costs nothing).
     func quotedForMessage(_ f: CSVField) -> String {
-        let t = text(f)
-        return t.count > 40 ? "'" + t.prefix(40) + "…'" : "'" + t + "'"
+        let prefixEnd = min(f.end, f.start + 4 * (MessageText.maximumCharacters + 1))
+        var shown = CSVField(start: f.start, end: prefixEnd, quoted: f.quoted, escapedQuote: f.escapedQuote)
+        // Never cut a doubled quote in half (the unescaping steps over pairs).
+        if f.escapedQuote, prefixEnd < f.end, bytes[prefixEnd - 1] == CSVReader.quote {
+            var q = 0
+            var k = prefixEnd - 1
+            while k >= f.start, bytes[k] == CSVReader.quote { q += 1; k -= 1 }
+            if q % 2 == 1 { shown.end -= 1 }
+        }
+        return MessageText.quoted(text(shown), truncated: prefixEnd < f.end)
     }
 }
 
-extension String {
-    /// `self` with every occurrence of `target` replaced (no Foundation).
-    fileprivate func replacingAll(_ target: String, with replacement: String) -> String {
+/// File content quoted in error messages: a file may come from anyone, so what it says is shown short (at most
+/// `maximumCharacters` characters, then `…`) and with control characters escaped (`\n`, `\t`, `\u{1B}`), so
+/// a message can neither echo a whole file nor drive the terminal. Every message of the series readers that
+/// quotes a file's content (a field, a column name) goes through here.
+public enum MessageText {
+    /// Characters of file content quoted in one place of a message.
+    public static let maximumCharacters = 60
+
+    /// `text` between single quotes, shortened and escaped as above; `truncated` says `text` is already only a
+    /// prefix of the content (so `…` is due even if it is short).
+    public static func quoted(_ text: some StringProtocol, truncated: Bool = false) -> String {
+        "'" + shortened(text, truncated: truncated) + "'"
+    }
+
+    /// `text` shortened and escaped as above, without quotes.
+    public static func shortened(_ text: some StringProtocol, truncated: Bool = false) -> String {
         var out = ""
-        var rest = Substring(self)
-        while let r = rest.firstRange(of: target) {
-            out += rest[..<r.lowerBound]
-            out += replacement
-            rest = rest[r.upperBound...]
+        var count = 0
+        var cut = truncated
+        for scalar in text.unicodeScalars {
+            if count == maximumCharacters { cut = true; break }
+            count += 1
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029 {
+                    out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
         }
-        return out + rest
+        return cut ? out + "…" : out
+    }
+
+    /// Column names for a message: each shortened (and quoted with `quote`), at most `maximumNames` of them,
+    /// then how many there are.
+    public static func list(_ names: [String], quote: Bool = true, maximumNames: Int = 10) -> String {
+        joined(names.prefix(maximumNames).map { quote ? quoted($0) : shortened($0) }, count: names.count)
+    }
+
+    /// Items already made safe for a message (e.g. a quoted name and a date range), comma-separated, the
+    /// first `maximumItems` of `count` (`items.count` by default), then how many there are.
+    public static func joined(_ items: [String], count: Int? = nil, maximumItems: Int = 10) -> String {
+        let total = count ?? items.count
+        let shown = items.prefix(maximumItems).joined(separator: ", ")
+        return total > min(maximumItems, items.count) ? shown + ", … (\(total) in all)" : shown
     }
 }
 
@@ -171,15 +226,25 @@ enum CSVReader {
     /// spaces and tabs around unquoted fields and around the quotes of quoted fields are dropped. A quoted field
     /// may hold commas, line breaks and `""`; a quote inside an unquoted field, text after a closing quote and a
     /// quote that is never closed are errors.
-    static func tokenize(_ bytes: [UInt8], start: Int, file: String) throws(DataError) -> CSVTable {
+    ///
+    /// A record longer than `maximumRecordBytes` is an error found while scanning it (a line of a few hundred MB
+    /// would otherwise become one huge field, header or number), and so is a record after `maximumRecords` (the
+    /// header and the data rows), before its fields are stored, and a field after `maximumFields` in all (each
+    /// field is stored as 24 bytes: 256 MiB of commas would otherwise need 6 GB).
+    static func tokenize(_ bytes: [UInt8], start: Int, file: String,
+                         maximumRecordBytes: Int = SeriesFile.maximumLineBytes,
+                         maximumRecords: Int = SeriesFile.maximumRows + 1,
+                         maximumFields: Int = SeriesFile.maximumFields) throws(DataError) -> CSVTable {
         var table = CSVTable(bytes: bytes)
         let outcome: DataError? = bytes.withUnsafeBufferPointer { p -> DataError? in
             let n = p.count
             var i = start
             var line = 1
-            table.fields.reserveCapacity(n / 8)
-            table.recordLine.reserveCapacity(n / 40)
-            table.recordStart.reserveCapacity(n / 40)
+            // A guess for ordinary files, capped: the arrays still grow as needed, but a big file of few fields
+            // (long lines) does not reserve memory it never uses.
+            table.fields.reserveCapacity(min(n / 8, 1 << 20))
+            table.recordLine.reserveCapacity(min(n / 40, 1 << 18))
+            table.recordStart.reserveCapacity(min(n / 40, 1 << 18))
             /// Index after the line break at `k` (CRLF counts once).
             @inline(__always) func afterBreak(_ k: Int) -> Int {
                 p[k] == cr && k + 1 < n && p[k + 1] == lf ? k + 2 : k + 1
@@ -191,16 +256,32 @@ enum CSVReader {
                     continue
                 }
                 let recordLine = line
+                if table.recordLine.count == maximumRecords {
+                    return DataError(file: file, position: "line \(recordLine)",
+                                     message: "the file has more than \(maximumRecords - 1) data rows; at most \(maximumRecords - 1) are read")
+                }
+                // Scanning stops at `limit`: reaching it inside the record means the record is too long.
+                let limit = min(n, i + maximumRecordBytes + 1)
+                func tooLong() -> DataError {
+                    DataError(file: file, position: "line \(recordLine)",
+                              message: "the line is longer than \(maximumRecordBytes) bytes (the limit for one line, or one record with quoted line breaks); expected a CSV file of short lines")
+                }
                 var column = 1
                 while true {
+                    if table.fields.count == maximumFields {
+                        return DataError(file: file, position: "line \(line)",
+                                         message: "the file has more than \(maximumFields) fields (rows × columns); at most \(maximumFields) are read")
+                    }
                     var j = i
-                    while j < n, p[j] == space || p[j] == tab { j += 1 }
+                    while j < limit, p[j] == space || p[j] == tab { j += 1 }
+                    if j == limit, limit < n { return tooLong() }
                     if j < n, p[j] == quote {
                         let openLine = line
                         j += 1
                         let s = j
                         var escaped = false
                         while true {
+                            if j >= limit, limit < n { return tooLong() }
                             guard j < n else {
                                 return DataError(file: file, position: "line \(openLine)",
                                                  message: "field \(column): the quote opened here is never closed")
@@ -219,7 +300,8 @@ enum CSVReader {
                         }
                         let e = j
                         j += 1
-                        while j < n, p[j] == space || p[j] == tab { j += 1 }
+                        while j < limit, p[j] == space || p[j] == tab { j += 1 }
+                        if j == limit, limit < n { return tooLong() }
                         if j < n, p[j] != comma, p[j] != cr, p[j] != lf {
                             return DataError(file: file, position: "line \(line)",
                                              message: "field \(column): unexpected \(describe(p[j])) after the closing quote; expected a comma or the end of the line")
@@ -227,7 +309,7 @@ enum CSVReader {
                         table.fields.append(CSVField(start: s, end: e, quoted: true, escapedQuote: escaped))
                     } else {
                         let s = j
-                        while j < n {
+                        while j < limit {
                             let c = p[j]
                             if c == comma || c == cr || c == lf { break }
                             if c == quote {
@@ -236,6 +318,7 @@ enum CSVReader {
                             }
                             j += 1
                         }
+                        if j == limit, limit < n { return tooLong() }
                         var e = j
                         while e > s, p[e - 1] == space || p[e - 1] == tab { e -= 1 }
                         table.fields.append(CSVField(start: s, end: e, quoted: false, escapedQuote: false))

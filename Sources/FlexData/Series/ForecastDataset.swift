@@ -63,7 +63,7 @@ public struct ForecastDataset: Sendable {
             }
         }
         guard AlignedSeries.transforms.contains(transform) else {
-            throw DataError(file: context, message: "unknown transform '\(transform)'; expected one of \(AlignedSeries.transforms.joined(separator: ", "))")
+            throw DataError(file: context, message: "unknown transform \(MessageText.quoted(transform)); expected one of \(AlignedSeries.transforms.joined(separator: ", "))")
         }
         guard !targets.isEmpty else {
             throw DataError(file: context, message: "no target; choose at least one of \(quotedList(series.map(\.name)))")
@@ -73,10 +73,10 @@ public struct ForecastDataset: Sendable {
         var targetIndices: [Int] = []
         for t in targets {
             guard let i = aligned.index(of: t) else {
-                throw DataError(file: context, message: "unknown target '\(t)'; the series are \(quotedList(aligned.names))")
+                throw DataError(file: context, message: "unknown target \(MessageText.quoted(t)); the series are \(quotedList(aligned.names))")
             }
             guard !targetIndices.contains(i) else {
-                throw DataError(file: context, message: "target '\(aligned.names[i])' is given twice")
+                throw DataError(file: context, message: "target \(MessageText.quoted(aligned.names[i])) is given twice")
             }
             targetIndices.append(i)
         }
@@ -151,6 +151,6 @@ public struct ForecastDataset: Sendable {
     }
 
     private static func quotedList(_ names: [String]) -> String {
-        names.map { "'\($0)'" }.joined(separator: ", ")
+        MessageText.list(names)
     }
 }

@@ -39,11 +39,11 @@ public struct ForecastInput: Sendable {
         -> ForecastInput {
         let files = fileList(series)
         guard series.map(\.name) == spec.features else {
-            throw DataError(file: files, message: "the series [\(series.map(\.name).joined(separator: ", "))] are not "
-                + "the model's features [\(spec.features.joined(separator: ", "))] in order")
+            throw DataError(file: files, message: "the series [\(MessageText.list(series.map(\.name), quote: false))] are not "
+                + "the model's features [\(MessageText.list(spec.features, quote: false))] in order")
         }
         guard AlignedSeries.transforms.contains(spec.transform) else {
-            throw DataError(file: files, message: "the model's transform '\(spec.transform)' is unknown; expected one of \(AlignedSeries.transforms.joined(separator: ", "))")
+            throw DataError(file: files, message: "the model's transform \(MessageText.quoted(spec.transform)) is unknown; expected one of \(AlignedSeries.transforms.joined(separator: ", "))")
         }
         let shift = transformShift(spec.transform)
         let neededRows = spec.window + shift + (samples > 0 ? spec.horizon - 1 + samples : 0)
@@ -51,11 +51,12 @@ public struct ForecastInput: Sendable {
             ? "\(samples) backtest window\(samples == 1 ? "" : "s") of \(spec.window) \(rowNoun(spec.transform)) (horizon \(spec.horizon))"
             : "the model's window of \(spec.window) \(rowNoun(spec.transform))"
         for s in series where s.count < neededRows {
-            throw DataError(file: s.file, message: "too few rows: series '\(s.name)' has \(s.count) row\(s.count == 1 ? "" : "s"); \(what) need\(samples > 0 ? "" : "s") at least \(neededRows) rows of every series")
+            throw DataError(file: s.file, message: "too few rows: series \(MessageText.quoted(s.name)) has \(s.count) row\(s.count == 1 ? "" : "s"); \(what) need\(samples > 0 ? "" : "s") at least \(neededRows) rows of every series")
         }
         let aligned = try AlignedSeries.align(series)
         guard aligned.count >= neededRows else {
-            let counts = series.map { "'\($0.name)' \($0.count)" }.joined(separator: ", ")
+            let counts = MessageText.joined(series.prefix(10).map { "\(MessageText.quoted($0.name)) \($0.count)" },
+                                            count: series.count)
             var range = ""
             if let d = aligned.dates, let first = d.first, let last = d.last { range = ", \(first) to \(last)" }
             throw DataError(file: files, message: "too few common dates: \(what) need\(samples > 0 ? "" : "s") at least \(neededRows) dates on which all \(series.count) series have a value; the series have \(counts) rows but only \(aligned.count) common date\(aligned.count == 1 ? "" : "s")\(range)")
@@ -68,7 +69,7 @@ public struct ForecastInput: Sendable {
         var targetIndices: [Int] = []
         for t in spec.targets {
             guard let j = spec.features.firstIndex(of: t) else {
-                throw DataError(file: files, message: "the model's target '\(t)' is not one of its features")
+                throw DataError(file: files, message: "the model's target \(MessageText.quoted(t)) is not one of its features")
             }
             targetIndices.append(j)
         }
@@ -107,8 +108,8 @@ public struct ForecastInput: Sendable {
     }
 
     private static func fileList(_ series: [PriceSeries]) -> String {
-        var unique: [String] = []
-        for s in series where !unique.contains(s.file) { unique.append(s.file) }
+        var unique: [String] = [], seen: Set<String> = []
+        for s in series where seen.insert(s.file).inserted { unique.append(s.file) }
         return unique.isEmpty ? "(no files)" : unique.joined(separator: ", ")
     }
 }

@@ -27,6 +27,16 @@ public enum SeriesFile {
     public static let investingColumns = ["Date", "Price", "Open", "High", "Low", "Vol.", "Change %"]
     /// Largest CSV file read, in bytes: 256 MiB (decades of daily prices are a few hundred KB).
     public static let maximumFileBytes = 256 << 20
+    /// Longest line (record) read, in bytes: 1 MiB. A longer line is refused while it is scanned, so a file that
+    /// is one huge header, field or number fails at once instead of being parsed and quoted.
+    public static let maximumLineBytes = 1 << 20
+    /// Most columns in a file: 4,096 (a file has one series per column; models take a handful).
+    public static let maximumColumns = 4_096
+    /// Most data rows in a file: 10,000,000 (a century of daily prices is 36,525 rows).
+    public static let maximumRows = 10_000_000
+    /// Most fields in a file, the header's included: 16,777,216 (2^24; e.g. 4,096 columns × 4,095 rows, or 8
+    /// columns of a century of daily prices many times over). Bounds the tokenizer's memory to about 400 MB.
+    public static let maximumFields = 1 << 24
 
     /// Reads the series in the CSV file at `path`, oldest first.
     ///
@@ -60,7 +70,7 @@ public enum SeriesFile {
         let headerLine = table.recordLine[0]
         guard table.recordCount > 1 else {
             throw DataError(file: file, position: "line \(headerLine)",
-                            message: "the file has a header (\(header.joined(separator: ", "))) but no data rows")
+                            message: "the file has a header (\(MessageText.list(header, quote: false))) but no data rows")
         }
 
         // The layout: which column holds dates, which columns become series and under which names.
@@ -85,7 +95,7 @@ public enum SeriesFile {
             }
             guard !chosen.isEmpty else {
                 throw DataError(file: file, position: "line \(headerLine)",
-                                message: "the header has only a date column ('\(header[dateColumn!])'); expected at least one column of values")
+                                message: "the header has only a date column (\(MessageText.quoted(header[dateColumn!]))); expected at least one column of values")
             }
         }
 
@@ -95,7 +105,7 @@ public enum SeriesFile {
         var values = [[Double]](repeating: [], count: chosen.count)
         for s in values.indices { values[s].reserveCapacity(rows) }
 
-        let fieldList = header.joined(separator: ", ")
+        let fieldList = MessageText.list(header, quote: false)
         let result: DataError? = table.bytes.withUnsafeBufferPointer { p -> DataError? in
             for r in 1..<table.recordCount {
                 let line = table.recordLine[r]
@@ -110,10 +120,10 @@ public enum SeriesFile {
                     case let .day(d): dates.append(d)
                     case .noSuchDay:
                         return DataError(file: file, position: "line \(line)",
-                                         message: "column '\(header[dateColumn])': no such day \(table.quotedForMessage(f))")
+                                         message: "column \(MessageText.quoted(header[dateColumn])): no such day \(table.quotedForMessage(f))")
                     case .malformed:
                         return DataError(file: file, position: "line \(line)",
-                                         message: "column '\(header[dateColumn])': expected a date such as 'Dec 30, 2019' or '2019-12-30', found \(table.quotedForMessage(f))")
+                                         message: "column \(MessageText.quoted(header[dateColumn])): expected a date such as 'Dec 30, 2019' or '2019-12-30', found \(table.quotedForMessage(f))")
                     }
                 }
                 for (s, (c, _)) in chosen.enumerated() {
@@ -174,7 +184,15 @@ public enum SeriesFile {
     static func readHeader(_ table: CSVTable, file: String) throws(DataError) -> [String] {
         let line = table.recordLine[0]
         let count = table.fieldCount(0)
+        guard count <= maximumColumns else {
+            throw DataError(file: file, position: "line \(line)",
+                            message: "the header has \(count) columns; at most \(maximumColumns) are read")
+        }
         var names: [String] = []
+        names.reserveCapacity(count)
+        // Name → column, for the duplicate check (a search per column would be quadratic in wide files).
+        var seen: [String: Int] = [:]
+        seen.reserveCapacity(count)
         for c in 0..<count {
             let f = table.field(0, c)
             let name = table.text(f)
@@ -182,19 +200,19 @@ public enum SeriesFile {
                 throw DataError(file: file, position: "line \(line)",
                                 message: "column \(c + 1) of the header has no name; expected a header line of column names")
             }
-            if let first = names.firstIndex(of: name) {
+            if let first = seen.updateValue(c, forKey: name) {
                 throw DataError(file: file, position: "line \(line)",
-                                message: "the header names column '\(name)' twice (columns \(first + 1) and \(c + 1))")
+                                message: "the header names column \(MessageText.quoted(name)) twice (columns \(first + 1) and \(c + 1))")
             }
             if !f.quoted, parseNumber(Substring(name)) != nil || Day(text: name) != nil {
                 throw DataError(file: file, position: "line \(line)",
-                                message: "expected a header line of column names, found the value '\(name)' in column \(c + 1) (add a header such as 'date,AAA,BBB')")
+                                message: "expected a header line of column names, found the value \(MessageText.quoted(name)) in column \(c + 1) (add a header such as 'date,AAA,BBB')")
             }
             names.append(name)
         }
-        if count == 1, let separator = names[0].first(where: { $0 == ";" || $0 == "\t" || $0 == "|" }) {
+        if count == 1, let separator = names[0].unicodeScalars.first(where: { $0 == ";" || $0 == "\t" || $0 == "|" }) {
             throw DataError(file: file, position: "line \(line)",
-                            message: "the header is one field '\(names[0])'; expected comma-separated columns (this file seems to use \(separator == "\t" ? "tabs" : "'\(separator)'"))")
+                            message: "the header is one field \(MessageText.quoted(names[0])); expected comma-separated columns (this file seems to use \(separator == "\t" ? "tabs" : "'\(separator)'"))")
         }
         return names
     }
@@ -203,11 +221,11 @@ public enum SeriesFile {
     static func lookUp(_ name: String, in header: [String], dateColumn: Int?, file: String) throws(DataError) -> Int {
         let index = header.firstIndex(of: name) ?? header.firstIndex { $0.lowercased() == name.lowercased() }
         guard let index else {
-            let available = header.indices.filter { $0 != dateColumn }.map { "'\(header[$0])'" }
-            throw DataError(file: file, message: "no column '\(name)'; the columns of values are \(available.joined(separator: ", "))")
+            let available = header.indices.filter { $0 != dateColumn }.map { header[$0] }
+            throw DataError(file: file, message: "no column \(MessageText.quoted(name)); the columns of values are \(MessageText.list(available))")
         }
         if index == dateColumn {
-            throw DataError(file: file, message: "column '\(header[index])' holds the dates; choose a column of values")
+            throw DataError(file: file, message: "column \(MessageText.quoted(header[index])) holds the dates; choose a column of values")
         }
         return index
     }
@@ -217,23 +235,24 @@ public enum SeriesFile {
                            column: String, file: String) -> DataError {
         let position = "line \(line)"
         let text = table.quotedForMessage(f)
+        let column = MessageText.quoted(column)
         if field.isEmpty {
-            return DataError(file: file, position: position, message: "column '\(column)': empty value; expected a number")
+            return DataError(file: file, position: position, message: "column \(column): empty value; expected a number")
         }
         if field.count == 1, field[0] == UInt8(ascii: "-") {
             return DataError(file: file, position: position,
-                             message: "column '\(column)': missing value '-'; every row needs a value in the column read")
+                             message: "column \(column): missing value '-'; every row needs a value in the column read")
         }
         if !f.escapedQuote, let v = SeriesNumber.parse(field), !v.isFinite {
             return DataError(file: file, position: position,
-                             message: "column '\(column)': non-finite value \(text); expected a finite number")
+                             message: "column \(column): non-finite value \(text); expected a finite number")
         }
         var hint = ""
         if Day.parse(field) != nil {
             hint = " (a date: name the date column 'date')"
         }
         return DataError(file: file, position: position,
-                         message: "column '\(column)': expected a number such as 7,542.44 or 0.25, found \(text)\(hint)")
+                         message: "column \(column): expected a number such as 7,542.44 or 0.25, found \(text)\(hint)")
     }
 
     /// Checks that `dates` (in file order) strictly increase or strictly decrease; returns true if they decrease.
@@ -252,7 +271,7 @@ public enum SeriesFile {
             let direction = decreasing ? "decrease (newest first)" : "increase (oldest first)"
             let relation = b < a ? "before" : "after"
             throw DataError(file: file, position: "line \(line)",
-                            message: "column '\(column)': dates must strictly increase or strictly decrease; this file's dates \(direction) from \(dates[0]) on line \(table.recordLine[1]) to \(dates[dates.count - 1]) on line \(table.recordLine[dates.count]), but \(b) on line \(line) is \(relation) \(a) on line \(previousLine)")
+                            message: "column \(MessageText.quoted(column)): dates must strictly increase or strictly decrease; this file's dates \(direction) from \(dates[0]) on line \(table.recordLine[1]) to \(dates[dates.count - 1]) on line \(table.recordLine[dates.count]), but \(b) on line \(line) is \(relation) \(a) on line \(previousLine)")
         }
         return decreasing
     }

@@ -28,6 +28,8 @@ enum SeriesNumber {
         }
         // Non-finite spellings.
         if k < n, p[k] | 0x20 == UInt8(ascii: "i") || p[k] | 0x20 == UInt8(ascii: "n") {
+            // The longest spelling is "infinity": a longer word (a column name of a megabyte) is not one.
+            guard n - k <= 8 else { return nil }
             var word = ""
             for c in p[k...] { word.unicodeScalars.append(Unicode.Scalar(c | 0x20)) }
             switch word {
