@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlexIO
 import FlexRuntime
 import FlexTraining
 import Foundation

@@ -138,10 +138,3 @@ extension Checkpoint {
         }
     }
 }
-
-/// Whether two paths name the same existing file (same device and inode).
-func sameFile(_ a: String, _ b: String) -> Bool {
-    var sa = stat(), sb = stat()
-    guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
-    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
-}

@@ -1,8 +1,6 @@
-// Whether two paths given on the command line name the same file, for the checks that an output is neither an
-// input nor another output. Comparing the strings is not enough: `same.png`, `./same.png` and `dir/../same.png`
+// Whether two paths name the same file, for the checks that an output is neither an input nor another output
+// (the CLI's outputs, a checkpoint written over the file it was read from). Comparing the strings is not enough: `same.png`, `./same.png` and `dir/../same.png`
 // are one file, and so are two names of one existing file (a hard link, a symbolic link).
-
-import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -16,7 +14,7 @@ import Darwin
 /// symbolic links), or their normalised absolute forms are equal (`.` and `..` resolved, duplicate slashes
 /// dropped, relative paths taken from the current folder; the containing folder resolved with `realpath` when
 /// it exists). "-" (standard input or output) is never a file.
-func sameFile(_ a: String, _ b: String) -> Bool {
+public func sameFile(_ a: String, _ b: String) -> Bool {
     if a == "-" || b == "-" { return a == b }
     if a == b { return true }
     var sa = stat(), sb = stat()
@@ -28,7 +26,7 @@ func sameFile(_ a: String, _ b: String) -> Bool {
 
 /// `path` made absolute and normalised (see `normalizedPath`), its folder resolved through symbolic links when
 /// that folder exists, so `link/x` and `target/x` compare equal for a file not created yet.
-func resolvedPath(_ path: String) -> String {
+public func resolvedPath(_ path: String) -> String {
     let normal = normalizedPath(path)
     guard let slash = normal.lastIndex(of: "/") else { return normal }
     let folder = slash == normal.startIndex ? "/" : String(normal[..<slash])
@@ -41,8 +39,8 @@ func resolvedPath(_ path: String) -> String {
 
 /// `path` as an absolute path without `.`, `..` or empty components, relative paths taken from the current
 /// folder. Purely textual (`..` after a symbolic link is resolved textually).
-func normalizedPath(_ path: String) -> String {
-    let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+public func normalizedPath(_ path: String) -> String {
+    let absolute = path.hasPrefix("/") ? path : currentDirectory() + "/" + path
     var parts: [Substring] = []
     for part in absolute.split(separator: "/", omittingEmptySubsequences: true) {
         switch part {
@@ -52,4 +50,11 @@ func normalizedPath(_ path: String) -> String {
         }
     }
     return "/" + parts.joined(separator: "/")
+}
+
+/// The current folder (getcwd), "." if it cannot be found.
+func currentDirectory() -> String {
+    guard let p = getcwd(nil, 0) else { return "." }
+    defer { free(p) }
+    return String(cString: p)
 }
