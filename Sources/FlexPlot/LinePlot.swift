@@ -88,12 +88,15 @@ public struct LinePlot: Sendable {
         static let tickLength = 5
         static let legendSwatch = 24
 
+        // Pixel positions are clamped to ±1e6 (far outside any canvas, so lines keep their direction) and
+        // infinities to those bounds, so no value from a file can make a pixel coordinate unrepresentable.
         func px(_ x: Double) -> Double {
-            Double(plotX0) + (x - xTicks.lower) / (xTicks.upper - xTicks.lower) * Double(plotX1 - plotX0)
+            clampPixel(Double(plotX0) + (x - xTicks.lower) / (xTicks.upper - xTicks.lower) * Double(plotX1 - plotX0))
         }
         func py(_ y: Double) -> Double {
-            Double(plotY1) - (y - yTicks.lower) / (yTicks.upper - yTicks.lower) * Double(plotY1 - plotY0)
+            clampPixel(Double(plotY1) - (y - yTicks.lower) / (yTicks.upper - yTicks.lower) * Double(plotY1 - plotY0))
         }
+        func clampPixel(_ v: Double) -> Double { v.isNaN ? 0 : Swift.min(Swift.max(v, -1e6), 1e6) }
     }
 
     func dataRange(_ values: (PlotSeries) -> [Double]) -> (Double, Double)? {

@@ -25,6 +25,10 @@ public struct AxisTicks: Sendable, Equatable {
         var lo = dataMin, hi = dataMax
         if !lo.isFinite || !hi.isFinite { lo = 0; hi = 1 }
         if lo > hi { swap(&lo, &hi) }
+        // Data from a file can reach ±1.7e308, where hi − lo and the ticks overflow to infinity: the axis is
+        // capped at ±1e300 (values beyond it are drawn at the edge).
+        lo = Swift.min(Swift.max(lo, -1e300), 1e300)
+        hi = Swift.min(Swift.max(hi, -1e300), 1e300)
         if hi - lo < Swift.max(abs(lo), abs(hi)) * 1e-12 || hi == lo {
             let pad = lo == 0 ? 1 : abs(lo) * 0.1
             lo -= pad

@@ -158,4 +158,16 @@ struct PlotTests {
         #expect(!svg.contains("nan"))
         _ = plot.raster()
     }
+
+    /// Values near the largest double (a crafted CSV's prices, a diverging loss) used to overflow the axis
+    /// range and trap converting pixel positions to Int.
+    @Test("extreme finite values plot without trapping", arguments: [1.7e308, -1.7e308, 1e300, 5e-324])
+    func extremeValues(_ big: Double) {
+        var plot = LinePlot(title: "extreme")
+        plot.addSeries(name: "s", x: [0, 1, 2, 3], y: [0, big, -big, 1])
+        plot.addSeries(name: "t", x: [0, big, 2, 3], y: [1, 2, 3, 4])
+        #expect(plot.svg().contains("<svg"))
+        _ = plot.raster()
+        _ = AxisTicks(min: -Double.greatestFiniteMagnitude, max: Double.greatestFiniteMagnitude)
+    }
 }
