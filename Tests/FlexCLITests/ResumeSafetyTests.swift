@@ -58,11 +58,18 @@ struct ResumeSafetyTests {
             #expect(exported.status == 1 && exported.stderr == "Error: \(statePath): \(message)\n", "\(exported.stderr)")
             #expect(!FileManager.default.fileExists(atPath: dir.file("m.h5")))
         }
-        // The real state still exports and extends.
+        // The real state still exports.
         try originalState.write(to: URL(fileURLWithPath: statePath))
         #expect(try runFlexctl(["export", dir.file("run"), "--output", dir.file("m.h5")]).status == 0)
+        // Extreme values inside the ranges (the largest loss, 10^9 − 1 s of training) are printed, logged and plotted.
+        var extreme = good
+        extreme.history[0].trainLoss = 1e100
+        extreme.elapsedSeconds = 999_999_999
+        try extreme.write(to: statePath)
         let more = try runFlexctl(["train", "forecast", "--resume", dir.file("run"), "--epochs", "3", "--no-progress"])
         #expect(more.status == 0 && more.stdout.contains("epoch 3/3"), "\(more.stdout)\(more.stderr)")
+        #expect(more.stdout.contains("finished in 277777:46:"), "\(more.stdout)")
+        #expect(try String(contentsOfFile: dir.file("run/log.csv"), encoding: .utf8).contains("1e+100"))
     }
 
     @Test("run.json naming another file: resume says it cannot be loaded, never what the file holds")

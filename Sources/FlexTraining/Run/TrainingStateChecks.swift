@@ -10,6 +10,8 @@ extension TrainingState {
     /// Largest number of seconds a state may record (about 31 years): far beyond any run, far below the
     /// magnitudes whose conversion to `Int` (durations, ETA) would trap.
     public static let maximumSeconds = 1e9
+    /// Largest loss or loss sum a state may record.
+    public static let maximumLoss = 1e100
 
     /// The first field of the state that is impossible on its own (any run), as
     /// `field 'NAME' is FOUND; expected EXPECTED`, or nil.
@@ -20,11 +22,12 @@ extension TrainingState {
         func seconds(_ name: String, _ v: Double) -> String? {
             (0...Self.maximumSeconds).contains(v) ? nil : field(name, "\(v)", "a number of seconds in 0...1e9")
         }
-        /// A loss: non-negative; nan or +inf only where a real run can record them (documented in training.md).
+        /// A loss: in 0...1e100 (a Float model's MSE stays below 1e78, and the loss plot's axis must not
+        /// overflow); nan or +inf only where a real run can record them (documented in training.md).
         func loss(_ name: String, _ v: Double, nonFiniteAllowed: Bool) -> String? {
-            if v.isFinite, v >= 0 { return nil }
+            if (0...Self.maximumLoss).contains(v) { return nil }
             if nonFiniteAllowed, v.isNaN || v == .infinity { return nil }
-            return field(name, "\(v)", nonFiniteAllowed ? "a non-negative number, nan or inf" : "a finite non-negative number")
+            return field(name, "\(v)", nonFiniteAllowed ? "a number in 0...1e100, nan or inf" : "a number in 0...1e100")
         }
         guard epochsCompleted >= 0 else { return field("epochsCompleted", "\(epochsCompleted)", "0 or more") }
         guard batchesCompleted >= 0 else { return field("batchesCompleted", "\(batchesCompleted)", "0 or more") }
