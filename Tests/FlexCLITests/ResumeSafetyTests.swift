@@ -91,6 +91,7 @@ struct ResumeSafetyTests {
             (dir.file("gone.csv"), "the data recorded in field 'data.series[0]' (\(dir.file("gone.csv"))) cannot be loaded: No such file or directory"),
             ("../../../../etc/passwd", "field 'data.series[0]' is not an absolute path; a run records its data by absolute path"),
             ("/dev/zero", "the data recorded in field 'data.series[0]' (/dev/zero) cannot be loaded: not a regular file"),
+            ("", "field 'data.series[0]' is not an absolute path; a run records its data by absolute path"),
         ]
         for (path, message) in cases {
             try original.write(to: URL(fileURLWithPath: configPath))
@@ -105,11 +106,50 @@ struct ResumeSafetyTests {
             #expect(!r.stderr.contains("TOPSECRET") && !r.stderr.contains("root:"))
             #expect(!r.stdout.contains("TOPSECRET") && !r.stdout.contains("root:"))
         }
+        // No series at all.
+        try original.write(to: URL(fileURLWithPath: configPath))
+        try RunConfigTests.edit(configPath) { c in
+            var d = c["data"] as! [String: Any]
+            d["series"] = [String]()
+            c["data"] = d
+        }
+        let none = try runFlexctl(["train", "forecast", "--resume", dir.file("run"), "--no-progress"])
+        #expect(none.status == 1 && none.stderr == "Error: \(configPath): field 'data.series' is missing or empty; a forecaster run records its series files\n", "\(none.stderr)")
         // Data that loads but differs: the existing refusal, still without content.
         try original.write(to: URL(fileURLWithPath: configPath))
         try SyntheticData.writeSeriesCSV(dir.file("prices.csv"), rows: 200, seed: 6)
         let changed = try runFlexctl(["train", "forecast", "--resume", dir.file("run"), "--epochs", "3", "--no-progress"])
         #expect(changed.status == 1 && changed.stderr.contains("the data changed since the run started"), "\(changed.stderr)")
+    }
+
+    @Test("a CAE run.json naming another file or a device: the same general message, no content")
+    func recordedImageDataIsNeverQuoted() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        try SyntheticData.writeIDX(dir.file("images.idx"), count: 40, seed: 4)
+        let r = try runFlexctl(["train", "cae", "--arch", "cae1", "--data", dir.file("images.idx"), "--epochs", "1",
+                                "--out", dir.file("run"), "--no-progress"])
+        try #require(r.status == 0, "\(r.stderr)")
+        // Starts with the IDX magic so that the IDX reader gets far enough to quote what it found.
+        try Data([0, 0, 8, 3] + Array("TOPSECRET-CONTENT".utf8)).write(to: URL(fileURLWithPath: dir.file("secret.idx")))
+        let configPath = dir.file("run/run.json")
+        let original = try Data(contentsOf: URL(fileURLWithPath: configPath))
+        let general = "(the content of files a run folder names is never shown; check the data, or start a new run)"
+        for (path, message) in [
+            (dir.file("secret.idx"), "the data recorded in field 'data.path' (\(dir.file("secret.idx"))) cannot be loaded: not image data this run can use \(general)"),
+            ("/dev/null", "the data recorded in field 'data.path' (/dev/null) cannot be loaded: not a regular file or a folder"),
+            ("/etc", "the data recorded in field 'data.path' (/etc) cannot be loaded: not image data this run can use \(general)"),
+        ] {
+            try original.write(to: URL(fileURLWithPath: configPath))
+            try RunConfigTests.edit(configPath) { c in
+                var d = c["data"] as! [String: Any]
+                d["path"] = path
+                c["data"] = d
+            }
+            let resumed = try runFlexctl(["train", "cae", "--resume", dir.file("run"), "--epochs", "2", "--no-progress"])
+            #expect(resumed.status == 1 && resumed.stderr == "Error: \(configPath): \(message)\n", "\(resumed.stderr)")
+            #expect(!resumed.stderr.contains("TOPSECRET") && !resumed.stderr.contains("passwd"))
+        }
     }
 
     @Test("a start that fails before its first state (full disk, a 16 KiB tmpfs) removes only what it made")

@@ -87,6 +87,10 @@ extension RunConfig {
             return "field '\(field)' is \(v); expected \(range.lowerBound)...\(range.upperBound)"
         }
         // A run records its data by absolute path (`absolutePath`); anything else was not written by flexctl.
+        if command == "cae", data.path == nil { return "field 'data.path' is missing; a CAE run records its data" }
+        if command == "forecast", data.series?.isEmpty ?? true {
+            return "field 'data.series' is missing or empty; a forecaster run records its series files"
+        }
         var paths: [(field: String, path: String)] = data.path.map { [("data.path", $0)] } ?? []
         for (i, p) in (data.series ?? []).enumerated() { paths.append(("data.series[\(i)]", p)) }
         for (field, p) in paths where !p.hasPrefix("/") {
