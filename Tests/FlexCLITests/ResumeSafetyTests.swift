@@ -106,6 +106,13 @@ struct ResumeSafetyTests {
             #expect(!r.stderr.contains("TOPSECRET") && !r.stderr.contains("root:"))
             #expect(!r.stdout.contains("TOPSECRET") && !r.stdout.contains("root:"))
         }
+        // Split sizes that are not the data's (the state is checked against them).
+        try original.write(to: URL(fileURLWithPath: configPath))
+        let recorded = try #require(try JSONSerialization.jsonObject(with: original) as? [String: Any])
+        let (train, validation, test) = (recorded["trainSize"] as! Int, recorded["validationSize"] as! Int, recorded["testSize"] as! Int)
+        try RunConfigTests.edit(configPath) { c in c["validationSize"] = 999 }
+        let sizes = try runFlexctl(["train", "forecast", "--resume", dir.file("run"), "--epochs", "3", "--no-progress"])
+        #expect(sizes.status == 1 && sizes.stderr.hasSuffix("Error: \(configPath): fields 'trainSize', 'validationSize', 'testSize' are \(train), 999, \(test); the recorded data gives \(train), \(validation), \(test)\n"), "\(sizes.stderr)")
         // No series at all.
         try original.write(to: URL(fileURLWithPath: configPath))
         try RunConfigTests.edit(configPath) { c in
@@ -152,8 +159,21 @@ struct ResumeSafetyTests {
         }
     }
 
-    @Test("a start that fails before its first state (full disk, a 16 KiB tmpfs) removes only what it made")
+    @Test("a start that fails before its first state (state.h5 a folder; full disk, a 16 KiB tmpfs) removes only what it made")
     func failedStartLeavesNoRunFolder() throws {
+        // Without root: a folder named state.h5 in the --out folder makes the initial state unwritable; run.json
+        // goes, the folder and what it held stay.
+        let plain = try TempDir()
+        defer { plain.cleanup() }
+        try SyntheticData.writeSeriesCSV(plain.file("prices.csv"), rows: 200, seed: 5)
+        try FileManager.default.createDirectory(atPath: plain.file("out/state.h5"), withIntermediateDirectories: true)
+        try Data("mine".utf8).write(to: URL(fileURLWithPath: plain.file("out/state.h5/mine.txt")))
+        let blocked = try runFlexctl(["train", "forecast", "--series", plain.file("prices.csv"), "--target", "all",
+                                      "--window", "10", "--hidden", "4", "--epochs", "1", "--no-progress", "--out", plain.file("out")])
+        #expect(blocked.status == 1 && blocked.stderr.contains(plain.file("out/state.h5")), "\(blocked.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: plain.file("out")) == ["state.h5"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: plain.file("out/state.h5")) == ["mine.txt"])
+
         guard getuid() == 0 else {
             print("skipped: mounting a small tmpfs needs root; run the tests as root to check a full disk")
             return

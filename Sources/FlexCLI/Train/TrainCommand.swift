@@ -338,6 +338,11 @@ enum TrainingSession {
         guard prepared.fingerprint == config.dataFingerprint else {
             throw CLIError("\(path): the data changed since the run started (data fingerprint \(prepared.fingerprint), the run's \(config.dataFingerprint)); a resumed run must see the same data — start a new run instead")
         }
+        // The state was checked against the recorded sizes; they must be the data's.
+        let sizes = [prepared.train.count, prepared.validation?.count ?? 0, prepared.test?.count ?? 0]
+        guard sizes == [config.trainSize, config.validationSize, config.testSize] else {
+            throw CLIError("\(folder.configPath): fields 'trainSize', 'validationSize', 'testSize' are \(config.trainSize), \(config.validationSize), \(config.testSize); the recorded data gives \(sizes.map(String.init).joined(separator: ", "))")
+        }
         try execute(config: config, prepared: prepared, folder: folder, state: resumed, progress: progress,
                     extendedConfig: epochs != nil)
     }
