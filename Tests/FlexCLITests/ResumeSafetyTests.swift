@@ -1,3 +1,4 @@
+@testable import FlexCLI
 import FlexTraining
 import Foundation
 import Testing
@@ -208,5 +209,18 @@ struct ResumeSafetyTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: mount) == ["mine"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: mount + "/mine") == ["keep.txt"])
         #expect(try Data(contentsOf: URL(fileURLWithPath: mount + "/mine/keep.txt")) == Data("keep".utf8))
+    }
+}
+
+/// The progress line and the final summary format durations and rates from numbers a crafted state reaches:
+/// none of them may convert an infinite, NaN or huge Double to Int.
+@Suite struct ProgressTextTests {
+    @Test func durationsAndRatesOfAnySize() {
+        #expect(duration(4.25) == "4.2 s" || duration(4.25) == "4.3 s")
+        #expect(duration(3723) == "1:02:03")
+        #expect(duration(999_999_999) == "277777:46:39")
+        for bad in [1e300, 1e12, .infinity, -.infinity, .nan, -1] { #expect(duration(bad) == "?", "\(bad)") }
+        #expect(rateText(12_345.6) == "12,345")
+        for bad in [1e300, 1e15, .infinity, .nan, -1] { #expect(rateText(bad) == "?", "\(bad)") }
     }
 }

@@ -373,9 +373,9 @@ enum TrainingSession {
                 ? TrainingData.images(config.data, arch: config.architecture, seed: config.training.seed)
                 : TrainingData.series(config.data)
         } catch {
-            let fields = recorded.map(\.field).joined(separator: ", ")
+            let fields = recorded.map { "'\($0.field)'" }.joined(separator: ", ")
             let paths = recorded.map { printable($0.path) }.joined(separator: ", ")
-            throw CLIError("\(folder.configPath): the data recorded in field\(recorded.count == 1 ? "" : "s") '\(fields)' (\(paths)) cannot be loaded: "
+            throw CLIError("\(folder.configPath): the data recorded in field\(recorded.count == 1 ? "" : "s") \(fields) (\(paths)) cannot be loaded: "
                 + (cae ? "not image data this run can use" : "not series CSV files this run can use")
                 + " (the content of files a run folder names is never shown; check the data, or start a new run)")
         }
