@@ -91,6 +91,11 @@ import Testing
              { $0.optimizer.state.step = .max }),
             ("parameter 0 is nope \(formatShape(good.parameters[0].tensor.shape)); expected the model's \(good.parameters[0].name) \(formatShape(good.parameters[0].tensor.shape))",
              { $0.parameters[0].name = "nope"; $0.bestParameters?[0].name = "nope" }),
+            ("field 'parameterNames' is '\(good.parameters[0].name)' twice; expected each parameter once",
+             { $0.parameters[1].name = $0.parameters[0].name; $0.bestParameters?[1].name = $0.parameters[0].name }),
+            // A name from the file is shown without its escape sequences.
+            ("parameter 0 is ?[2J \(formatShape(good.parameters[0].tensor.shape)); expected the model's \(good.parameters[0].name) \(formatShape(good.parameters[0].tensor.shape))",
+             { $0.parameters[0].name = "\u{1B}[2J"; $0.bestParameters?[0].name = "\u{1B}[2J" }),
             ("best parameter 1 is \(good.parameters[0].name) \(formatShape(good.parameters[0].tensor.shape)); expected \(good.parameters[1].name) \(formatShape(good.parameters[1].tensor.shape)) as in 'parameterNames'",
              { $0.bestParameters?[1] = $0.parameters[0] }),
         ]

@@ -86,14 +86,14 @@ extension TrainingState {
         if finished == nil, testLoss != nil { return field("testLoss", "\(testLoss!)", "none before the run finished") }
         var names = Set<String>()
         for (name, _) in parameters where !names.insert(name).inserted {
-            return field("parameterNames", "'\(name)' twice", "each parameter once")
+            return field("parameterNames", "'\(shown(name))' twice", "each parameter once")
         }
         if let best = bestParameters {
             guard best.count == parameters.count else {
                 return "the best parameters (group 'best') are \(best.count) tensors; expected one per parameter (\(parameters.count))"
             }
             for (k, (b, p)) in zip(best, parameters).enumerated() where b.name != p.name || b.tensor.shape != p.tensor.shape {
-                return "best parameter \(k) is \(b.name) \(formatShape(b.tensor.shape)); expected \(p.name) \(formatShape(p.tensor.shape)) as in 'parameterNames'"
+                return "best parameter \(k) is \(shown(b.name)) \(formatShape(b.tensor.shape)); expected \(p.name) \(formatShape(p.tensor.shape)) as in 'parameterNames'"
             }
             guard bestEpoch != nil else { return field("hasBestParameters", "true", "false without a best epoch") }
         }
@@ -133,7 +133,7 @@ extension TrainingState {
             return "field 'optimizer.shapes' holds \(shapes.count) shapes; expected one per parameter tensor (\(parameters.count)), or none before the first step"
         }
         for (i, (name, t)) in parameters.enumerated() where shapes[i] != t.shape {
-            return "field 'optimizer.shapes[\(i)]' is \(formatShape(shapes[i])); expected the shape of parameter \(name), \(formatShape(t.shape))"
+            return "field 'optimizer.shapes[\(i)]' is \(formatShape(shapes[i])); expected the shape of parameter \(shown(name)), \(formatShape(t.shape))"
         }
         return nil
     }
@@ -175,9 +175,16 @@ extension TrainingState {
         for (k, e) in expected.enumerated() {
             let (name, t) = parameters[k]
             guard name == e.name, t.shape == e.tensor.shape else {
-                return "parameter \(k) is \(name) \(formatShape(t.shape)); expected the model's \(e.name) \(formatShape(e.tensor.shape))"
+                return "parameter \(k) is \(shown(name)) \(formatShape(t.shape)); expected the model's \(e.name) \(formatShape(e.tensor.shape))"
             }
         }
         return nil
     }
+}
+
+/// A name from the state file for a message: control characters (escape sequences) as `?`, at most 100
+/// characters.
+func shown(_ name: String) -> String {
+    String(name.unicodeScalars.prefix(100).map { $0.value < 32 || (0x7F...0x9F).contains($0.value) ? "?" : Character($0) })
+        + (name.unicodeScalars.count > 100 ? "…" : "")
 }

@@ -159,10 +159,8 @@ extension TrainingState {
                 throw fail("root attribute 'state' is not valid state JSON: \(error)")
             }
             guard let random = UInt64(s.randomState) else {
-                // Shown shortened and without control characters: the text comes from the file.
-                let shown = String(s.randomState.unicodeScalars.prefix(40).map { $0.value < 32 || $0.value == 127 ? "?" : Character($0) })
-                    + (s.randomState.unicodeScalars.count > 40 ? "…" : "")
-                throw fail("field 'randomState' is '\(shown)'; expected an unsigned 64-bit integer in decimal")
+                // Shown shortened and without control characters (`shown`): the text comes from the file.
+                throw fail("field 'randomState' is '\(shown(s.randomState))'; expected an unsigned 64-bit integer in decimal")
             }
             func tensors(_ group: String) throws -> [(name: String, tensor: Tensor)] {
                 let g = try root.group(group)
