@@ -44,6 +44,8 @@ struct ResumeSafetyTests {
                 s.epochsWithoutImprovement += 1 }),
             ("field 'optimizer.step' is 1; expected \(2 * batches) (one step per batch: 2 epochs of \(batches) batches and 0)",
              { $0.optimizer.state.step = 1 }),
+            ("field 'optimizer.learningRate' is 1e+300; expected the run's 0.001 (run.json 'learningRate')",
+             { $0.optimizer.learningRate = 1e300 }),
         ]
         for (message, change) in cases {
             var crafted = good

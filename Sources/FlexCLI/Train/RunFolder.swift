@@ -250,6 +250,10 @@ struct RunFolder {
         if let problem = state.problem(model: model, options: config.training, trainCount: config.trainSize) {
             throw TrainingStateError(file: statePath, message: problem)
         }
+        // The trainer adopts the state's optimiser, which a run makes with run.json's learning rate.
+        guard state.optimizer.learningRate == config.learningRate else {
+            throw TrainingStateError(file: statePath, message: "field 'optimizer.learningRate' is \(state.optimizer.learningRate); expected the run's \(config.learningRate) (run.json 'learningRate')")
+        }
         return state
     }
 
