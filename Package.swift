@@ -121,7 +121,7 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         // The shipped models in models/ against the data they were trained on.
         .testTarget(name: "FlexModelTests", dependencies: ["FlexRuntime", "FlexData"]),
-        .testTarget(name: "FlexCLITests", dependencies: ["FlexCLI", "FlexPlot", "FlexRuntime", "FlexIO"], exclude: ["Snapshots"]),
+        .testTarget(name: "FlexCLITests", dependencies: ["FlexCLI", "FlexPlot", "FlexRuntime", "FlexIO", "FlexTraining"], exclude: ["Snapshots"]),
         // The file reader and writer: FIFOs and devices as inputs, concurrent writers, signals, stale temporary
         // files, a full disk (a small tmpfs, when run as root).
         .testTarget(name: "FlexIOTests", dependencies: ["FlexIO"]),

@@ -49,7 +49,7 @@ public struct ExportCommand: ParsableCommand {
             throw CLIError("--output \(output): that is one of the run's own files; write the checkpoint elsewhere")
         }
         let config = try folder.readConfig()
-        let state = try folder.readState()
+        let state = try folder.readState(for: config)
         let checkpoint = try Self.checkpoint(config: config, state: state)
         if state.finished == nil {
             writeError("note: \(runDirectory) has not finished (\(state.epochsCompleted) of \(config.training.epochs) epochs); exporting its latest saved state\n")

@@ -45,6 +45,8 @@ struct RunConfig: Codable, Equatable {
     static let stateFileName = "state.h5"
     /// Largest run.json read: 16 MiB (a run description is a few KB).
     static let maximumFileBytes = 16 << 20
+    /// Largest sample count a run.json may record (far above any data set flexctl loads).
+    static let maximumSamples = 1 << 40
 }
 
 extension RunConfig {
@@ -78,6 +80,22 @@ extension RunConfig {
             int("lstmLayers", lstmLayers, OptionBounds.lstmLayers),
         ]
         if let first = checks.compactMap({ $0 }).first { return first }
+        // Sizes the state is checked against (batches per epoch); a run always has training samples.
+        for (field, v, range) in [("trainSize", trainSize, 1...RunConfig.maximumSamples),
+                                  ("validationSize", validationSize, 0...RunConfig.maximumSamples),
+                                  ("testSize", testSize, 0...RunConfig.maximumSamples)] where !range.contains(v) {
+            return "field '\(field)' is \(v); expected \(range.lowerBound)...\(range.upperBound)"
+        }
+        // A run records its data by absolute path (`absolutePath`); anything else was not written by flexctl.
+        if command == "cae", data.path == nil { return "field 'data.path' is missing; a CAE run records its data" }
+        if command == "forecast", data.series?.isEmpty ?? true {
+            return "field 'data.series' is missing or empty; a forecaster run records its series files"
+        }
+        var paths: [(field: String, path: String)] = data.path.map { [("data.path", $0)] } ?? []
+        for (i, p) in (data.series ?? []).enumerated() { paths.append(("data.series[\(i)]", p)) }
+        for (field, p) in paths where !p.hasPrefix("/") {
+            return "field '\(field)' is not an absolute path; a run records its data by absolute path"
+        }
         let expected: [LayerSpec]
         switch (command, input) {
         case ("cae", .image):
@@ -130,6 +148,9 @@ struct DataConfig: Codable, Equatable {
 /// A run folder: `run.json`, `state.h5`, `log.csv`, `loss.svg`, `loss.png`.
 struct RunFolder {
     let path: String
+    /// The folders `create` made, outermost first (empty when the folder existed): only these may be removed
+    /// when the run fails before its first state (`removeUnstarted`).
+    var createdFolders: [String] = []
 
     var configPath: String { path + "/" + RunConfig.fileName }
     var statePath: String { path + "/" + RunConfig.stateFileName }
@@ -144,13 +165,42 @@ struct RunFolder {
             if fm.fileExists(atPath: path + "/" + RunConfig.fileName) {
                 throw CLIError("--out \(path): already holds a run; continue it with `flexctl train <cae|forecast> --resume \(path)` or choose another --out")
             }
-        } else {
-            do { try fm.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
-                throw CLIError("--out \(path): cannot create the run folder: \(error.localizedDescription)")
+        }
+        var created: [String] = []
+        if !fm.fileExists(atPath: path, isDirectory: &isDir) {
+            // Each missing folder from the outermost down, remembered so that a failed start removes exactly
+            // these (and nothing that existed before).
+            var missing: [String] = []
+            var p = path
+            while !p.isEmpty, p != "/", !fm.fileExists(atPath: p) {
+                missing.insert(p, at: 0)
+                p = (p as NSString).deletingLastPathComponent
+            }
+            for folder in missing {
+                if mkdir(folder, 0o777) == 0 {
+                    created.append(folder)
+                } else if errno != EEXIST {
+                    let reason = String(cString: strerror(errno))
+                    for made in created.reversed() { rmdir(made) }
+                    throw CLIError("--out \(path): cannot create the run folder: \(folder): \(reason)")
+                }
             }
         }
-        guard access(path, W_OK) == 0 else { throw CLIError("--out \(path): the folder is not writable") }
-        return RunFolder(path: path)
+        var folder = RunFolder(path: path)
+        folder.createdFolders = created
+        guard access(path, W_OK) == 0 else {
+            folder.removeUnstarted()
+            throw CLIError("--out \(path): the folder is not writable")
+        }
+        return folder
+    }
+
+    /// Undoes `create` and `writeConfig` for a run that failed before writing its first state (a full disk, bad
+    /// data, an interrupted start): removes run.json and the folders `create` made, if empty. Never removes
+    /// anything else: a folder that is not empty (someone put a file there meanwhile) stays.
+    func removeUnstarted() {
+        unlink(configPath)
+        for folder in createdFolders.reversed() { rmdir(folder) }
     }
 
     /// An existing run folder (for resume and export).
@@ -192,7 +242,20 @@ struct RunFolder {
         return c
     }
 
-    func readState() throws -> TrainingState { try TrainingState.read(from: statePath) }
+    /// The run's state, checked on its own and against the run `config` describes (its model, epochs, batch size
+    /// and training-set size): one message naming state.h5 and the field, before anything uses it.
+    func readState(for config: RunConfig) throws -> TrainingState {
+        let state = try TrainingState.read(from: statePath)
+        let model = try Sequential(specs: config.layers, inputShape: config.input.perSampleShape, seed: 0)
+        if let problem = state.problem(model: model, options: config.training, trainCount: config.trainSize) {
+            throw TrainingStateError(file: statePath, message: problem)
+        }
+        // The trainer adopts the state's optimiser, which a run makes with run.json's learning rate.
+        guard state.optimizer.learningRate == config.learningRate else {
+            throw TrainingStateError(file: statePath, message: "field 'optimizer.learningRate' is \(state.optimizer.learningRate); expected the run's \(config.learningRate) (run.json 'learningRate')")
+        }
+        return state
+    }
 
     /// Rewrites `log.csv`, `loss.svg` and `loss.png` from the history (each atomically).
     func writeLog(_ state: TrainingState) throws {

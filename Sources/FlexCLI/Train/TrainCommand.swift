@@ -297,8 +297,17 @@ enum TrainingSession {
             input: prepared.input, dataFingerprint: prepared.fingerprint, datasetDescription: prepared.description,
             trainSize: prepared.train.count, validationSize: prepared.validation?.count ?? 0,
             testSize: prepared.test?.count ?? 0)
-        try folder.writeConfig(config)
-        try execute(config: config, prepared: prepared, folder: folder, state: nil, progress: progress)
+        // Until the initial state exists the folder holds nothing resumable: a failure before it (a full disk,
+        // a model that cannot be built) removes what this start made, so no empty run is left behind.
+        var started = false
+        do {
+            try folder.writeConfig(config)
+            try execute(config: config, prepared: prepared, folder: folder, state: nil, progress: progress,
+                        onInitialState: { started = true })
+        } catch {
+            if !started { folder.removeUnstarted() }
+            throw error
+        }
     }
 
     static func resume(_ path: String, epochs: Int?, progress: Bool, expecting: String? = nil) throws {
@@ -307,7 +316,7 @@ enum TrainingSession {
         if let expecting, config.command != expecting {
             throw CLIError("\(path): this run trains a \(config.command == "cae" ? "CAE" : "forecaster"); resume it with `flexctl train \(config.command) --resume \(path)`")
         }
-        let state = try folder.readState()
+        let state = try folder.readState(for: config)
         if let epochs {
             guard epochs >= state.epochsCompleted else {
                 throw CLIError("--epochs \(epochs): the run has already completed \(state.epochsCompleted) epochs")
@@ -325,18 +334,55 @@ enum TrainingSession {
             return
         }
         writeOutput("resuming \(path) at epoch \(state.epochsCompleted + 1), batch \(state.batchesCompleted + 1)\n")
-        let prepared = try config.command == "cae"
-            ? TrainingData.images(config.data, arch: config.architecture, seed: config.training.seed)
-            : TrainingData.series(config.data)
+        let prepared = try recordedData(config, folder: folder)
         guard prepared.fingerprint == config.dataFingerprint else {
             throw CLIError("\(path): the data changed since the run started (data fingerprint \(prepared.fingerprint), the run's \(config.dataFingerprint)); a resumed run must see the same data — start a new run instead")
         }
-        if epochs != nil { try folder.writeConfig(config) }
-        try execute(config: config, prepared: prepared, folder: folder, state: resumed, progress: progress)
+        // The state was checked against the recorded sizes; they must be the data's.
+        let sizes = [prepared.train.count, prepared.validation?.count ?? 0, prepared.test?.count ?? 0]
+        guard sizes == [config.trainSize, config.validationSize, config.testSize] else {
+            throw CLIError("\(folder.configPath): fields 'trainSize', 'validationSize', 'testSize' are \(config.trainSize), \(config.validationSize), \(config.testSize); the recorded data gives \(sizes.map(String.init).joined(separator: ", "))")
+        }
+        try execute(config: config, prepared: prepared, folder: folder, state: resumed, progress: progress,
+                    extendedConfig: epochs != nil)
+    }
+
+    /// The data run.json records, loaded for a resume. run.json may come from anyone and may name any file
+    /// (`/etc/passwd`, a key): the loaders' messages quote lines, column names and folder entries, so none of
+    /// them is shown here — only which recorded path failed and what kind of failure, in general terms. The
+    /// paths are absolute (`RunConfig.problem`); each must be a regular file (series, CAE data file) or a
+    /// folder (CAE data folder), checked before anything is opened.
+    static func recordedData(_ config: RunConfig, folder: RunFolder) throws -> PreparedData {
+        let cae = config.command == "cae"
+        var recorded: [(field: String, path: String)] = []
+        if cae, let p = config.data.path { recorded.append(("data.path", p)) }
+        if !cae { for (i, p) in (config.data.series ?? []).enumerated() { recorded.append(("data.series[\(i)]", p)) } }
+        func failure(_ field: String, _ p: String, _ reason: String) -> CLIError {
+            CLIError("\(folder.configPath): the data recorded in field '\(field)' (\(printable(p))) cannot be loaded: \(reason)")
+        }
+        for (field, p) in recorded {
+            var st = stat()
+            guard stat(p, &st) == 0 else { throw failure(field, p, String(cString: strerror(errno))) }
+            let kind = st.st_mode & S_IFMT
+            guard kind == S_IFREG || (cae && kind == S_IFDIR) else {
+                throw failure(field, p, cae ? "not a regular file or a folder" : "not a regular file")
+            }
+        }
+        do {
+            return try cae
+                ? TrainingData.images(config.data, arch: config.architecture, seed: config.training.seed)
+                : TrainingData.series(config.data)
+        } catch {
+            let fields = recorded.map { "'\($0.field)'" }.joined(separator: ", ")
+            let paths = recorded.map { printable($0.path) }.joined(separator: ", ")
+            throw CLIError("\(folder.configPath): the data recorded in field\(recorded.count == 1 ? "" : "s") \(fields) (\(paths)) cannot be loaded: "
+                + (cae ? "not image data this run can use" : "not series CSV files this run can use")
+                + " (the content of files a run folder names is never shown; check the data, or start a new run)")
+        }
     }
 
     static func execute(config: RunConfig, prepared: PreparedData, folder: RunFolder, state: TrainingState?,
-                        progress: Bool) throws {
+                        progress: Bool, extendedConfig: Bool = false, onInitialState: () -> Void = {}) throws {
         let options = config.training
         let model = try Sequential(specs: config.layers, inputShape: prepared.input.perSampleShape,
                                    seed: options.seed)
@@ -346,6 +392,8 @@ enum TrainingSession {
                                                                 margin: r.margin))
         let loop = try TrainingLoop(trainer: trainer, options: options, train: prepared.train,
                                     validation: prepared.validation, test: prepared.test, state: state)
+        // A resume with --epochs records the new count only once the state fits the run.
+        if extendedConfig { try folder.writeConfig(config) }
         // Signals are trapped before the initial state exists, so a signal that sees state.h5 always finds the
         // trap installed (and the loop saves at the next batch).
         SignalTrap.install()
@@ -353,6 +401,7 @@ enum TrainingSession {
         if state == nil {
             // The initial state, so that a run killed during its first epoch can be resumed (from the start).
             try loop.state.write(to: folder.statePath)
+            onInitialState()
             for n in prepared.notes { writeOutput("note: \(n)\n") }
             writeOutput("data: \(prepared.description)\n")
             writeOutput("model: \(config.architecture) (\(model.parameterCount) parameters), \(config.activation)"
@@ -390,6 +439,14 @@ func absolutePath(_ p: String) -> String {
         return String(cString: r)
     }
     return p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
+}
+
+/// `p` with control characters (a path from a file may hold escape sequences) shown as `?`, at most 300
+/// characters.
+func printable(_ p: String) -> String {
+    var out = String(p.unicodeScalars.prefix(300).map { $0.properties.generalCategory == .control ? "?" : Character($0) })
+    if p.unicodeScalars.count > 300 { out += "…" }
+    return out
 }
 
 /// `2026-11-29T07:15:00Z`.

@@ -41,7 +41,7 @@ final class TrainingConsole {
             let eta = rate > 0 ? remaining / rate : .infinity
             let percent = String(format: "%3d%%", batch * 100 / batches)
             let line = "epoch \(epoch)/\(totalEpochs) [\(bar)] \(percent) \(batch)/\(batches)  loss "
-                + String(format: "%.6f", loss) + "  \(groupedInteger(Int(rate))) \(sampleNoun)/s  ETA \(duration(eta))"
+                + String(format: "%.6f", loss) + "  \(rateText(rate)) \(sampleNoun)/s  ETA \(duration(eta))"
             writeError("\r\u{1B}[2K" + line)
             barVisible = true
         case let .epoch(r, improved):
@@ -73,9 +73,16 @@ func writeError(_ s: String) {
     writeStream(STDERR_FILENO, Array(s.utf8))
 }
 
-/// `1:02:03`, `2:03` or `4.2 s`.
+/// `12,345` samples per second; `?` for a rate no Int holds (a clock that jumped, a crafted state).
+func rateText(_ rate: Double) -> String {
+    guard rate.isFinite, rate >= 0, rate < 1e15 else { return "?" }
+    return groupedInteger(Int(rate))
+}
+
+/// `1:02:03`, `2:03` or `4.2 s`; `?` for a negative, non-finite or absurd (over 10^12 s) duration, which no
+/// Int conversion may see.
 func duration(_ seconds: Double) -> String {
-    guard seconds.isFinite, seconds >= 0 else { return "?" }
+    guard seconds.isFinite, seconds >= 0, seconds < 1e12 else { return "?" }
     if seconds < 60 { return String(format: "%.1f s", seconds) }
     let s = Int(seconds.rounded())
     return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)

@@ -184,6 +184,11 @@ public final class TrainingLoop {
         self.validation = validation?.count == 0 ? nil : validation
         self.test = test?.count == 0 ? nil : test
         if let state {
+            // Every field is used below as a range bound, an index or a count: a state from a file must fit
+            // this run exactly (the CLI reports the same check naming the state file first).
+            if let problem = state.problem(model: model, options: options, trainCount: train.count) {
+                throw ConfigurationError("the training state does not fit this run: \(problem)")
+            }
             try Self.load(state.parameters, into: model)
             trainer.optimizer = state.optimizer
             self.state = state

@@ -124,7 +124,8 @@ extension TrainingState {
         }
     }
 
-    /// Reads a state written by `write(to:)`, checking the format, every dataset's presence and shape.
+    /// Reads a state written by `write(to:)`, checking the format, every dataset's presence and shape, and every
+    /// field against the others (`ownProblem()`); `problem(model:options:trainCount:)` checks it against a run.
     public static func read(from path: String) throws(TrainingStateError) -> TrainingState {
         func fail(_ m: String) -> TrainingStateError { TrainingStateError(file: path, message: m) }
         guard access(path, F_OK) == 0 else { throw fail("no training state here (\(String(cString: strerror(errno))))") }
@@ -157,13 +158,22 @@ extension TrainingState {
             } catch {
                 throw fail("root attribute 'state' is not valid state JSON: \(error)")
             }
-            guard let random = UInt64(s.randomState) else { throw fail("state.randomState '\(s.randomState)' is not an unsigned integer") }
+            guard let random = UInt64(s.randomState) else {
+                // Shown shortened and without control characters (`shown`): the text comes from the file.
+                throw fail("field 'randomState' is '\(shown(s.randomState))'; expected an unsigned 64-bit integer in decimal")
+            }
             func tensors(_ group: String) throws -> [(name: String, tensor: Tensor)] {
                 let g = try root.group(group)
                 return try s.parameterNames.map { name in
                     let a = try g.readFloats(name)
                     return (name, Tensor(shape: a.shape, scalars: a.values))
                 }
+            }
+            let parameters = try tensors("parameters")
+            // The moments' shapes before any moment is read: none before the first step, else the parameters'.
+            if !s.optimizer.shapes.isEmpty,
+               let problem = TrainingState(parameters: parameters, optimizer: Adam(), seed: 0).shapesProblem(s.optimizer.shapes) {
+                throw fail(problem)
             }
             var optimizer = Adam(learningRate: s.optimizer.learningRate, beta1: s.optimizer.beta1,
                                  beta2: s.optimizer.beta2, epsilon: s.optimizer.epsilon,
@@ -180,7 +190,7 @@ extension TrainingState {
                 optimizer.state.firstMoments.append(a.values)
                 optimizer.state.secondMoments.append(b.values)
             }
-            var state = TrainingState(parameters: try tensors("parameters"), optimizer: optimizer, seed: random)
+            var state = TrainingState(parameters: parameters, optimizer: optimizer, seed: random)
             state.bestParameters = s.hasBestParameters ? try tensors("best") : nil
             state.epochsCompleted = s.epochsCompleted
             state.batchesCompleted = s.batchesCompleted
@@ -196,6 +206,7 @@ extension TrainingState {
             state.finished = s.finished
             state.testLoss = s.testLoss
             state.elapsedSeconds = s.elapsedSeconds
+            if let problem = state.ownProblem() { throw fail(problem) }
             return state
         } catch let e as TrainingStateError {
             throw e
