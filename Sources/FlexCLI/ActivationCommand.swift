@@ -198,7 +198,7 @@ public struct ActivationCommand: ParsableCommand {
         let intervals = (to - from) / step
         guard intervals.isFinite, intervals < Double(maxPoints) else {
             throw ValidationError("--from \(t(from)) --to \(t(to)) --step \(t(step)) gives "
-                + "\(intervals.isFinite ? String(Int(intervals) + 1) : "too many") points; the limit is \(maxPoints) "
+                + "\(intervals < 1e15 ? String(Int(intervals) + 1) : "too many") points; the limit is \(maxPoints) "
                 + "(use a larger --step or a shorter range)")
         }
         // Exact decimal arithmetic when all three are short decimals.

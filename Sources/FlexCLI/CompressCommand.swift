@@ -462,9 +462,9 @@ final class FolderProgress {
         let width = 24, filled = done * width / max(total, 1)
         let rate = Double(done) / max(t - start, 1e-9)
         let eta = rate > 0 ? Double(total - done) / rate : .infinity
-        writeError("\r\u{1B}[2K[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        writeErrorLine(control: "\r\u{1B}[2K", "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
             + "] \(done)/\(total) \(noun)  \(groupedInteger(Int(rate)))/s  ETA \(duration(eta))")
     }
 
-    func finish() { if enabled { writeError("\r\u{1B}[2K") } }
+    func finish() { if enabled { writeErrorLine(control: "\r\u{1B}[2K") } }
 }

@@ -44,14 +44,23 @@ func csvField(_ s: String) -> String {
 }
 
 /// `s` safe to print on a terminal: control characters (C0, DEL, C1 — e.g. ESC starting a colour or cursor
-/// sequence) taken from a file are shown escaped (`\u{1B}`) instead of being interpreted, so a crafted file
+/// sequence) taken from a file are shown escaped (`\u001B`) instead of being interpreted, so a crafted file
 /// cannot rewrite the screen or fake lines of output. `keepNewlines` keeps line feeds (multi-line reports).
 func terminalSafe(_ s: String, keepNewlines: Bool = false) -> String {
     guard s.unicodeScalars.contains(where: { isControl($0) && !(keepNewlines && $0 == "\n") }) else { return s }
     var out = String.UnicodeScalarView()
     for u in s.unicodeScalars {
         if isControl(u) && !(keepNewlines && u == "\n") {
-            out.append(contentsOf: "\\u{\(String(u.value, radix: 16, uppercase: true))}".unicodeScalars)
+            // JSON's escape form (\u001B; a surrogate pair above U+FFFF), so JSON output stays valid JSON
+            // with the same content, and text output stays readable.
+            func hex4(_ v: UInt32) -> String {
+                let h = String(v, radix: 16, uppercase: true)
+                return "\\u" + String(repeating: "0", count: 4 - h.count) + h
+            }
+            let escaped = u.value > 0xFFFF
+                ? hex4(0xD800 + ((u.value - 0x10000) >> 10)) + hex4(0xDC00 + ((u.value - 0x10000) & 0x3FF))
+                : hex4(u.value)
+            out.append(contentsOf: escaped.unicodeScalars)
         } else {
             out.append(u)
         }
@@ -59,14 +68,22 @@ func terminalSafe(_ s: String, keepNewlines: Bool = false) -> String {
     return String(out)
 }
 
-private func isControl(_ u: Unicode.Scalar) -> Bool {
-    u.value < 0x20 && u != "\t" || (0x7F...0x9F).contains(u.value) || u.value == 0x202E || u.value == 0x2066 || u.value == 0x2067
-        || u.value == 0x2068 || u.value == 0x202D
+/// C0 controls but tab, DEL, C1 controls, and the invisible format characters that reorder or hide text
+/// (zero-width and bidirectional marks and overrides, line and paragraph separators, BOM, tag characters).
+func isControl(_ u: Unicode.Scalar) -> Bool {
+    switch u.value {
+    case 0x09: false
+    case 0x00...0x1F, 0x7F...0x9F: true
+    case 0x200B...0x200F, 0x2028...0x202E, 0x2060...0x206F, 0xFEFF, 0xE0000...0xE007F: true
+    default: false
+    }
 }
 
-/// Writes text to standard output without buffering surprises.
+/// Writes text to standard output without buffering surprises, terminal-safe: every text flexctl prints may
+/// quote a file (series and model names, provenance), so control characters are shown escaped. (Binary output,
+/// `decompress -o -`, goes through `writeStream` untouched.)
 func writeStandardOutput(_ text: String) {
-    writeStream(STDOUT_FILENO, Array(text.utf8))
+    writeStream(STDOUT_FILENO, Array(terminalSafe(text, keepNewlines: true).utf8))
 }
 
 /// Writes all of `bytes` to a file descriptor (1 or 2). If standard output cannot be written (a full disk,

@@ -78,6 +78,8 @@ public enum LayerSpec: Sendable, Equatable, Codable {
     /// Values of one sample's activations after any layer.
     public static let maxActivationValues = 1 << 25
 
+    /// Values of one sample's activations summed over all layers (inference keeps each layer's output).
+    public static let maxTotalActivationValues = 1 << 27
     /// Scratch values one sample needs in one layer (im2col / col2im buffers, LSTM gate values over the window).
     public static let maxWorkspaceValues = 1 << 26
     /// Multiply-adds one sample needs through the whole model (2^36 ≈ 6.9e10: about a second of this machine's

@@ -101,7 +101,7 @@ final class HostileCheckpointTests: XCTestCase {
         XCTAssertEqual(p.terminationStatus, 1)
         XCTAssertFalse(e.contains("\u{1B}"), e)
         XCTAssertEqual(e.split(separator: "\n").count, 1, e)
-        XCTAssertTrue(e.contains("\\u{1B}[2J"), e)
+        XCTAssertTrue(e.contains("\\u001B[2J"), e)
     }
 
     static func flexctlBinary() throws -> String {

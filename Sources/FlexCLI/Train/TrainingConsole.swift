@@ -42,7 +42,7 @@ final class TrainingConsole {
             let percent = String(format: "%3d%%", batch * 100 / batches)
             let line = "epoch \(epoch)/\(totalEpochs) [\(bar)] \(percent) \(batch)/\(batches)  loss "
                 + String(format: "%.6f", loss) + "  \(rateText(rate)) \(sampleNoun)/s  ETA \(duration(eta))"
-            writeError("\r\u{1B}[2K" + line)
+            writeErrorLine(control: "\r\u{1B}[2K", line)
             barVisible = true
         case let .epoch(r, improved):
             clearBar()
@@ -61,16 +61,24 @@ final class TrainingConsole {
     }
 
     func clearBar() {
-        if barVisible { writeError("\r\u{1B}[2K"); barVisible = false }
+        if barVisible { writeErrorLine(control: "\r\u{1B}[2K"); barVisible = false }
     }
 }
 
+/// Text to standard output, terminal-safe (see `writeStandardOutput`).
 func writeOutput(_ s: String) {
-    writeStream(STDOUT_FILENO, Array(s.utf8))
+    writeStandardOutput(s)
 }
 
+/// Text to standard error, terminal-safe: notes and messages quote names from files (series, models).
 func writeError(_ s: String) {
-    writeStream(STDERR_FILENO, Array(s.utf8))
+    writeStream(STDERR_FILENO, Array(terminalSafe(s, keepNewlines: true).utf8))
+}
+
+/// flexctl's own terminal control (a progress bar's "return and clear the line") followed by `text`, which is
+/// made terminal-safe.
+func writeErrorLine(control: String, _ text: String = "") {
+    writeStream(STDERR_FILENO, Array((control + terminalSafe(text, keepNewlines: true)).utf8))
 }
 
 /// `12,345` samples per second; `?` for a rate no Int holds (a clock that jumped, a crafted state).

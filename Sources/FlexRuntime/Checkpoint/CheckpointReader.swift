@@ -351,7 +351,7 @@ struct CheckpointReader {
         guard input.perSampleShape.allSatisfy({ $0 > 0 }), out.count == specs.count else { return out }
         // Each layer's input must be the previous layer's output.
         var shape = input.perSampleShape
-        var operations = 0
+        var operations = 0, activations = 0
         for i in 0..<specs.count {
             do {
                 let inputShape = shape
@@ -359,6 +359,11 @@ struct CheckpointReader {
                 let values = shape.reduce(1) { $0.multipliedReportingOverflow(by: max($1, 0)).overflow ? Int.max : $0 * max($1, 0) }
                 if values > LayerSpec.maxActivationValues {
                     add("/layers/\(i)", "outputs \(formatShape(shape)) per sample, more than \(LayerSpec.maxActivationValues) values; not allowed")
+                    return out
+                }
+                activations = activations.addingReportingOverflow(values).overflow ? Int.max : activations + values
+                if activations > LayerSpec.maxTotalActivationValues {
+                    add("/layers/\(i)", "the layers' outputs up to this one hold more than \(LayerSpec.maxTotalActivationValues) values per sample; not allowed")
                     return out
                 }
                 // Memory and work per sample, bounded before any session sizes a buffer or runs a batch.

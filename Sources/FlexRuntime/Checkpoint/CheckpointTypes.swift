@@ -356,7 +356,10 @@ public enum JSONText {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if u.value < 0x20 {
+                // Controls (C0, DEL, C1) and the invisible characters that reorder or hide text are escaped,
+                // so JSON printed on a terminal cannot carry escape sequences or bidirectional overrides.
+                if u.value < 0x20 || (0x7F...0x9F).contains(u.value) || (0x200B...0x200F).contains(u.value)
+                    || (0x2028...0x202E).contains(u.value) || (0x2060...0x206F).contains(u.value) || u.value == 0xFEFF {
                     let hex = String(u.value, radix: 16)
                     out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
                 } else {
