@@ -34,6 +34,7 @@ final class HostileCheckpointTests: XCTestCase {
         ("conv-compute-bomb.h5", "/layers/0: needs 1851494841 scratch values per sample (input [1, 2048, 2048])"),
         ("lstm-compute-bomb.h5", "/layers/0: needs 163840000 scratch values per sample (input [10000, 4])"),
         ("operations-bomb.h5", "multiply-adds per sample up to this layer; not allowed"),
+        ("activations-bomb.h5", "the layers' outputs up to this one hold more than 134217728 values per sample"),
         ("control-characters.h5", "[31mPWNED\\nmodels/x.h5: all good\""),
         ("huge-string.h5", "(attribute 'flexctl_version'): is a string of more than 4194304 bytes"),
         ("many-attributes.h5", "/layers/0: has more than 64 attributes"),

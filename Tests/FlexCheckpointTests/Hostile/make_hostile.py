@@ -161,11 +161,22 @@ def _(f):
 
 @case("operations-bomb.h5")
 def _(f):
-    # 201 modest convolutions: each within the scratch limit, together 8.5e10 multiply-adds per sample.
+    # 250 modest convolutions: each within the scratch limit, all outputs within the activation limit, together
+    # 8.5e10 multiply-adds per sample.
     def conv(i, o):
-        return {"kind": "Conv2d", "in_channels": i, "out_channels": o, "kernel_size": 5, "stride": 1, "padding": 2}
-    edit_json(f, "input", lambda v: v.update(height=256, width=256, encoder_layers=100))
-    f.attrs["architecture"] = json.dumps([conv(1, 16)] + [conv(16, 16)] * 199 + [conv(16, 1)], separators=(",", ":"))
+        return {"kind": "Conv2d", "in_channels": i, "out_channels": o, "kernel_size": 9, "stride": 1, "padding": 4}
+    edit_json(f, "input", lambda v: v.update(height=128, width=128, encoder_layers=100))
+    f.attrs["architecture"] = json.dumps([conv(1, 16)] + [conv(16, 16)] * 248 + [conv(16, 1)], separators=(",", ":"))
+
+
+@case("activations-bomb.h5")
+def _(f):
+    # 62 layers, each output within the per-layer limit (8×2048×2048), together 2 billion values per sample.
+    pool = {"kind": "MaxPool2d", "kernel_size": 1, "stride": 1}
+    conv1 = {"kind": "Conv2d", "in_channels": 1, "out_channels": 8, "kernel_size": 1, "stride": 1, "padding": 0}
+    conv2 = {"kind": "Conv2d", "in_channels": 8, "out_channels": 1, "kernel_size": 1, "stride": 1, "padding": 0}
+    edit_json(f, "input", lambda v: v.update(height=2048, width=2048, encoder_layers=30))
+    f.attrs["architecture"] = json.dumps([conv1] + [pool] * 60 + [conv2], separators=(",", ":"))
 
 
 LSTM_BASE = os.path.join(ROOT, "models", "lstm-p-sig-ramp-4-indices.h5")
