@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// Strings from files (series and model names, provenance, quoted values) reach the terminal escaped.
-@Suite("terminal-safe output")
+@Suite("terminal-safe output, and other red-team round-2 fixes")
 struct TerminalSafeTests {
     @Test func controlAndInvisibleCharactersAreEscaped() {
         #expect(terminalSafe("a\u{1B}[2Jb") == "a\\u001B[2Jb")
@@ -25,6 +25,13 @@ struct TerminalSafeTests {
         #expect(!safe.unicodeScalars.contains { isControl($0) })
         let decoded = try JSONSerialization.jsonObject(with: Data(safe.utf8)) as? [String: String]
         #expect(decoded?["name"] == name)
+    }
+
+    /// Prices alternating between 1e150 and 1e-150 give returns no float32 holds: an error, not NaN forecasts.
+    @Test func nonFiniteModelInputsAreRefused() {
+        #expect(throws: (any Error).self) { try ForecastEngine.checkFinite([0.5, .infinity, 1], what: "the last 3 days") }
+        #expect(throws: (any Error).self) { try ForecastEngine.checkFinite([.nan], what: "x") }
+        #expect(throws: Never.self) { try ForecastEngine.checkFinite([0, -3.4e38, 3.4e38], what: "x") }
     }
 
     /// `--step 1e-300` used to trap converting the point count to Int in its own error message.

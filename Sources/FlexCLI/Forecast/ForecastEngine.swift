@@ -186,6 +186,7 @@ public enum ForecastEngine {
             throw CommandFailure("--horizon \(steps): \(problem.message)")
         }
         let w = input.lastWindow
+        try checkFinite(w.inputs, what: "the last \(input.spec.window) days")
         let x = Tensor(shape: w.inputShape, scalars: w.inputs)
         let y = try session.forecast(windows: x, steps: steps)
         let nt = session.targets.count
@@ -264,6 +265,7 @@ public enum ForecastEngine {
             throw CommandFailure("--from \(from.map(\.description) ?? "?") leaves \(windows.count) backtest "
                 + "day\(windows.count == 1 ? "" : "s"); at least 2 are needed\(range)")
         }
+        try checkFinite(windows.inputs, what: "the backtest's windows")
         let n = windows.count, nt = session.targets.count, per = windows.window * windows.featureCount
         var normalized = [Double](repeating: 0, count: n * nt)
         var y = Tensor.empty
@@ -292,6 +294,14 @@ public enum ForecastEngine {
         return Evaluation(backtest: backtest, targetRows: windows.targetRows,
                           dates: input.dates.map { d in windows.targetRows.map { d[$0] } },
                           actual: actual, predicted: predicted)
+    }
+
+    /// Refuses model inputs that are not finite float32 numbers: prices that jump by huge factors (1e150 to
+    /// 1e-150) give returns no float32 holds, and the forecasts would be NaN with nothing said.
+    static func checkFinite(_ inputs: [Float], what: String) throws {
+        guard let bad = inputs.firstIndex(where: { !$0.isFinite }) else { return }
+        throw CommandFailure("\(what) give model inputs that are not finite numbers (value \(bad) after the transform and "
+            + "the checkpoint's normalisation is \(inputs[bad])): the prices change by factors too large for float32")
     }
 
     static func quoted(_ names: [String]) -> String {
