@@ -43,11 +43,10 @@
 // MARK: Output
 
 typedef struct {
-    int fd;              // -1: discard (the checking walk)
+    int fd;              // the pipe to the parent (or a test's file); -1 counts bytes without writing them
     uint8_t buf[65536];
     size_t used;
     uint64_t total;
-    uint64_t max;
     int failed;
 } writer;
 
@@ -629,7 +628,6 @@ int flexh5_snapshot_walk_to_fd(const void *image, size_t size, const flexh5_limi
     writer *w = calloc(1, sizeof(writer));
     if (!w) return -1;
     w->fd = fd;
-    w->max = limits->max_output_bytes;
     w_bytes(w, "FH5S", 4);
     w_u32(w, 2);
 
