@@ -33,3 +33,9 @@ void flex_temp_signal_handler(int sig);
 /// Renames `from` to `to` only if `to` does not exist (Linux renameat2 RENAME_NOREPLACE, Darwin renamex_np
 /// RENAME_EXCL). Returns 0, or -1 with errno set (EEXIST if `to` exists; ENOSYS/EINVAL if unsupported).
 int flex_rename_noreplace(const char *from, const char *to);
+
+// MARK: - Build information
+
+/// The git commit the release build script recorded (e.g. "1a2b3c4d5e6f" or "1a2b3c4d5e6f-dirty"), or "" when
+/// the build did not record one. A static string: never freed.
+const char *flex_build_commit(void);
