@@ -1,4 +1,4 @@
-import FlexPlot
+import FlexImageIO
 import FlexRuntime
 
 /// An 8-bit image: interleaved channels (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA), rows top to bottom.

@@ -434,22 +434,41 @@ public enum ForecastReport {
 
     // MARK: Plot
 
-    /// Actual vs predicted values of target `j` (in %), against the date as a decimal year (or the day index).
-    public static func plot(_ e: ForecastEngine.Evaluation, target j: Int) -> LinePlot {
+    /// Actual vs predicted values of target `j` (in %), against the date (calendar ticks) or the row index. With
+    /// a `context` whose checkpoint places the model's train/validation/test splits in this history, the parts
+    /// of the scored days that fall in each split are shaded and labelled.
+    public static func plot(_ e: ForecastEngine.Evaluation, target j: Int, context: Context? = nil) -> LinePlot {
         let name = e.backtest.targets[j]
-        let x: [Double] = e.dates.map { $0.map(decimalYear) } ?? e.targetRows.map(Double.init)
+        let x: [Double] = e.dates.map { $0.map { Double($0.daysSinceEpoch) } } ?? e.targetRows.map(Double.init)
         var plot = LinePlot(title: "\(name): actual vs predicted one-step-ahead returns",
-                            xLabel: e.dates == nil ? "row" : "year", yLabel: "return (%)", width: 1000, height: 500)
+                            xLabel: e.dates == nil ? "row" : "date", yLabel: "return (%)", width: 1000, height: 500)
+        plot.xAxis = e.dates == nil ? .integer : .date
+        if let context { plot.spans = splitSpans(e, x: x, context: context) }
         plot.add(PlotSeries(name: "actual", x: x, y: e.actual.map { $0[j] * 100 }, color: RGBColor.palette[0], lineWidth: 1))
         plot.add(PlotSeries(name: "model", x: x, y: e.predicted.map { $0[j] * 100 }, color: RGBColor.palette[1], lineWidth: 1.5))
         return plot
     }
 
-    static func decimalYear(_ d: Day) -> Double {
-        let y = d.year
-        let start = Day(year: y, month: 1, day: 1)
-        let length = Double(Day(year: y + 1, month: 1, day: 1).days(since: start))
-        return Double(y) + Double(d.days(since: start)) / length
+    /// The model's splits (from `trainingPeriod`) over the scored days, as plot spans in the plot's x units;
+    /// splits the scored days do not reach are left out, and none when the checkpoint cannot place them.
+    static func splitSpans(_ e: ForecastEngine.Evaluation, x: [Double], context c: Context) -> [PlotSpan] {
+        guard let period = trainingPeriod(c), let trainEnd = period.trainEndRow, let fittedEnd = period.fittedEndRow,
+              let testStart = period.testStartRow, !x.isEmpty else { return [] }
+        // Rows of the history: the last scored row of the model's test split is its last data day, if present.
+        let testEnd = c.input.dates?.firstIndex(of: period.last) ?? Int.max
+        let splits: [(String, ClosedRange<Int>)] = [
+            ("train", Int.min...trainEnd), ("validation", (trainEnd + 1)...max(trainEnd + 1, fittedEnd)),
+            ("test", testStart...max(testStart, testEnd)),
+        ]
+        var spans: [PlotSpan] = []
+        for (k, (label, rows)) in splits.enumerated() where !(label == "validation" && fittedEnd == trainEnd) {
+            let inside = e.targetRows.indices.filter { rows.contains(e.targetRows[$0]) }
+            guard let a = inside.first, let b = inside.last else { continue }
+            // Half a step beyond the first and last scored day, so adjacent spans meet between two days.
+            let before = a > 0 ? (x[a - 1] + x[a]) / 2 : x[a], after = b + 1 < x.count ? (x[b] + x[b + 1]) / 2 : x[b]
+            spans.append(PlotSpan(label: label, from: before, to: after, color: PlotSpan.splitColors[k]))
+        }
+        return spans
     }
 
     // MARK: Numbers

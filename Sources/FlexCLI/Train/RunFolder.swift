@@ -269,6 +269,7 @@ struct RunFolder {
         try writeFileAtomically(path: logPath, text: lines.joined(separator: "\n") + "\n")
         guard !state.history.isEmpty else { return }
         var plot = LinePlot(title: "Loss per epoch", xLabel: "epoch", yLabel: "MSE")
+        plot.xAxis = .integer
         let x = state.history.map { Double($0.epoch) }
         plot.addSeries(name: "train", x: x, y: state.history.map(\.trainLoss))
         let v = state.history.compactMap(\.validationLoss)
