@@ -155,12 +155,12 @@ public struct BenchCommand: ParsableCommand {
               _ body: () throws -> Void) throws -> Result {
         for _ in 0..<warmUp { try body() }
         var samples: [Double] = []
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = MonotonicClock.nanoseconds()
         var now = start
         while Double(now - start) / 1e9 < seconds || samples.count < minimumBatches {
-            let t0 = DispatchTime.now().uptimeNanoseconds
+            let t0 = MonotonicClock.nanoseconds()
             try body()
-            now = DispatchTime.now().uptimeNanoseconds
+            now = MonotonicClock.nanoseconds()
             samples.append(Double(now - t0) / 1e6)
         }
         let total = samples.reduce(0, +)

@@ -2,6 +2,7 @@ import FlexCLI
 import FlexIO
 import FlexPlot
 import FlexImageIO
+import FlexRuntime
 import Foundation
 import Testing
 #if canImport(FoundationXML)

@@ -66,7 +66,7 @@ final class ImageByteReader {
         // gzip: the compressed bytes in memory, inflated on demand into the caller's buffers.
         defer { file.close() }
         let compressed = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: file.size)
-        do {
+        do throws(DataError) {
             _ = try readFully(file, UnsafeMutableRawBufferPointer(compressed))
             do { try file.checkAtEnd() } catch { throw DataError(file: path, message: error.reason) }
         } catch {

@@ -446,24 +446,14 @@ struct CheckpointReader {
         }
     }
 
-    /// The α/β datasets of a layer and their functions.
+    /// The α/β datasets of a layer and their functions (from `LayerSpec.activationSlots`).
     static func slots(_ spec: LayerSpec) -> [String: (function: ActivationFunction, isAlpha: Bool)] {
-        switch spec {
-        case let .activation(f, _):
-            return ["alpha": (f, true), "beta": (f, false)]
-        case let .lstm(_, _, layers, gate, cell):
-            var out: [String: (function: ActivationFunction, isAlpha: Bool)] = [:]
-            let fns = [gate, gate, cell, gate, cell]
-            for l in 0..<layers {
-                for k in LSTMNonlinearity.allCases {
-                    out["\(k.prefix)_alpha_l\(l)"] = (fns[k.rawValue], true)
-                    out["\(k.prefix)_beta_l\(l)"] = (fns[k.rawValue], false)
-                }
-            }
-            return out
-        default:
-            return [:]
+        var out: [String: (function: ActivationFunction, isAlpha: Bool)] = [:]
+        for slot in spec.activationSlots {
+            if let name = slot.alphaName { out[name] = (slot.function, true) }
+            if let name = slot.betaName { out[name] = (slot.function, false) }
         }
+        return out
     }
 
     // MARK: Layers
