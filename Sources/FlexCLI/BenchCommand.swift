@@ -117,7 +117,7 @@ public struct BenchCommand: ParsableCommand {
             let model = try Sequential(specs: Architecture.cae2(activation: .member("p-e2-relu")),
                                        inputShape: [1, 28, 28], seed: seed)
             let input = ImageInputSpec(channels: 1, height: 28, width: 28, pixelScaling: .minusOneToOne,
-                                       encoderLayers: Architecture.encoderLayerCount["cae2"]!)
+                                       encoderLayers: ArchitectureName.cae2.encoderLayers!)
             let folder = FileManager.default.temporaryDirectory
                 .appendingPathComponent("flexctl-bench-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -135,7 +135,7 @@ public struct BenchCommand: ParsableCommand {
             }
         case .cae2Epoch:
             let data = try TrainingData.images(DataConfig(path: fashionMNIST, validationFraction: 0, testFraction: 0),
-                                               arch: "cae2", seed: seed)
+                                               arch: ArchitectureName.cae2.rawValue, seed: seed)
             let model = try Sequential(specs: Architecture.cae2(activation: .member("p-e2-relu")),
                                        inputShape: [1, 28, 28], seed: seed)
             let r = TrainingDefaults.regularizer

@@ -62,11 +62,11 @@ public enum ForecastReport {
         }
     }
 
-    static func valueLabel(_ transform: String) -> String {
+    static func valueLabel(_ transform: SeriesTransform) -> String {
         switch transform {
-        case "log_returns": "log return %"
-        case "none": "change %"
-        default: "return %"
+        case .logReturns: "log return %"
+        case .none: "change %"
+        case .returns: "return %"
         }
     }
 
@@ -89,11 +89,11 @@ public enum ForecastReport {
         if f.fedBack {
             out.append("          " + (steps == 2 ? "step 2 feeds" : "steps 2–\(steps) feed") + " the model's own predictions back as inputs: forecasts built on forecasts, less reliable with every step")
         }
-        if f.horizon > 1, f.transform != "none" {
-            out.append("          the model predicts the \(f.transform == "returns" ? "return" : "log return") of the day \(f.horizon) trading days ahead alone; price levels need the days in between and are not shown")
+        if f.horizon > 1, f.transform != .none {
+            out.append("          the model predicts the \(f.transform == .returns ? "return" : "log return") of the day \(f.horizon) trading days ahead alone; price levels need the days in between and are not shown")
         }
         out.append("")
-        var rows = [["step", "date", "series", valueLabel(f.transform), f.transform == "none" ? "value" : "price"]]
+        var rows = [["step", "date", "series", valueLabel(f.transform), f.transform == .none ? "value" : "price"]]
         for (j, name) in f.targets.enumerated() {
             rows.append(["last", f.lastDate?.description ?? "t", name, percent(f.lastValues[j]), price(f.lastPrices[j])])
         }
@@ -101,7 +101,7 @@ public enum ForecastReport {
             rows.append([])
             for (j, name) in f.targets.enumerated() {
                 let change: Double
-                if f.transform == "none" {
+                if f.transform == .none {
                     let previous = s == 0 ? f.lastPrices[j] : f.values[s - 1][j]
                     change = f.values[s][j] / previous - 1
                 } else {
@@ -116,7 +116,7 @@ public enum ForecastReport {
     }
 
     static func forecastCSV(_ f: ForecastEngine.Forecast) -> String {
-        let valueName = f.transform == "none" ? "value" : f.transform == "log_returns" ? "log_return" : "return"
+        let valueName = f.transform.valueName
         var lines = ["step,date,series,\(valueName),price"]
         for s in 0..<f.values.count {
             for (j, name) in f.targets.enumerated() {
@@ -137,13 +137,13 @@ public enum ForecastReport {
         o.append("  \"files\": [\(c.files.map(jsonString).joined(separator: ", "))]")
         o.append("  \"window\": \(s.window)")
         o.append("  \"horizon\": \(s.horizon)")
-        o.append("  \"transform\": \(jsonString(s.transform))")
+        o.append("  \"transform\": \(jsonString(s.transform.rawValue))")
         o.append("  \"common_rows\": \(c.input.aligned.count)")
         o.append("  \"last_date\": \(f.lastDate.map { jsonString($0.description) } ?? "null")")
         o.append("  \"steps\": \(f.values.count)")
         o.append("  \"fed_back\": \(f.fedBack)")
         o.append("  \"date_rule\": \"weekdays after the last common date; no holiday calendar\"")
-        let value = f.transform == "none" ? "value" : f.transform == "log_returns" ? "log_return" : "return"
+        let value = f.transform.valueName
         let last = f.targets.indices.map { j in
             "    {\"series\": \(jsonString(f.targets[j])), \"\(value)\": \(NumberText.json(f.lastValues[j])), "
                 + "\"price\": \(NumberText.json(f.lastPrices[j]))}"
@@ -319,11 +319,11 @@ public enum ForecastReport {
         if let later = c.laterRowsLine { out.append("          " + later) }
         var days = "\(groupedInteger(b.count)) one-step-ahead forecasts"
         if let d = e.dates, let first = d.first, let last = d.last { days += ", target days \(first) to \(last)" }
-        days += " (each from the \(c.spec.window) \(c.spec.transform == "none" ? "rows" : "returns") before it"
+        days += " (each from the \(c.spec.window) \(c.spec.transform == .none ? "rows" : "returns") before it"
             + (c.spec.horizon > 1 ? ", \(c.spec.horizon) days ahead" : "") + ")"
         out.append("backtest  \(days)")
-        let unit = c.spec.transform == "none" ? "value units ×100" : "percentage points"
-        out.append("units     errors of daily \(c.spec.transform == "log_returns" ? "log returns" : c.spec.transform == "none" ? "values" : "returns") in \(unit): MSE in %², MAE in %")
+        let unit = c.spec.transform == .none ? "value units ×100" : "percentage points"
+        out.append("units     errors of daily \(c.spec.transform.pluralNoun) in \(unit): MSE in %², MAE in %")
         out.append("          direction: share of days with a move whose sign the forecast got right (days without a move are left out; a forecast of 0 is a miss)")
         out.append("")
         func block(title: String, errors: [ForecastErrors], dm: DieboldMarianoTest?) {
@@ -412,7 +412,7 @@ public enum ForecastReport {
         o.append("  \"model\": \(jsonString(c.model.path))")
         o.append("  \"fingerprint\": \(jsonString(c.model.session.fingerprint))")
         o.append("  \"files\": [\(c.files.map(jsonString).joined(separator: ", "))]")
-        o.append("  \"transform\": \(jsonString(c.spec.transform))")
+        o.append("  \"transform\": \(jsonString(c.spec.transform.rawValue))")
         o.append("  \"window\": \(c.spec.window)")
         o.append("  \"horizon\": \(c.spec.horizon)")
         o.append("  \"count\": \(b.count)")

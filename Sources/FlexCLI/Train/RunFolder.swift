@@ -138,7 +138,7 @@ struct DataConfig: Codable, Equatable {
     var targets: [String]?
     var window: Int?
     var horizon: Int?
-    var transform: String?
+    var transform: SeriesTransform?
     /// Fraction of the training data held out for validation (CAE: random; forecast: the latest part).
     var validationFraction: Double
     /// Forecast: the latest fraction of the samples held out for testing.

@@ -309,7 +309,9 @@ struct CheckpointReader {
 
     mutating func parseInput(_ text: String) -> InputSpec? {
         do {
-            return try JSONDecoder().decode(InputSpec.self, from: Data(text.utf8))
+            let decoder = JSONDecoder()
+            decoder.userInfo[SeriesInputSpec.collectingProblemsKey] = true
+            return try decoder.decode(InputSpec.self, from: Data(text.utf8))
         } catch {
             add("/", "attribute 'input': \(describeJSONError(error, expected: "a JSON object"))")
             return nil
@@ -430,8 +432,8 @@ struct CheckpointReader {
             if let long = (s.features + s.targets).first(where: { $0.utf8.count > InputSpec.maxNameBytes }) {
                 add("/", "attribute 'input': series names must be at most \(InputSpec.maxNameBytes) bytes, found one of \(long.utf8.count)")
             }
-            if !SeriesInputSpec.transforms.contains(s.transform) {
-                add("/", "attribute 'input': 'transform' must be one of \(SeriesInputSpec.transforms.joined(separator: ", ")), found \"\(s.transform)\"")
+            if let name = s.unknownTransform {
+                add("/", "attribute 'input': 'transform' must be one of \(SeriesTransform.names), found \"\(name)\"")
             }
             let n = s.features.count
             if s.normalization.mean.count != n || s.normalization.std.count != n {
