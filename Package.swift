@@ -77,12 +77,15 @@ let package = Package(
             swiftSettings: kernelSettings),
         // Data loaders: IDX and CIFAR-10 images, PNG photo patches, investing.com and numeric CSV series with
         // date alignment, returns and normalisation. Shared by training and the runtime-side commands.
-        .target(name: "FlexData", dependencies: ["FlexRuntime", "FlexIO", "CZlib", "FlexPlot"]),
+        .target(name: "FlexData", dependencies: ["FlexRuntime", "FlexIO", "FlexImageIO"]),
         // The image codec: PNG/PGM/PPM reading and writing, tiling, quantisation, the .flexz container.
-        .target(name: "FlexCodec", dependencies: ["FlexRuntime", "FlexIO", "CZlib", "CPNG", "FlexPlot"]),
-        // Line plots to SVG and PNG (written through libpng's simplified API), and the one PNG reader
-        // (CFlexPNG) that the codec and the data loaders share.
-        .target(name: "FlexPlot", dependencies: ["CPNG", "CFlexPNG", "FlexIO"]),
+        .target(name: "FlexCodec", dependencies: ["FlexRuntime", "FlexIO", "FlexImageIO"]),
+        // Image and compression I/O shared by the codec, the data loaders and the plotter: the one PNG reader
+        // (CFlexPNG, samples as stored), the PNG writer (libpng's simplified API), and zlib (CRC-32,
+        // deflate/inflate, streaming gzip). No stable API: internal to flexctl.
+        .target(name: "FlexImageIO", dependencies: ["CPNG", "CFlexPNG", "CZlib", "FlexIO"]),
+        // Line plots to SVG and PNG.
+        .target(name: "FlexPlot", dependencies: ["FlexImageIO", "FlexIO"]),
         // The command-line interface, as a library so tests can drive it.
         .target(
             name: "FlexCLI",
@@ -117,11 +120,11 @@ let package = Package(
             name: "FlexDataTests", dependencies: ["FlexData", "CZlib"], exclude: ["Reference"],
             resources: [.copy("Fixtures")]),
         .testTarget(
-            name: "FlexCodecTests", dependencies: ["FlexCodec", "FlexRuntime", "FlexPlot", "CPNG"], exclude: ["Fixtures/make_pngs.py"],
+            name: "FlexCodecTests", dependencies: ["FlexCodec", "FlexRuntime", "FlexImageIO", "CPNG"], exclude: ["Fixtures/make_pngs.py"],
             resources: [.copy("Fixtures")]),
         // The shipped models in models/ against the data they were trained on.
         .testTarget(name: "FlexModelTests", dependencies: ["FlexRuntime", "FlexData"]),
-        .testTarget(name: "FlexCLITests", dependencies: ["FlexCLI", "FlexPlot", "FlexRuntime", "FlexIO", "FlexTraining"], exclude: ["Snapshots"]),
+        .testTarget(name: "FlexCLITests", dependencies: ["FlexCLI", "FlexPlot", "FlexImageIO", "FlexRuntime", "FlexIO", "FlexTraining"], exclude: ["Snapshots"]),
         // The file reader and writer: FIFOs and devices as inputs, concurrent writers, signals, stale temporary
         // files, a full disk (a small tmpfs, when run as root).
         .testTarget(name: "FlexIOTests", dependencies: ["FlexIO"]),

@@ -318,17 +318,32 @@ public struct ActivationCommand: ParsableCommand {
         return out
     }
 
-    /// The plot of o(z) and dO/dz for a table.
-    public static func makePlot(_ t: Table) -> LinePlot {
-        var title = t.member
+    /// Points per plot: enough that a curve looks smooth at any plot width flexctl draws.
+    public static let plotSamples = 2001
+
+    /// The z values a plot draws over `[from, to]`: `plotSamples` evenly spaced points plus the member's kink
+    /// points inside the range (a ramp's corners, ReLU's 0), independent of the table's `--step`, so that a
+    /// corner is drawn as a corner and not as a slope between two grid points.
+    public static func plotPoints(_ r: Resolved, from: Double, to: Double) -> [Double] {
+        guard from < to else { return [from] }
+        let n = plotSamples - 1
+        var z = (0...n).map { from + (to - from) * Double($0) / Double(n) }
+        z += r.function.kinks(beta: r.beta).filter { $0 > from && $0 < to }
+        return Array(Set(z)).sorted()
+    }
+
+    /// The plot of o(z) and dO/dz over `[from, to]`, sampled at `plotPoints`.
+    public static func makePlot(_ r: Resolved, from: Double, to: Double) -> LinePlot {
+        var title = r.function.name
         var params: [String] = []
-        if !t.alpha.isEmpty { params.append("alpha=" + t.alpha.map(NumberText.exact).joined(separator: ",")) }
-        if !t.beta.isEmpty { params.append("beta=" + t.beta.map(NumberText.exact).joined(separator: ",")) }
+        if !r.alpha.isEmpty { params.append("alpha=" + r.alpha.map(NumberText.exact).joined(separator: ",")) }
+        if !r.beta.isEmpty { params.append("beta=" + r.beta.map(NumberText.exact).joined(separator: ",")) }
         if !params.isEmpty { title += " (" + params.joined(separator: ", ") + ")" }
         var plot = LinePlot(title: title, xLabel: "z", yLabel: "o(z), dO/dz")
-        let z = t.rows.map { $0[0] }
-        plot.addSeries(name: "o(z)", x: z, y: t.rows.map { $0[1] })
-        plot.addSeries(name: "dO/dz", x: z, y: t.rows.map { $0[2] })
+        let z = plotPoints(r, from: from, to: to)
+        let p = z.map { r.function.evaluate($0, alpha: r.alpha, beta: r.beta) }
+        plot.addSeries(name: "o(z)", x: z, y: p.map(\.value))
+        plot.addSeries(name: "dO/dz", x: z, y: p.map(\.dz))
         return plot
     }
 
@@ -339,7 +354,7 @@ public struct ActivationCommand: ParsableCommand {
         let table = Self.tabulate(r)
         if let plot {
             do {
-                try Self.makePlot(table).write(to: plot)
+                try Self.makePlot(r, from: from, to: to).write(to: plot)
             } catch {
                 throw CommandFailure("--plot: \(error.description)")
             }

@@ -117,7 +117,7 @@ public struct BenchCommand: ParsableCommand {
             let model = try Sequential(specs: Architecture.cae2(activation: .member("p-e2-relu")),
                                        inputShape: [1, 28, 28], seed: seed)
             let input = ImageInputSpec(channels: 1, height: 28, width: 28, pixelScaling: .minusOneToOne,
-                                       encoderLayers: Architecture.encoderLayerCount["cae2"]!)
+                                       encoderLayers: ArchitectureName.cae2.encoderLayers!)
             let folder = FileManager.default.temporaryDirectory
                 .appendingPathComponent("flexctl-bench-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -135,7 +135,7 @@ public struct BenchCommand: ParsableCommand {
             }
         case .cae2Epoch:
             let data = try TrainingData.images(DataConfig(path: fashionMNIST, validationFraction: 0, testFraction: 0),
-                                               arch: "cae2", seed: seed)
+                                               arch: ArchitectureName.cae2.rawValue, seed: seed)
             let model = try Sequential(specs: Architecture.cae2(activation: .member("p-e2-relu")),
                                        inputShape: [1, 28, 28], seed: seed)
             let r = TrainingDefaults.regularizer
@@ -155,12 +155,12 @@ public struct BenchCommand: ParsableCommand {
               _ body: () throws -> Void) throws -> Result {
         for _ in 0..<warmUp { try body() }
         var samples: [Double] = []
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = MonotonicClock.nanoseconds()
         var now = start
         while Double(now - start) / 1e9 < seconds || samples.count < minimumBatches {
-            let t0 = DispatchTime.now().uptimeNanoseconds
+            let t0 = MonotonicClock.nanoseconds()
             try body()
-            now = DispatchTime.now().uptimeNanoseconds
+            now = MonotonicClock.nanoseconds()
             samples.append(Double(now - t0) / 1e6)
         }
         let total = samples.reduce(0, +)

@@ -35,8 +35,11 @@ public struct ExportCommand: ParsableCommand {
 
     public init() {}
 
+    /// The stored float types `--dtype` offers (float64 is readable but never written by export).
+    static let dtypes: [StoredType] = [.float32, .float16]
+
     public func validate() throws {
-        guard ["float32", "float16"].contains(dtype) else {
+        guard let stored = StoredType(rawValue: dtype), Self.dtypes.contains(stored) else {
             throw ValidationError("--dtype '\(dtype)': valid: float32, float16")
         }
     }
@@ -55,7 +58,7 @@ public struct ExportCommand: ParsableCommand {
             writeError("note: \(runDirectory) has not finished (\(state.epochsCompleted) of \(config.training.epochs) epochs); exporting its latest saved state\n")
         }
         let fingerprint = try checkpoint.write(
-            to: output, options: CheckpointWriteOptions(dtype: dtype == "float16" ? .float16 : .float32,
+            to: output, options: CheckpointWriteOptions(dtype: StoredType(rawValue: dtype) ?? .float32,
                                                         compress: compress, overwrite: overwrite))
         var line = "wrote \(output): \(checkpoint.task.rawValue), \(config.architecture)"
         if let t = state.testLoss { line += ", test MSE \(NumberText.table(t))" }

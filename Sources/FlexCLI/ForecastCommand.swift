@@ -167,7 +167,7 @@ public struct ForecastCommand: ParsableCommand {
             let evaluation = try ForecastEngine.evaluate(session: session, input: input, from: from.flatMap { Day(iso: $0) })
             var plotData: [UInt8]?
             if let plot {
-                let p = ForecastReport.plot(evaluation, target: plotIndex)
+                let p = ForecastReport.plot(evaluation, target: plotIndex, context: context)
                 switch LinePlot.Format(path: plot) {
                 case .png: plotData = try p.pngData()
                 default: plotData = Array(p.svg().utf8)

@@ -174,7 +174,7 @@ public struct InspectCommand: ParsableCommand {
             case let .series(s):
                 input += [("features", .array(s.features.map(InspectJSON.string))),
                           ("targets", .array(s.targets.map(InspectJSON.string))),
-                          ("window", .int(s.window)), ("horizon", .int(s.horizon)), ("transform", .string(s.transform)),
+                          ("window", .int(s.window)), ("horizon", .int(s.horizon)), ("transform", .string(s.transform.rawValue)),
                           ("normalization", .object([("mean", .numbers(s.normalization.mean)),
                                                      ("std", .numbers(s.normalization.std))]))]
             }

@@ -1,3 +1,5 @@
+import FlexImageIO
+
 /// The `.flexz` container (docs/flexz-format.md): everything a decoder needs besides the model.
 ///
 /// Layout, all integers little-endian:

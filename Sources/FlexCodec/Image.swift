@@ -1,4 +1,4 @@
-import FlexPlot
+import FlexImageIO
 import FlexRuntime
 
 /// An 8-bit image: interleaved channels (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA), rows top to bottom.
@@ -81,11 +81,11 @@ public enum ImageFile {
         }
     }
 
-    /// PNG through FlexPlot's reader: the samples as stored (no gamma or colour conversion at any bit depth),
+    /// PNG through FlexImageIO's reader: the samples as stored (no gamma or colour conversion at any bit depth),
     /// with the file's channels.
     static func decodePNG(_ bytes: [UInt8], name: String) throws(CodecError) -> RasterImage {
         let image: PNGImage
-        do { image = try FlexPlot.decodePNG(bytes, name: name, maximumSide: maximumSide, maximumPixels: maximumPixels) }
+        do { image = try FlexImageIO.decodePNG(bytes, name: name, maximumSide: maximumSide, maximumPixels: maximumPixels) }
         catch { throw CodecError(file: name, error.reason) }
         return RasterImage(width: image.width, height: image.height, channels: image.channels, pixels: image.pixels)
     }

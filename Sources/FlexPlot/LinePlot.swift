@@ -1,4 +1,5 @@
 import FlexIO
+import FlexImageIO
 
 /// One named line of a `LinePlot`.
 public struct PlotSeries: Sendable {
@@ -22,6 +23,28 @@ public struct PlotSeries: Sendable {
     }
 }
 
+/// A shaded stretch of the x axis with a label, drawn behind the series (e.g. a backtest's train, validation
+/// and test splits).
+public struct PlotSpan: Sendable, Equatable {
+    public var label: String
+    /// x range in data units (clipped to the axis when drawn).
+    public var from: Double
+    public var to: Double
+    public var color: RGBColor
+
+    public init(label: String, from: Double, to: Double, color: RGBColor) {
+        self.label = label
+        self.from = Swift.min(from, to)
+        self.to = Swift.max(from, to)
+        self.color = color
+    }
+
+    /// Light fills that keep the series readable: train, validation, test.
+    public static let splitColors = [RGBColor(red: 0xE8, green: 0xF0, blue: 0xFA),
+                                     RGBColor(red: 0xFB, green: 0xF0, blue: 0xDC),
+                                     RGBColor(red: 0xE6, green: 0xF4, blue: 0xE6)]
+}
+
 /// A line plot with a title, axis labels, automatic nice ticks, a grid and a legend, rendered to SVG
 /// text or to a PNG raster (with an embedded 5x7 bitmap font, so PNG text is ASCII only; other
 /// characters draw as `?`).
@@ -42,6 +65,11 @@ public struct LinePlot: Sendable {
     public var yRange: ClosedRange<Double>?
     /// Size of one bitmap-font pixel in the PNG (2 → 10x14-pixel glyphs); also sets SVG font sizes.
     public var textScale: Int
+    /// What the x values are: `.integer` for epochs (whole-number ticks), `.date` for days since 1970-01-01
+    /// (calendar labels).
+    public var xAxis: AxisKind = .numeric
+    /// Shaded x ranges with labels, drawn behind the grid and the series.
+    public var spans: [PlotSpan] = []
 
     public init(title: String = "", xLabel: String = "", yLabel: String = "", series: [PlotSeries] = [],
                 width: Int = 800, height: Int = 500, textScale: Int = 2) {
@@ -97,6 +125,21 @@ public struct LinePlot: Sendable {
             clampPixel(Double(plotY1) - (y - yTicks.lower) / (yTicks.upper - yTicks.lower) * Double(plotY1 - plotY0))
         }
         func clampPixel(_ v: Double) -> Double { v.isNaN ? 0 : Swift.min(Swift.max(v, -1e6), 1e6) }
+
+        /// Each x tick label with the pixel columns it covers in the raster (centred on its tick).
+        func xTickLabels(scale: Int) -> [(text: String, tick: Int, left: Int, right: Int)] {
+            zip(xTicks.values, xTicks.labels).map { v, label in
+                let x = Int(px(v).rounded(.down))
+                let tw = RasterCanvas.textWidth(label, scale: scale)
+                return (label, x, x - tw / 2, x - tw / 2 + tw)
+            }
+        }
+    }
+
+    /// The x tick labels as drawn in the PNG, with the pixel columns each covers (`left ..< right`): tests
+    /// check that every label lies within the image.
+    public func xTickLabelExtents() -> [(text: String, left: Int, right: Int)] {
+        layout().xTickLabels(scale: Swift.max(1, textScale)).map { ($0.text, $0.left, $0.right) }
     }
 
     func dataRange(_ values: (PlotSeries) -> [Double]) -> (Double, Double)? {
@@ -153,12 +196,21 @@ public struct LinePlot: Sendable {
         let yLabelX = pad
         let plotX0 = pad + (yLabel.isEmpty ? 0 : ch + 10) + tickLabelWidth + 6 + Layout.tickLength
 
-        let xTicksProbe = AxisTicks(min: xlo, max: xhi, target: 6)
-        let lastLabel = RasterCanvas.textWidth(xTicksProbe.labels.last ?? "", scale: s)
-        let plotX1 = w - Swift.max(20, lastLabel / 2 + 8)
+        // x ticks: the right margin must hold the last tick label, which is centred on its tick and so reaches
+        // half its width past it; the ticks depend on the plot width, so the two are settled together.
+        let xTicksProbe = AxisTicks(min: xlo, max: xhi, target: 6, kind: xAxis)
         let maxXLabel = xTicksProbe.labels.map { RasterCanvas.textWidth($0, scale: s) }.max() ?? 0
-        let xTarget = Swift.max(2, Swift.min(10, (plotX1 - plotX0) / Swift.max(80, maxXLabel + 30)))
-        let xTicks = AxisTicks(min: xlo, max: xhi, target: xTarget)
+        var plotX1 = w - 20
+        var xTicks = xTicksProbe
+        for _ in 0..<4 {
+            let xTarget = Swift.max(2, Swift.min(10, (plotX1 - plotX0) / Swift.max(80, maxXLabel + 30)))
+            xTicks = AxisTicks(min: xlo, max: xhi, target: xTarget, kind: xAxis)
+            let probe = Layout(plotX0: plotX0, plotY0: 0, plotX1: plotX1, plotY1: 1, xTicks: xTicks, yTicks: yTicks,
+                               charHeight: ch, titleY: 0, legend: [], xLabelY: 0, yLabelX: 0)
+            let overflow = probe.xTickLabels(scale: s).map { $0.right }.max().map { $0 - (w - 4) } ?? 0
+            if overflow <= 0 { break }
+            plotX1 -= overflow
+        }
 
         let legend = legendRows(x0: plotX0, x1: plotX1)
         let legendBottom = legend.map { $0.y + ch }.max() ?? (cursor - 4)
@@ -182,13 +234,25 @@ public struct LinePlot: Sendable {
         let axis = RGBColor(red: 0x33, green: 0x33, blue: 0x33)
         let ink = RGBColor(red: 0x22, green: 0x22, blue: 0x22)
 
+        // Spans (behind everything else), labelled at the top of the plot area.
+        for span in spans {
+            let x0 = Swift.max(L.plotX0 + 1, Int(L.px(span.from).rounded(.down)))
+            let x1 = Swift.min(L.plotX1 - 1, Int(L.px(span.to).rounded(.down)))
+            guard x0 <= x1 else { continue }
+            c.fillRect(x0: x0, y0: L.plotY0 + 1, x1: x1, y1: L.plotY1 - 1, color: span.color)
+        }
         // Grid and ticks.
-        for (v, label) in zip(L.xTicks.values, L.xTicks.labels) {
-            let x = Int(L.px(v).rounded(.down))
-            c.vLine(x: x, y0: L.plotY0, y1: L.plotY1, color: grid)
-            c.vLine(x: x, y0: L.plotY1, y1: L.plotY1 + Layout.tickLength, color: axis)
-            let tw = RasterCanvas.textWidth(label, scale: s)
-            c.text(label, x: x - tw / 2, y: L.plotY1 + Layout.tickLength + 6, scale: s, color: ink)
+        for t in L.xTickLabels(scale: s) {
+            c.vLine(x: t.tick, y0: L.plotY0, y1: L.plotY1, color: grid)
+            c.vLine(x: t.tick, y0: L.plotY1, y1: L.plotY1 + Layout.tickLength, color: axis)
+            c.text(t.text, x: t.left, y: L.plotY1 + Layout.tickLength + 6, scale: s, color: ink)
+        }
+        for span in spans {
+            let x0 = Swift.max(L.plotX0 + 1, Int(L.px(span.from).rounded(.down)))
+            let x1 = Swift.min(L.plotX1 - 1, Int(L.px(span.to).rounded(.down)))
+            let tw = RasterCanvas.textWidth(span.label, scale: s)
+            guard x0 <= x1, tw <= x1 - x0 - 4 else { continue }  // a label that does not fit is left out
+            c.text(span.label, x: (x0 + x1) / 2 - tw / 2, y: L.plotY0 + 4, scale: s, color: ink)
         }
         for (v, label) in zip(L.yTicks.values, L.yTicks.labels) {
             let y = Int(L.py(v).rounded(.down))
@@ -261,6 +325,17 @@ public struct LinePlot: Sendable {
         """
         if !title.isEmpty { out += "<title>\(xmlEscape(title))</title>\n" }
         out += "<rect x=\"0\" y=\"0\" width=\"\(w)\" height=\"\(h)\" fill=\"#ffffff\"/>\n"
+        var spanLabels = ""
+        for span in spans {
+            let x0 = Swift.max(Double(L.plotX0), L.px(span.from)), x1 = Swift.min(Double(L.plotX1), L.px(span.to))
+            guard x0 < x1 else { continue }
+            out += "<rect class=\"span\" x=\"\(f(x0))\" y=\"\(L.plotY0)\" width=\"\(f(x1 - x0))\" "
+                + "height=\"\(L.plotY1 - L.plotY0)\" fill=\"\(span.color.hex)\"><title>\(xmlEscape(span.label))</title></rect>\n"
+            if Double(RasterCanvas.textWidth(span.label, scale: s)) <= x1 - x0 - 4 {
+                spanLabels += "<text x=\"\(f((x0 + x1) / 2))\" y=\"\(L.plotY0 + 4 + fontSize)\" "
+                    + "text-anchor=\"middle\">\(xmlEscape(span.label))</text>\n"
+            }
+        }
         out += "<g stroke=\"#e3e3e3\" stroke-width=\"1\">\n"
         for v in L.xTicks.values {
             let x = f(L.px(v).rounded(.down) + 0.5)
@@ -283,7 +358,7 @@ public struct LinePlot: Sendable {
         out += "<rect x=\"\(L.plotX0).5\" y=\"\(L.plotY0).5\" width=\"\(L.plotX1 - L.plotX0)\" "
             + "height=\"\(L.plotY1 - L.plotY0)\" fill=\"none\" stroke=\"#333333\" stroke-width=\"1\"/>\n"
 
-        out += "<g fill=\"#222222\">\n"
+        out += "<g fill=\"#222222\">\n" + spanLabels
         for (v, label) in zip(L.xTicks.values, L.xTicks.labels) {
             out += "<text x=\"\(f(L.px(v)))\" y=\"\(L.plotY1 + Layout.tickLength + 6 + fontSize)\" "
                 + "text-anchor=\"middle\">\(xmlEscape(label))</text>\n"

@@ -1,26 +1,9 @@
 import FlexRuntime
 
-/// One set of per-unit activation parameters inside a layer: an `Activation` layer has one, an LSTM layer
-/// has five per stacked layer (i, f, g, o gates and the cell output).
-public struct ActivationSlot: Sendable {
-    /// Dotted path for messages, e.g. `layers.0.i_l0`.
-    public var name: String
-    public var function: ActivationFunction
-    public var units: Int
-    /// Index into the layer's `parameters` of α (nil if the function has none).
-    public var alphaIndex: Int?
-    /// Index into the layer's `parameters` of β (nil if the function has none).
-    public var betaIndex: Int?
-}
-
-/// A layer holding flexible-activation parameters, which have a feasible set.
-public protocol ActivationSlotProvider: Layer {
-    var activationSlots: [ActivationSlot] { get }
-}
-
-extension ActivationSlotProvider {
+extension Layer {
     /// Restores feasibility after an optimiser step, in place: α clipped to [0, 1] (one free weight) or
-    /// projected onto the simplex (K weights), β clamped to its domain (see `ActivationFunction.project`).
+    /// projected onto the simplex (K weights), β clamped to its domain (see `ActivationFunction.project`), in
+    /// every activation slot of the layer (`LayerSpec.activationSlots`).
     public func projectParameters() {
         for slot in activationSlots {
             var a: [Float] = [], b: [Float] = []
@@ -33,36 +16,11 @@ extension ActivationSlotProvider {
     }
 }
 
-extension Activation: ActivationSlotProvider {
-    public var activationSlots: [ActivationSlot] {
-        [ActivationSlot(name: name, function: function, units: units, alphaIndex: alphaIndex, betaIndex: betaIndex)]
-    }
-}
-
-extension LSTM: ActivationSlotProvider {
-    public var activationSlots: [ActivationSlot] {
-        (0..<numLayers).flatMap { l in
-            let idx = parameterIndices(layer: l)
-            return LSTMNonlinearity.allCases.map { k in
-                ActivationSlot(name: "\(name).\(k.prefix)_l\(l)", function: functions[k.rawValue], units: hiddenSize,
-                               alphaIndex: idx.alpha[k.rawValue], betaIndex: idx.beta[k.rawValue])
-            }
-        }
-    }
-}
-
 extension Sequential {
-    /// Every activation slot of the model with the index of its layer.
-    public var activationSlots: [(layer: Int, slot: ActivationSlot)] {
-        layers.enumerated().flatMap { (i, layer) in
-            ((layer as? any ActivationSlotProvider)?.activationSlots ?? []).map { (i, $0) }
-        }
-    }
-
     /// Restores α/β feasibility in every slot (after an optimiser step): α clipped to [0, 1] or projected
     /// onto the simplex, β clamped to its domain.
     public func projectActivationParameters() {
-        for layer in layers { (layer as? any ActivationSlotProvider)?.projectParameters() }
+        for layer in layers { layer.projectParameters() }
     }
 }
 

@@ -223,11 +223,11 @@ struct ActivationOutputTests {
         let sub = dir.file("sub")
         try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: false)
         let r = try parse(args).resolve()
-        let table = ActivationCommand.tabulate(r)
+        let plot = ActivationCommand.makePlot(r, from: -4, to: 4)
         try FileManager.default.removeItem(atPath: sub)
         #expect(FileManager.default.createFile(atPath: sub, contents: Data("x".utf8)))
         #expect {
-            try ActivationCommand.makePlot(table).write(to: sub + "/p.png")
+            try plot.write(to: sub + "/p.png")
         } throws: { error in
             "\(error)".contains("sub/p.png")
         }

@@ -1,5 +1,6 @@
 import FlexCLI
 import FlexData
+import FlexPlot
 import FlexRuntime
 import Foundation
 import Testing
@@ -204,5 +205,42 @@ enum ForecastFixtures {
         let e = try ForecastEngine.evaluate(session: model.session, input: input)
         let text = ForecastReport.evaluation(e, context: context, format: "table")
         #expect(text.contains("the model's test split (the last 454 target days of its data, up to 2019-12-30) began before this history, so every day scored here comes after the days it was fitted and early-stopped on: an out-of-sample test"), "\(text)")
+    }
+
+    @Test("the backtest plot has a date axis and marks the model's splits")
+    func backtestPlotSplits() throws {
+        let model = try ForecastEngine.loadModel(ForecastFixtures.model, threads: 1)
+        // The samples lie wholly in the model's test split: one span, over every scored day.
+        let resolved = try ForecastEngine.resolveSeries(features: model.session.features,
+                                                        files: ForecastFixtures.sampleFiles, mappings: [])
+        let input = try ForecastInput.prepare(series: resolved.series, spec: model.session.input, samples: 2)
+        let context = ForecastReport.Context(model: model, input: input, series: resolved.series)
+        let e = try ForecastEngine.evaluate(session: model.session, input: input)
+        let plot = ForecastReport.plot(e, target: 0, context: context)
+        #expect(plot.xAxis == .date)
+        let labels = plot.xTickLabelExtents().map(\.text)
+        #expect(labels.contains("2019-06") || labels.contains("2019-07"), "\(labels)")
+        #expect(plot.spans.map(\.label) == ["test"])
+        let x = plot.series[0].x
+        #expect(plot.spans.first.map { $0.from <= x.first! && $0.to >= x.last! } == true)
+        #expect(plot.svg().contains(">test</text>"))
+        // Without a context (or a checkpoint that cannot place its splits) nothing is marked.
+        #expect(ForecastReport.plot(e, target: 0).spans.isEmpty)
+
+        // The full histories cover all three splits: train, validation and test, in order and adjacent.
+        guard ForecastFixtures.indicesAvailable else { return }
+        let full = try ForecastEngine.resolveSeries(features: model.session.features,
+                                                    files: ForecastFixtures.indexFiles, mappings: [])
+        let fullInput = try ForecastInput.prepare(series: full.series, spec: model.session.input, samples: 2)
+        let fullContext = ForecastReport.Context(model: model, input: fullInput, series: full.series)
+        let fullE = try ForecastEngine.evaluate(session: model.session, input: fullInput)
+        let spans = ForecastReport.plot(fullE, target: 0, context: fullContext).spans
+        #expect(spans.map(\.label) == ["train", "validation", "test"])
+        #expect(zip(spans, spans.dropFirst()).allSatisfy { $0.to == $1.from && $0.from < $0.to })
+        let period = try #require(ForecastReport.trainingPeriod(fullContext))
+        let testStart = try #require(period.testStartRow)
+        let dates = try #require(fullInput.dates)
+        // The test span starts between the last validation day and the first test day.
+        #expect(spans[2].from > Double(dates[testStart - 1].daysSinceEpoch) && spans[2].from < Double(dates[testStart].daysSinceEpoch))
     }
 }

@@ -59,7 +59,7 @@ func forecasterCheckpoint() throws -> Checkpoint {
                                             gate: try .member("p-sig-ramp"), cell: try .member("tanh"))
     let model = try Sequential(specs: specs, inputShape: [5, 2], seed: 4)
     let input = SeriesInputSpec(features: ["close", "volume"], targets: ["close"], window: 5, horizon: 1,
-                                transform: "returns", normalization: Normalization(mean: [0.001, 0.02], std: [0.01, 0.3]))
+                                transform: .returns, normalization: Normalization(mean: [0.001, 0.02], std: [0.01, 0.3]))
     return Checkpoint(model: model, task: .forecaster, input: .series(input))
 }
 

@@ -1,6 +1,8 @@
 import FlexCLI
 import FlexIO
 import FlexPlot
+import FlexImageIO
+import FlexRuntime
 import Foundation
 import Testing
 #if canImport(FoundationXML)
@@ -29,7 +31,7 @@ private final class ElementCounter: NSObject, XMLParserDelegate {
 private func activationPlot() throws -> LinePlot {
     let command = try #require(try Flexctl.parseAsRoot(["activation", "p-sig-ramp", "--alpha", "0.5", "--beta", "0.5"])
         as? ActivationCommand)
-    return ActivationCommand.makePlot(ActivationCommand.tabulate(try command.resolve()))
+    return ActivationCommand.makePlot(try command.resolve(), from: command.from, to: command.to)
 }
 
 @Suite("FlexPlot")
@@ -169,5 +171,123 @@ struct PlotTests {
         #expect(plot.svg().contains("<svg"))
         _ = plot.raster()
         _ = AxisTicks(min: -Double.greatestFiniteMagnitude, max: Double.greatestFiniteMagnitude)
+    }
+
+    @Test("an epoch axis has whole-number ticks only, for any number of epochs and plot width")
+    func integerTicks() {
+        for epochs in 1...120 {
+            for target in 2...10 {
+                let t = AxisTicks(min: 1, max: Double(epochs), target: target, kind: .integer)
+                #expect(t.values.allSatisfy { $0 == $0.rounded() }, "\(epochs) epochs, target \(target): \(t.values)")
+                #expect(t.labels.allSatisfy { !$0.contains(".") }, "\(t.labels)")
+                #expect(t.lower <= 1 && t.upper >= Double(epochs))
+            }
+        }
+        // The numeric axis still puts 2.5-steps where they fit (unchanged), the integer one does not.
+        #expect(AxisTicks(min: 0, max: 10, target: 4).labels.contains("2.5"))
+        #expect(!AxisTicks(min: 0, max: 10, target: 4, kind: .integer).labels.contains("2.5"))
+        var plot = LinePlot(title: "Loss per epoch", xLabel: "epoch", yLabel: "MSE")
+        plot.xAxis = .integer
+        plot.addSeries(name: "train", x: [1, 2, 3, 4, 5], y: [5, 4, 3, 2, 1])
+        let labels = plot.xTickLabelExtents().map(\.text)
+        #expect(!labels.isEmpty && labels.allSatisfy { Int($0) != nil }, "\(labels)")
+    }
+
+    @Test("a date axis is labelled with calendar dates, ticks on month or year starts")
+    func dateTicks() {
+        #expect(CivilDate(year: 2019, month: 6, day: 1).daysSinceEpoch == 18048)
+        #expect(CivilDate(year: 1900, month: 3, day: 1).daysSinceEpoch == -25508)
+        for d in stride(from: -40000, through: 40000, by: 997) {
+            let c = CivilDate(daysSinceEpoch: d)
+            #expect(c.daysSinceEpoch == d && (1...12).contains(c.month) && (1...31).contains(c.day))
+        }
+        // About a year and a half of trading days: month labels.
+        let from = Double(CivilDate(year: 2018, month: 12, day: 7).daysSinceEpoch)
+        let to = Double(CivilDate(year: 2019, month: 12, day: 30).daysSinceEpoch)
+        let t = AxisTicks(min: from, max: to, target: 6, kind: .date)
+        #expect(t.labels.count >= 3)
+        for (v, label) in zip(t.values, t.labels) {
+            let c = CivilDate(daysSinceEpoch: Int(v))
+            #expect(c.day == 1 && v >= from && v <= to)
+            #expect(label == String(c.year) || label == CivilDate(year: c.year, month: c.month, day: 1).description.dropLast(3),
+                    "\(label) for \(c)")
+            #expect(label.allSatisfy { $0.isNumber || $0 == "-" }, "decimal year? \(label)")
+        }
+        #expect(t.labels.contains("2019-06") || t.labels.contains("2019-07"), "\(t.labels)")
+        // Ten years: year labels.
+        let decade = AxisTicks(min: Double(CivilDate(year: 2010, month: 1, day: 12).daysSinceEpoch), max: to, target: 6,
+                               kind: .date)
+        #expect(decade.labels.allSatisfy { $0.count == 4 && Int($0) != nil }, "\(decade.labels)")
+        // Two weeks: day labels.
+        let days = AxisTicks(min: to - 14, max: to, target: 6, kind: .date)
+        #expect(days.labels.allSatisfy { $0.count == 10 }, "\(days.labels)")
+    }
+
+    @Test("the last x tick label fits in the image (never clipped at the right edge)",
+          arguments: [(0.0, 1_000_000.0), (0.0, 123_456.789), (1.0, 37.0), (-5e6, 5e6), (0.001, 0.0123)])
+    func lastLabelFits(_ range: (Double, Double)) throws {
+        for width in [200, 333, 500, 800, 1000] {
+            for scale in [1, 2, 3] {
+                var plot = LinePlot(title: "t", xLabel: "x", yLabel: "y", width: width, height: 300, textScale: scale)
+                plot.addSeries(name: "s", x: [range.0, range.1], y: [0, 1])
+                let extents = plot.xTickLabelExtents()
+                #expect(!extents.isEmpty)
+                for e in extents {
+                    #expect(e.left >= 0 && e.right <= width, "\(e.text) covers \(e.left)..<\(e.right) of \(width) px (scale \(scale))")
+                }
+            }
+        }
+        // The raster agrees: no text ink in the last columns.
+        var plot = LinePlot(title: "t", xLabel: "x", yLabel: "y", width: 400, height: 300)
+        plot.addSeries(name: "s", x: [range.0, range.1], y: [0, 1], color: RGBColor(red: 0, green: 0, blue: 255))
+        let c = plot.raster()
+        for y in 0..<c.height {
+            for x in (c.width - 2)..<c.width {
+                let i = 3 * (y * c.width + x)
+                #expect(c.pixels[i] == 255 && c.pixels[i + 1] == 255 && c.pixels[i + 2] == 255, "ink at (\(x), \(y))")
+            }
+        }
+    }
+
+    @Test("spans are drawn behind the series with their labels")
+    func spans() throws {
+        var plot = LinePlot(title: "splits", width: 600, height: 300)
+        plot.addSeries(name: "s", x: [0, 100], y: [0, 1])
+        plot.spans = [PlotSpan(label: "train", from: 0, to: 60, color: PlotSpan.splitColors[0]),
+                      PlotSpan(label: "test", from: 60, to: 100, color: PlotSpan.splitColors[2])]
+        let svg = plot.svg()
+        #expect(svg.components(separatedBy: "class=\"span\"").count == 3)
+        #expect(svg.contains(">train</text>") && svg.contains(">test</text>"))
+        let c = plot.raster()
+        let counts = Dictionary((0..<(c.width * c.height)).map {
+            (RGBColor(red: c.pixels[3 * $0], green: c.pixels[3 * $0 + 1], blue: c.pixels[3 * $0 + 2]), 1)
+        }, uniquingKeysWith: +)
+        #expect((counts[PlotSpan.splitColors[0]] ?? 0) > 1000 && (counts[PlotSpan.splitColors[2]] ?? 0) > 1000)
+    }
+
+    @Test("activation --plot samples finely and through the kinks, whatever the table's --step")
+    func activationKinks() throws {
+        for step in ["0.3", "0.5", "1.7"] {
+            let command = try #require(try Flexctl.parseAsRoot(["activation", "p-sig-ramp", "--alpha", "0.5", "--beta", "0.5",
+                                                                "--step", step]) as? ActivationCommand)
+            let r = try command.resolve()
+            let plot = ActivationCommand.makePlot(r, from: command.from, to: command.to)
+            let z = plot.series[0].x
+            // The ramp clip(0.5 z + 0.5, 0, 1) has its corners at z = ±1.
+            #expect(r.function.kinks(beta: r.beta) == [-1, 1])
+            #expect(z.contains(-1) && z.contains(1), "step \(step)")
+            #expect(z.count >= ActivationCommand.plotSamples && z == z.sorted())
+            #expect(z.first == -4 && z.last == 4)
+            // At a corner the drawn value is exact: 0.5·σ(1) + 0.5·1.
+            let i = try #require(z.firstIndex(of: 1))
+            #expect(abs(plot.series[0].y[i] - (0.5 / (1 + exp(-1.0)) + 0.5)) < 1e-12)
+            // Sampling is fine enough: no gap wider than 1/250 of the range.
+            #expect(zip(z, z.dropFirst()).allSatisfy { $1 - $0 <= 8.0 / 2000 + 1e-12 })
+        }
+        // ReLU's kink at 0 and the tanh ramp's at ±1/β, from the runtime's one definition.
+        #expect(try ActivationFunction.member("relu").kinks(beta: []) == [0])
+        let tanhRamp = try ActivationFunction.member("p-tanh-ramp").kinks(beta: [0.4])
+        #expect(tanhRamp.count == 2 && abs(tanhRamp[0] + 2.5) < 1e-12 && abs(tanhRamp[1] - 2.5) < 1e-12)
+        #expect(try ActivationFunction.member("tanh").kinks(beta: []).isEmpty)
     }
 }

@@ -211,7 +211,7 @@ struct TrainProcessTests {
         #expect(c.task == .forecaster)
         guard case let .series(s) = c.input else { Issue.record("not a series input"); return }
         #expect(s.features == ["AAA", "BBB"] && s.targets == ["AAA", "BBB"] && s.window == 10 && s.horizon == 1)
-        #expect(s.transform == "returns" && s.normalization.std.allSatisfy { $0 > 0 })
+        #expect(s.transform == .returns && s.normalization.std.allSatisfy { $0 > 0 })
         // Several series without --target: a clear message listing the choices.
         let noTarget = try runFlexctl(["train", "forecast", "--series", dir.file("prices.csv"), "--out", dir.file("r2")])
         #expect(noTarget.status == 1 && noTarget.stderr.contains("--target") && noTarget.stderr.contains("AAA"))

@@ -61,7 +61,7 @@ enum Fixture {
 
     static let seriesInput = SeriesInputSpec(
         features: ["S&P/ASX 200", "FTSE 100", "KOSPI", "RTSI"], targets: ["S&P/ASX 200"], window: 30, horizon: 1,
-        transform: "returns",
+        transform: .returns,
         normalization: Normalization(mean: [0.0003, 0.0002, 0.0004, 0.0001], std: [0.011, 0.012, 0.013, 0.02]))
 
     static let provenance = Provenance(

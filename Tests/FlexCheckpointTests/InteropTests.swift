@@ -46,7 +46,7 @@ struct InteropInputSpec: Decodable, Sendable {
                                          encoderLayers: encoderLayers!))
         default:
             return .series(SeriesInputSpec(features: features!, targets: targets!, window: window!, horizon: horizon!,
-                                           transform: transform!,
+                                           transform: SeriesTransform(rawValue: transform!)!,
                                            normalization: Normalization(mean: normalization!.mean, std: normalization!.std)))
         }
     }

@@ -1,4 +1,5 @@
 @testable import FlexCodec
+import FlexImageIO
 import FlexRuntime
 import Testing
 

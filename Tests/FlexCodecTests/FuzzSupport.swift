@@ -66,9 +66,9 @@ struct Mutator {
 func slowestCase(_ count: Int, _ body: (Int) -> Void) -> Double {
     var slowest = 0.0
     for i in 0..<count {
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = MonotonicClock.nanoseconds()
         body(i)
-        slowest = max(slowest, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        slowest = max(slowest, Double(MonotonicClock.nanoseconds() - start) / 1e9)
     }
     return slowest
 }

@@ -1,5 +1,5 @@
 @testable import FlexCodec
-import FlexPlot
+import FlexImageIO
 import Foundation
 import Testing
 

@@ -1,4 +1,5 @@
 import FlexData
+import FlexRuntime
 import Foundation
 import Testing
 
@@ -193,20 +194,28 @@ import Testing
         let aligned = try AlignedSeries.align(try SeriesFile.read(path: path))
         expectSeriesError(file: path, position: "date 2020-01-03",
                         "series 'AAA': the returns transform needs positive prices, found 0.0") {
-            _ = try aligned.transformed("returns")
+            _ = try aligned.transformed(.returns)
         }
         expectSeriesError(file: path, position: "date 2020-01-03",
                         "series 'AAA': the log_returns transform needs positive prices, found 0.0") {
-            _ = try aligned.transformed("log_returns")
+            _ = try aligned.transformed(.logReturns)
         }
-        #expect(try aligned.transformed("none") == aligned)
+        #expect(try aligned.transformed(.none) == aligned)
     }
 
-    @Test func unknownTransform() throws {
-        let path = SeriesPaths.fixture("numeric-dates.csv")
-        let aligned = try AlignedSeries.align(try SeriesFile.read(path: path))
-        expectSeriesError(file: path, position: "", "unknown transform 'diff'; expected one of returns, log_returns, none") {
-            _ = try aligned.transformed("diff")
+    /// Transforms are an enum now (an unknown name cannot reach the pipeline); what checkpoints store and
+    /// `--transform` takes are its raw values, which must stay as they were.
+    @Test func transformNamesAreTheStoredOnes() throws {
+        #expect(SeriesTransform.allCases.map(\.rawValue) == ["returns", "log_returns", "none"])
+        #expect(SeriesTransform.names == "returns, log_returns, none")
+        let json = #"{"features":["A"],"targets":["A"],"window":3,"horizon":1,"transform":"diff","normalization":{"mean":[0],"std":[1]}}"#
+        #expect {
+            _ = try JSONDecoder().decode(SeriesInputSpec.self, from: Data(json.utf8))
+        } throws: { error in
+            "\(error)".contains("must be one of returns, log_returns, none, found \"diff\"")
         }
+        let good = try JSONDecoder().decode(SeriesInputSpec.self, from: Data(json.replacingOccurrences(of: "diff", with: "log_returns").utf8))
+        #expect(good.transform == .logReturns)
+        #expect(String(decoding: try JSONEncoder().encode(good), as: UTF8.self).contains(#""transform":"log_returns""#))
     }
 }

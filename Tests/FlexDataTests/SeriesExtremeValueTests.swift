@@ -7,7 +7,7 @@ struct SeriesExtremeValueTests {
     @Test func infiniteReturnsAreRefusedWithTheDate() throws {
         let d = [Day(year: 2020, month: 1, day: 6), Day(year: 2020, month: 1, day: 7), Day(year: 2020, month: 1, day: 8)]
         let a = try AlignedSeries.align([PriceSeries(name: "X", file: "x.csv", dates: d, values: [7000, .leastNonzeroMagnitude, 7000])])
-        #expect { try a.transformed("returns") } throws: { e in
+        #expect { try a.transformed(.returns) } throws: { e in
             let m = "\(e)"
             return m.contains("x.csv") && m.contains("2020-01-08") && m.contains("inf")
         }

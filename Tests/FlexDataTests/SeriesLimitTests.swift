@@ -1,5 +1,6 @@
 @testable import FlexData
 import Foundation
+import FlexRuntime
 import Testing
 
 /// Hostile CSV files: sizes that used to take minutes (quadratic work over columns, huge lines) and content that
@@ -8,9 +9,9 @@ import Testing
 @Suite("series: limits and quoted content") struct SeriesLimitTests {
     /// Seconds spent in `body`.
     func seconds(_ body: () throws -> Void) rethrows -> Double {
-        let start = Date()
+        let start = MonotonicClock.seconds()
         try body()
-        return Date().timeIntervalSince(start)
+        return MonotonicClock.seconds(since: start)
     }
 
     /// A plain numeric CSV with `columns` value columns and `rows` rows.

@@ -106,13 +106,13 @@ private func synthetic(_ name: String, count: Int, price: (Int) -> Double) -> Pr
     func returns() throws {
         let aligned = try AlignedSeries.align(try SeriesFile.read(path: SeriesPaths.fixture("lf-oldest-first.csv")))
         let p = [1000.50, 1010.25, 1005.00, 12345.67]
-        let r = try aligned.transformed("returns")
+        let r = try aligned.transformed(.returns)
         #expect(r.values == [[p[1] / p[0] - 1], [p[2] / p[1] - 1], [p[3] / p[2] - 1]])
         #expect(r.dates == Array(aligned.dates!.dropFirst()))
         #expect(abs(r.values[0][0] - 0.009745127436281859) < 1e-15)   // 9.75 / 1000.5
-        let l = try aligned.transformed("log_returns")
+        let l = try aligned.transformed(.logReturns)
         #expect(l.values.map { $0[0] } == [log(p[1] / p[0]), log(p[2] / p[1]), log(p[3] / p[2])])
-        #expect(try aligned.transformed("none").values == p.map { [$0] })
+        #expect(try aligned.transformed(.none).values == p.map { [$0] })
     }
 
     @Test("statistics: population mean and std (ddof 0); a constant feature gets std 1")
@@ -181,7 +181,7 @@ private func synthetic(_ name: String, count: Int, price: (Int) -> Double) -> Pr
         #expect(d.dates?.count == 100)
         #expect(d.rows.count == 100)
         // Statistics of the returns on rows 0 … 65 (the last training target row) only.
-        let returns = try AlignedSeries.align(Self.inputs()).transformed("returns")
+        let returns = try AlignedSeries.align(Self.inputs()).transformed(.returns)
         let expected = FeatureStatistics.fit(returns.values[0..<66])
         #expect(d.statistics == expected)
         // A hand-checked sample: training sample 0 has inputs rows 0 … 4 and target row 5.
@@ -206,7 +206,7 @@ private func synthetic(_ name: String, count: Int, price: (Int) -> Double) -> Pr
     @Test("no test or validation split")
     func zeroFractions() throws {
         let d = try ForecastDataset.build(series: Self.inputs(), targets: ["A", "B"], window: 3, horizon: 2,
-                                          transform: "none", testFraction: 0, validationFraction: 0)
+                                          transform: .none, testFraction: 0, validationFraction: 0)
         #expect(d.train.count == 101 - 3 - 2 + 1)
         #expect(d.validation.count == 0 && d.test.count == 0)
         #expect(d.train.targetCount == 2)
@@ -226,9 +226,6 @@ private func synthetic(_ name: String, count: Int, price: (Int) -> Double) -> Pr
         }
         expectSeriesError(file: files, position: "", "validation fraction must be in [0, 1), found -0.1") {
             _ = try ForecastDataset.build(series: s, targets: ["A"], window: 5, horizon: 1, validationFraction: -0.1)
-        }
-        expectSeriesError(file: files, position: "", "unknown transform 'diff'; expected one of returns, log_returns, none") {
-            _ = try ForecastDataset.build(series: s, targets: ["A"], window: 5, horizon: 1, transform: "diff")
         }
         expectSeriesError(file: files, position: "", "unknown target 'C'; the series are 'A', 'B'") {
             _ = try ForecastDataset.build(series: s, targets: ["C"], window: 5, horizon: 1)

@@ -132,7 +132,7 @@ struct SeriesReferenceTests {
         #expect(aligned.values.first == ref["first_prices"] as? [Double])
         #expect(aligned.values.last == ref["last_prices"] as? [Double])
 
-        let returns = try aligned.transformed("returns")
+        let returns = try aligned.transformed(.returns)
         let n = returns.values.count
         #expect(n == ref["return_rows"] as? Int)
         func check(_ entries: Any?, rows: Range<Int>) throws {

@@ -241,7 +241,7 @@ struct WorkspaceModelTests {
     func forecastSessions() throws {
         let model = try forecaster()
         let names = ["a", "b", "c"]
-        let spec = SeriesInputSpec(features: names, targets: names, window: 6, horizon: 1, transform: "returns",
+        let spec = SeriesInputSpec(features: names, targets: names, window: 6, horizon: 1, transform: .returns,
                                    normalization: Normalization(mean: [0, 0, 0], std: [1, 1, 1]))
         let checkpoint = Checkpoint(model: model, task: .forecaster, input: .series(spec))
         for threads in [1, 2] {
@@ -322,7 +322,7 @@ struct WorkspaceModelTests {
     func forecastSessionAllocatesOnce() throws {
         let model = try forecaster()
         let names = ["a", "b", "c"]
-        let spec = SeriesInputSpec(features: names, targets: names, window: 6, horizon: 1, transform: "returns",
+        let spec = SeriesInputSpec(features: names, targets: names, window: 6, horizon: 1, transform: .returns,
                                    normalization: Normalization(mean: [0, 0, 0], std: [1, 1, 1]))
         let session = try ForecastSession(checkpoint: Checkpoint(model: model, task: .forecaster, input: .series(spec)),
                                           threads: 2)

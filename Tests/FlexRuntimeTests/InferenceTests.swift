@@ -30,7 +30,7 @@ private func forecasterCheckpoint(features: [String], targets: [String], window:
     let stats = Normalization(mean: features.indices.map { 0.01 * Double($0 + 1) },
                               std: features.indices.map { 0.5 + Double($0) })
     let spec = SeriesInputSpec(features: features, targets: targets, window: window, horizon: horizon,
-                               transform: "returns", normalization: stats)
+                               transform: .returns, normalization: stats)
     return (model, Checkpoint(model: model, task: .forecaster, input: .series(spec)))
 }
 

@@ -176,7 +176,7 @@ public enum ForecastEngine {
         public var levels: [[Double?]]
         /// Steps after the first feed the model's own predictions back as inputs.
         public var fedBack: Bool
-        public var transform: String
+        public var transform: SeriesTransform
         public var horizon: Int
     }
 
@@ -204,9 +204,9 @@ public enum ForecastEngine {
                 let v = values[s][j]
                 let level: Double?
                 switch transform {
-                case "none": level = v
-                case "log_returns": level = h == 1 ? current[j].map { $0 * Foundation.exp(v) } : nil
-                default: level = h == 1 ? current[j].map { $0 * (1 + v) } : nil
+                case .none: level = v
+                case .logReturns: level = h == 1 ? current[j].map { $0 * Foundation.exp(v) } : nil
+                case .returns: level = h == 1 ? current[j].map { $0 * (1 + v) } : nil
                 }
                 row.append(level)
             }

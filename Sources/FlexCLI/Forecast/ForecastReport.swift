@@ -62,11 +62,11 @@ public enum ForecastReport {
         }
     }
 
-    static func valueLabel(_ transform: String) -> String {
+    static func valueLabel(_ transform: SeriesTransform) -> String {
         switch transform {
-        case "log_returns": "log return %"
-        case "none": "change %"
-        default: "return %"
+        case .logReturns: "log return %"
+        case .none: "change %"
+        case .returns: "return %"
         }
     }
 
@@ -89,11 +89,11 @@ public enum ForecastReport {
         if f.fedBack {
             out.append("          " + (steps == 2 ? "step 2 feeds" : "steps 2–\(steps) feed") + " the model's own predictions back as inputs: forecasts built on forecasts, less reliable with every step")
         }
-        if f.horizon > 1, f.transform != "none" {
-            out.append("          the model predicts the \(f.transform == "returns" ? "return" : "log return") of the day \(f.horizon) trading days ahead alone; price levels need the days in between and are not shown")
+        if f.horizon > 1, f.transform != .none {
+            out.append("          the model predicts the \(f.transform == .returns ? "return" : "log return") of the day \(f.horizon) trading days ahead alone; price levels need the days in between and are not shown")
         }
         out.append("")
-        var rows = [["step", "date", "series", valueLabel(f.transform), f.transform == "none" ? "value" : "price"]]
+        var rows = [["step", "date", "series", valueLabel(f.transform), f.transform == .none ? "value" : "price"]]
         for (j, name) in f.targets.enumerated() {
             rows.append(["last", f.lastDate?.description ?? "t", name, percent(f.lastValues[j]), price(f.lastPrices[j])])
         }
@@ -101,7 +101,7 @@ public enum ForecastReport {
             rows.append([])
             for (j, name) in f.targets.enumerated() {
                 let change: Double
-                if f.transform == "none" {
+                if f.transform == .none {
                     let previous = s == 0 ? f.lastPrices[j] : f.values[s - 1][j]
                     change = f.values[s][j] / previous - 1
                 } else {
@@ -116,7 +116,7 @@ public enum ForecastReport {
     }
 
     static func forecastCSV(_ f: ForecastEngine.Forecast) -> String {
-        let valueName = f.transform == "none" ? "value" : f.transform == "log_returns" ? "log_return" : "return"
+        let valueName = f.transform.valueName
         var lines = ["step,date,series,\(valueName),price"]
         for s in 0..<f.values.count {
             for (j, name) in f.targets.enumerated() {
@@ -137,13 +137,13 @@ public enum ForecastReport {
         o.append("  \"files\": [\(c.files.map(jsonString).joined(separator: ", "))]")
         o.append("  \"window\": \(s.window)")
         o.append("  \"horizon\": \(s.horizon)")
-        o.append("  \"transform\": \(jsonString(s.transform))")
+        o.append("  \"transform\": \(jsonString(s.transform.rawValue))")
         o.append("  \"common_rows\": \(c.input.aligned.count)")
         o.append("  \"last_date\": \(f.lastDate.map { jsonString($0.description) } ?? "null")")
         o.append("  \"steps\": \(f.values.count)")
         o.append("  \"fed_back\": \(f.fedBack)")
         o.append("  \"date_rule\": \"weekdays after the last common date; no holiday calendar\"")
-        let value = f.transform == "none" ? "value" : f.transform == "log_returns" ? "log_return" : "return"
+        let value = f.transform.valueName
         let last = f.targets.indices.map { j in
             "    {\"series\": \(jsonString(f.targets[j])), \"\(value)\": \(NumberText.json(f.lastValues[j])), "
                 + "\"price\": \(NumberText.json(f.lastPrices[j]))}"
@@ -319,11 +319,11 @@ public enum ForecastReport {
         if let later = c.laterRowsLine { out.append("          " + later) }
         var days = "\(groupedInteger(b.count)) one-step-ahead forecasts"
         if let d = e.dates, let first = d.first, let last = d.last { days += ", target days \(first) to \(last)" }
-        days += " (each from the \(c.spec.window) \(c.spec.transform == "none" ? "rows" : "returns") before it"
+        days += " (each from the \(c.spec.window) \(c.spec.transform == .none ? "rows" : "returns") before it"
             + (c.spec.horizon > 1 ? ", \(c.spec.horizon) days ahead" : "") + ")"
         out.append("backtest  \(days)")
-        let unit = c.spec.transform == "none" ? "value units ×100" : "percentage points"
-        out.append("units     errors of daily \(c.spec.transform == "log_returns" ? "log returns" : c.spec.transform == "none" ? "values" : "returns") in \(unit): MSE in %², MAE in %")
+        let unit = c.spec.transform == .none ? "value units ×100" : "percentage points"
+        out.append("units     errors of daily \(c.spec.transform.pluralNoun) in \(unit): MSE in %², MAE in %")
         out.append("          direction: share of days with a move whose sign the forecast got right (days without a move are left out; a forecast of 0 is a miss)")
         out.append("")
         func block(title: String, errors: [ForecastErrors], dm: DieboldMarianoTest?) {
@@ -412,7 +412,7 @@ public enum ForecastReport {
         o.append("  \"model\": \(jsonString(c.model.path))")
         o.append("  \"fingerprint\": \(jsonString(c.model.session.fingerprint))")
         o.append("  \"files\": [\(c.files.map(jsonString).joined(separator: ", "))]")
-        o.append("  \"transform\": \(jsonString(c.spec.transform))")
+        o.append("  \"transform\": \(jsonString(c.spec.transform.rawValue))")
         o.append("  \"window\": \(c.spec.window)")
         o.append("  \"horizon\": \(c.spec.horizon)")
         o.append("  \"count\": \(b.count)")
@@ -434,22 +434,41 @@ public enum ForecastReport {
 
     // MARK: Plot
 
-    /// Actual vs predicted values of target `j` (in %), against the date as a decimal year (or the day index).
-    public static func plot(_ e: ForecastEngine.Evaluation, target j: Int) -> LinePlot {
+    /// Actual vs predicted values of target `j` (in %), against the date (calendar ticks) or the row index. With
+    /// a `context` whose checkpoint places the model's train/validation/test splits in this history, the parts
+    /// of the scored days that fall in each split are shaded and labelled.
+    public static func plot(_ e: ForecastEngine.Evaluation, target j: Int, context: Context? = nil) -> LinePlot {
         let name = e.backtest.targets[j]
-        let x: [Double] = e.dates.map { $0.map(decimalYear) } ?? e.targetRows.map(Double.init)
+        let x: [Double] = e.dates.map { $0.map { Double($0.daysSinceEpoch) } } ?? e.targetRows.map(Double.init)
         var plot = LinePlot(title: "\(name): actual vs predicted one-step-ahead returns",
-                            xLabel: e.dates == nil ? "row" : "year", yLabel: "return (%)", width: 1000, height: 500)
+                            xLabel: e.dates == nil ? "row" : "date", yLabel: "return (%)", width: 1000, height: 500)
+        plot.xAxis = e.dates == nil ? .integer : .date
+        if let context { plot.spans = splitSpans(e, x: x, context: context) }
         plot.add(PlotSeries(name: "actual", x: x, y: e.actual.map { $0[j] * 100 }, color: RGBColor.palette[0], lineWidth: 1))
         plot.add(PlotSeries(name: "model", x: x, y: e.predicted.map { $0[j] * 100 }, color: RGBColor.palette[1], lineWidth: 1.5))
         return plot
     }
 
-    static func decimalYear(_ d: Day) -> Double {
-        let y = d.year
-        let start = Day(year: y, month: 1, day: 1)
-        let length = Double(Day(year: y + 1, month: 1, day: 1).days(since: start))
-        return Double(y) + Double(d.days(since: start)) / length
+    /// The model's splits (from `trainingPeriod`) over the scored days, as plot spans in the plot's x units;
+    /// splits the scored days do not reach are left out, and none when the checkpoint cannot place them.
+    static func splitSpans(_ e: ForecastEngine.Evaluation, x: [Double], context c: Context) -> [PlotSpan] {
+        guard let period = trainingPeriod(c), let trainEnd = period.trainEndRow, let fittedEnd = period.fittedEndRow,
+              let testStart = period.testStartRow, !x.isEmpty else { return [] }
+        // Rows of the history: the last scored row of the model's test split is its last data day, if present.
+        let testEnd = c.input.dates?.firstIndex(of: period.last) ?? Int.max
+        let splits: [(String, ClosedRange<Int>)] = [
+            ("train", Int.min...trainEnd), ("validation", (trainEnd + 1)...max(trainEnd + 1, fittedEnd)),
+            ("test", testStart...max(testStart, testEnd)),
+        ]
+        var spans: [PlotSpan] = []
+        for (k, (label, rows)) in splits.enumerated() where !(label == "validation" && fittedEnd == trainEnd) {
+            let inside = e.targetRows.indices.filter { rows.contains(e.targetRows[$0]) }
+            guard let a = inside.first, let b = inside.last else { continue }
+            // Half a step beyond the first and last scored day, so adjacent spans meet between two days.
+            let before = a > 0 ? (x[a - 1] + x[a]) / 2 : x[a], after = b + 1 < x.count ? (x[b] + x[b + 1]) / 2 : x[b]
+            spans.append(PlotSpan(label: label, from: before, to: after, color: PlotSpan.splitColors[k]))
+        }
+        return spans
     }
 
     // MARK: Numbers

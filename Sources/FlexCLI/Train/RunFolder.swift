@@ -138,7 +138,7 @@ struct DataConfig: Codable, Equatable {
     var targets: [String]?
     var window: Int?
     var horizon: Int?
-    var transform: String?
+    var transform: SeriesTransform?
     /// Fraction of the training data held out for validation (CAE: random; forecast: the latest part).
     var validationFraction: Double
     /// Forecast: the latest fraction of the samples held out for testing.
@@ -269,6 +269,7 @@ struct RunFolder {
         try writeFileAtomically(path: logPath, text: lines.joined(separator: "\n") + "\n")
         guard !state.history.isEmpty else { return }
         var plot = LinePlot(title: "Loss per epoch", xLabel: "epoch", yLabel: "MSE")
+        plot.xAxis = .integer
         let x = state.history.map { Double($0.epoch) }
         plot.addSeries(name: "train", x: x, y: state.history.map(\.trainLoss))
         let v = state.history.compactMap(\.validationLoss)

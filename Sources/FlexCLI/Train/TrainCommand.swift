@@ -247,8 +247,8 @@ struct TrainForecastCommand: ParsableCommand {
         try OptionBounds.targetHorizon.check(horizon, "--horizon")
         try OptionBounds.hidden.check(hidden, "--hidden")
         try OptionBounds.lstmLayers.check(layers, "--layers")
-        guard SeriesInputSpec.transforms.contains(transform) else {
-            throw ValidationError("--transform '\(transform)': valid: \(SeriesInputSpec.transforms.joined(separator: ", "))")
+        guard SeriesTransform(rawValue: transform) != nil else {
+            throw ValidationError("--transform '\(transform)': valid: \(SeriesTransform.names)")
         }
         try OptionBounds.split.check(testSplit, "--test-split")
         if common.resume == nil, series.isEmpty {
@@ -263,7 +263,7 @@ struct TrainForecastCommand: ParsableCommand {
         }
         let options = common.options(defaultEpochs: 100, defaultBatch: 32, defaultPatience: 10)
         let dataConfig = DataConfig(series: series.map(absolutePath), targets: target, window: window, horizon: horizon,
-                                    transform: transform, validationFraction: common.valSplit ?? 0.2,
+                                    transform: SeriesTransform(rawValue: transform), validationFraction: common.valSplit ?? 0.2,
                                     testFraction: testSplit)
         let prepared = try TrainingData.series(dataConfig)
         guard case let .series(spec) = prepared.input else { fatalError("series data without a series input") }
@@ -274,7 +274,7 @@ struct TrainForecastCommand: ParsableCommand {
             gate: try ActivationFunction.member(gate), cell: try ActivationFunction.member(cell))
         let out = common.out ?? "runs/forecast-\(gate)-\(timestampForPath())"
         try TrainingSession.start(
-            command: "forecast", architecture: "lstm", activation: gate, cell: cell, hidden: hidden,
+            command: "forecast", architecture: ArchitectureName.lstm.rawValue, activation: gate, cell: cell, hidden: hidden,
             lstmLayers: layers, layers: layerSpecs, data: resolved, prepared: prepared, options: options,
             learningRate: common.lr ?? TrainingDefaults.learningRate, regularizer: common.regularizer,
             out: out, progress: !common.noProgress)

@@ -1,3 +1,4 @@
+import FlexRuntime
 import FlexTraining
 import Foundation
 
@@ -107,8 +108,5 @@ func groupedInteger(_ v: Int) -> String {
     return (v < 0 ? "-" : "") + out
 }
 
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
+/// The one clock (`MonotonicClock`), in seconds.
+func monotonicSeconds() -> Double { MonotonicClock.seconds() }

@@ -57,10 +57,11 @@ struct DataHasher {
 enum TrainingData {
     /// The per-sample shape and pixel scaling of a CAE architecture (tanh output: [−1, 1]; sigmoid: [0, 1]).
     static func imageFormat(arch: String) throws -> (shape: [Int], scaling: PixelScaling) {
-        guard let shape = Architecture.inputShape(of: arch) else {
+        guard let name = ArchitectureName(rawValue: arch), let shape = name.imageInputShape,
+              let scaling = name.pixelScaling else {
             throw CLIError("--arch '\(arch)': unknown architecture; valid: \(Architecture.caeNames.joined(separator: ", "))")
         }
-        return (shape, arch == "cae3" ? .zeroToOne : .minusOneToOne)
+        return (shape, scaling)
     }
 
     /// Loads `--data` for a CAE: converts the channel count if needed (1 → 3 replicates gray; 3 → 1 takes
@@ -120,7 +121,7 @@ enum TrainingData {
             targets = names
         }
         let d = try ForecastDataset.build(series: all, targets: targets, window: config.window ?? 30,
-                                          horizon: config.horizon ?? 1, transform: config.transform ?? "returns",
+                                          horizon: config.horizon ?? 1, transform: config.transform ?? .returns,
                                           testFraction: config.testFraction ?? 0.2,
                                           validationFraction: config.validationFraction)
         func tensor(_ w: SeriesWindows) throws -> TensorDataset? {

@@ -1,7 +1,7 @@
 // Reading image data files: whole files, and a sequential reader that inflates gzip on the fly straight into the
 // caller's buffer (zlib's inflate with windowBits 15 + 32; gzip detected by its magic 1f 8b, not the file name).
-import CZlib
 import FlexIO
+import FlexImageIO
 
 #if canImport(Glibc)
 import Glibc
@@ -46,10 +46,7 @@ final class ImageByteReader {
     private(set) var position = 0
 
     private var file: RegularFile?
-    private var compressed = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
-    private var stream: UnsafeMutablePointer<z_stream>?
-    private var handedToZlib = 0
-    private var ended = false
+    private var inflater: GzipInflater?
 
     /// Opens `path`, a regular file of at most `maxBytes` bytes on disk (compressed size for gzip).
     init(path: String, maxBytes: Int) throws(DataError) {
@@ -68,31 +65,25 @@ final class ImageByteReader {
         }
         // gzip: the compressed bytes in memory, inflated on demand into the caller's buffers.
         defer { file.close() }
-        compressed = .allocate(capacity: file.size)
-        _ = try readFully(file, UnsafeMutableRawBufferPointer(compressed))
-        do { try file.checkAtEnd() } catch { throw DataError(file: path, message: error.reason) }
-        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        self.stream = stream
-        guard czlib_inflateInit2(stream, 15 + 32) == Z_OK else {
-            throw DataError(file: path, message: "cannot initialise zlib")
+        let compressed = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: file.size)
+        do throws(DataError) {
+            _ = try readFully(file, UnsafeMutableRawBufferPointer(compressed))
+            do { try file.checkAtEnd() } catch { throw DataError(file: path, message: error.reason) }
+        } catch {
+            compressed.deallocate()
+            throw error
+        }
+        do { inflater = try GzipInflater(taking: compressed) } catch {
+            throw DataError(file: path, message: error.message)
         }
     }
 
     deinit {
         file?.close()
-        if let stream {
-            inflateEnd(stream)
-            stream.deallocate()
-        }
-        compressed.deallocate()
     }
 
     /// Where the reader is in the file on disk, for messages: `byte N`, or `compressed byte N` for gzip.
-    var compressedPosition: Int {
-        guard let stream, let start = compressed.baseAddress, let next = stream.pointee.next_in else { return 0 }
-        return next - start
-    }
+    var compressedPosition: Int { inflater?.compressedPosition ?? 0 }
 
     /// Fills `buffer` completely unless the content ends first; returns the number of bytes written.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(DataError) -> Int {
@@ -139,48 +130,10 @@ final class ImageByteReader {
     }
 
     private func inflate(into buffer: UnsafeMutableRawBufferPointer) throws(DataError) -> Int {
-        guard let stream else { return 0 }
-        var produced = 0
-        let chunk = 1 << 30
-        while produced < buffer.count && !ended {
-            if stream.pointee.avail_in == 0 {
-                let remaining = compressed.count - handedToZlib
-                if remaining == 0 {
-                    throw DataError(file: path, position: "compressed byte \(compressed.count)",
-                                    message: "gzip data ends unexpectedly after \(position + produced) decompressed bytes (truncated .gz file)")
-                }
-                stream.pointee.next_in = compressed.baseAddress! + handedToZlib
-                stream.pointee.avail_in = uInt(min(remaining, chunk))
-                handedToZlib += min(remaining, chunk)
-            }
-            let want = min(buffer.count - produced, chunk)
-            stream.pointee.next_out = (buffer.baseAddress! + produced).assumingMemoryBound(to: Bytef.self)
-            stream.pointee.avail_out = uInt(want)
-            let rc = CZlib.inflate(stream, Z_NO_FLUSH)
-            produced += want - Int(stream.pointee.avail_out)
-            switch rc {
-            case Z_OK:
-                continue
-            case Z_STREAM_END:
-                let at = compressedPosition
-                if at == compressed.count {
-                    ended = true
-                } else if compressed.count - at >= 2 && compressed[at] == 0x1F && compressed[at + 1] == 0x8B {
-                    inflateReset(stream)  // another gzip member follows
-                } else {
-                    throw DataError(file: path, position: "compressed byte \(at)",
-                                    message: "\(compressed.count - at) unexpected bytes after the end of the gzip data")
-                }
-            case Z_BUF_ERROR where stream.pointee.avail_in == 0 && handedToZlib == compressed.count:
-                throw DataError(file: path, position: "compressed byte \(compressed.count)",
-                                message: "gzip data ends unexpectedly after \(position + produced) decompressed bytes (truncated .gz file)")
-            default:
-                throw DataError(file: path, position: "compressed byte \(compressedPosition)",
-                                message: "corrupt gzip data after \(position + produced) decompressed bytes: "
-                                    + String(cString: czlib_inflate_problem(stream, rc)))
-            }
+        guard let inflater else { return 0 }
+        do { return try inflater.inflate(into: buffer) } catch {
+            throw DataError(file: path, position: error.compressedOffset.map { "compressed byte \($0)" } ?? "", message: error.message)
         }
-        return produced
     }
 }
 

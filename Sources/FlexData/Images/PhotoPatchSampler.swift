@@ -1,6 +1,6 @@
 // Square patches sampled from a folder of PNG photos, with a held-out split by rows. See docs/data-formats.md,
 // "Images".
-import FlexPlot
+import FlexImageIO
 import FlexRuntime
 
 /// Seeded sampler of square patches from a folder of PNG photos (gray/RGB/RGBA, samples as stored; alpha dropped; gray → RGB by

@@ -1,5 +1,7 @@
 // Several series on common rows: date alignment (inner join) and the returns transforms.
 
+import FlexRuntime
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -31,9 +33,6 @@ public struct AlignedSeries: Sendable, Equatable {
 
     /// Number of rows.
     public var count: Int { values.count }
-
-    /// The accepted transforms.
-    public static let transforms = ["returns", "log_returns", "none"]
 
     /// Puts `series` on common rows.
     ///
@@ -128,17 +127,10 @@ public struct AlignedSeries: Sendable, Equatable {
     /// The returns transforms drop the first row: row t of the result pairs rows t and t + 1 of `self` and carries
     /// the later date. They need every price to be positive.
     ///
-    /// - Throws: `DataError` for an unknown transform, fewer than two rows, a non-positive price, or a
-    ///   non-finite result (naming the series, its file and the date or row).
-    public func transformed(_ transform: String) throws(DataError) -> AlignedSeries {
-        switch transform {
-        case "none":
-            return self
-        case "returns", "log_returns":
-            break
-        default:
-            throw DataError(file: fileList, message: "unknown transform \(MessageText.quoted(transform)); expected one of \(Self.transforms.joined(separator: ", "))")
-        }
+    /// - Throws: `DataError` for fewer than two rows, a non-positive price, or a non-finite result (naming the
+    ///   series, its file and the date or row).
+    public func transformed(_ transform: SeriesTransform) throws(DataError) -> AlignedSeries {
+        if transform == .none { return self }
         guard values.count >= 2 else {
             throw DataError(file: fileList, message: "the \(transform) transform needs at least 2 rows, found \(values.count)")
         }
@@ -148,7 +140,7 @@ public struct AlignedSeries: Sendable, Equatable {
                                 message: "series \(MessageText.quoted(names[f])): the \(transform) transform needs positive prices, found \(row[f])")
             }
         }
-        let logarithmic = transform == "log_returns"
+        let logarithmic = transform == .logReturns
         var out: [[Double]] = []
         out.reserveCapacity(values.count - 1)
         for r in 1..<values.count {

@@ -28,7 +28,7 @@ public struct ForecastDataset: Sendable {
     public var targetIndices: [Int]
     public var window: Int
     public var horizon: Int
-    public var transform: String
+    public var transform: SeriesTransform
     /// Fitted on the transformed rows up to the last training target row.
     public var statistics: FeatureStatistics
     public var train: SeriesWindows
@@ -47,12 +47,12 @@ public struct ForecastDataset: Sendable {
 
     /// Builds the dataset; see the type's documentation for every step and formula.
     ///
-    /// - Throws: `DataError` for window < 1, horizon < 1, a fraction outside [0, 1), an unknown transform, an
+    /// - Throws: `DataError` for window < 1, horizon < 1, a fraction outside [0, 1), an
     ///   unknown or repeated target (listing the available names), any alignment or transform error, or too few
     ///   rows for the window, the horizon and `minimumSamplesPerSplit` samples per split (saying how many rows
     ///   are needed and how many were found).
     public static func build(series: [PriceSeries], targets: [String], window: Int, horizon: Int,
-                             transform: String = "returns", testFraction: Double = 0.2,
+                             transform: SeriesTransform = .returns, testFraction: Double = 0.2,
                              validationFraction: Double = 0.2) throws(DataError) -> ForecastDataset {
         let context = fileList(series)
         guard window >= 1 else { throw DataError(file: context, message: "window must be at least 1 row, found \(window)") }
@@ -61,9 +61,6 @@ public struct ForecastDataset: Sendable {
             guard f >= 0, f < 1 else {
                 throw DataError(file: context, message: "\(name) must be in [0, 1), found \(f)")
             }
-        }
-        guard AlignedSeries.transforms.contains(transform) else {
-            throw DataError(file: context, message: "unknown transform \(MessageText.quoted(transform)); expected one of \(AlignedSeries.transforms.joined(separator: ", "))")
         }
         guard !targets.isEmpty else {
             throw DataError(file: context, message: "no target; choose at least one of \(quotedList(series.map(\.name)))")
@@ -82,7 +79,7 @@ public struct ForecastDataset: Sendable {
         }
 
         // Enough rows?
-        let shift = transform == "none" ? 0 : 1
+        let shift = transform.droppedRows
         let n = aligned.count - shift
         let usable = n - window - horizon + 1
         let splits = split(usable: usable, testFraction: testFraction, validationFraction: validationFraction)

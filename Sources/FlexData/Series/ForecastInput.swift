@@ -26,7 +26,7 @@ public struct ForecastInput: Sendable {
     public var targetIndices: [Int]
 
     /// Rows the transform drops at the start (1 for the returns transforms, 0 for `none`).
-    public static func transformShift(_ transform: String) -> Int { transform == "none" ? 0 : 1 }
+    public static func transformShift(_ transform: SeriesTransform) -> Int { transform.droppedRows }
 
     /// Prepares `series` — one per model feature, named and ordered as `spec.features` — for the model.
     /// `samples` asks for that many windows with a target inside the data (for a backtest; 0 for a forecast,
@@ -41,9 +41,6 @@ public struct ForecastInput: Sendable {
         guard series.map(\.name) == spec.features else {
             throw DataError(file: files, message: "the series [\(MessageText.list(series.map(\.name), quote: false))] are not "
                 + "the model's features [\(MessageText.list(spec.features, quote: false))] in order")
-        }
-        guard AlignedSeries.transforms.contains(spec.transform) else {
-            throw DataError(file: files, message: "the model's transform \(MessageText.quoted(spec.transform)) is unknown; expected one of \(AlignedSeries.transforms.joined(separator: ", "))")
         }
         let shift = transformShift(spec.transform)
         let neededRows = spec.window + shift + (samples > 0 ? spec.horizon - 1 + samples : 0)
@@ -99,12 +96,8 @@ public struct ForecastInput: Sendable {
     /// The first transformed row that a backtest window can predict.
     public var firstPredictableRow: Int { spec.window - 1 + spec.horizon }
 
-    private static func rowNoun(_ transform: String) -> String {
-        switch transform {
-        case "returns": "returns"
-        case "log_returns": "log returns"
-        default: "rows"
-        }
+    private static func rowNoun(_ transform: SeriesTransform) -> String {
+        transform == .none ? "rows" : transform.pluralNoun
     }
 
     private static func fileList(_ series: [PriceSeries]) -> String {

@@ -95,3 +95,26 @@ extension ActivationFunction {
         return ActivationPoint(value: value, dz: dz, dAlpha: dAlpha, dBeta: betaWidth == 1 ? [dBeta] : [])
     }
 }
+
+extension Component.Kernel {
+    /// The points where f(z; β) or its derivative jumps (ReLU's 0, a ramp's two corners), in increasing order:
+    /// a plot or a grid that does not contain them draws a kink as a slope.
+    public func kinks(beta b: Double) -> [Double] {
+        switch self {
+        case .relu, .elu, .negatedELU, .symmetricELU, .prelu: [0]
+        case .sigmoidRamp: b > 0 ? [-0.5 / b, 0.5 / b] : []
+        case .tanhRamp: b > 0 ? [-1 / b, 1 / b] : []
+        case .identity, .sigmoid, .tanh: []
+        }
+    }
+}
+
+extension ActivationFunction {
+    /// The kink points of the member for one unit's β (`betaWidth` values), sorted and without repeats.
+    public func kinks(beta: [Double]) -> [Double] {
+        let points = components.flatMap { c in
+            c.kernel.kinks(beta: c.hasBeta && !beta.isEmpty ? beta[0] : Double(c.kernel.fixedBeta))
+        }
+        return Array(Set(points.filter(\.isFinite))).sorted()
+    }
+}

@@ -309,7 +309,9 @@ struct CheckpointReader {
 
     mutating func parseInput(_ text: String) -> InputSpec? {
         do {
-            return try JSONDecoder().decode(InputSpec.self, from: Data(text.utf8))
+            let decoder = JSONDecoder()
+            decoder.userInfo[SeriesInputSpec.collectingProblemsKey] = true
+            return try decoder.decode(InputSpec.self, from: Data(text.utf8))
         } catch {
             add("/", "attribute 'input': \(describeJSONError(error, expected: "a JSON object"))")
             return nil
@@ -430,8 +432,8 @@ struct CheckpointReader {
             if let long = (s.features + s.targets).first(where: { $0.utf8.count > InputSpec.maxNameBytes }) {
                 add("/", "attribute 'input': series names must be at most \(InputSpec.maxNameBytes) bytes, found one of \(long.utf8.count)")
             }
-            if !SeriesInputSpec.transforms.contains(s.transform) {
-                add("/", "attribute 'input': 'transform' must be one of \(SeriesInputSpec.transforms.joined(separator: ", ")), found \"\(s.transform)\"")
+            if let name = s.unknownTransform {
+                add("/", "attribute 'input': 'transform' must be one of \(SeriesTransform.names), found \"\(name)\"")
             }
             let n = s.features.count
             if s.normalization.mean.count != n || s.normalization.std.count != n {
@@ -446,24 +448,14 @@ struct CheckpointReader {
         }
     }
 
-    /// The α/β datasets of a layer and their functions.
+    /// The α/β datasets of a layer and their functions (from `LayerSpec.activationSlots`).
     static func slots(_ spec: LayerSpec) -> [String: (function: ActivationFunction, isAlpha: Bool)] {
-        switch spec {
-        case let .activation(f, _):
-            return ["alpha": (f, true), "beta": (f, false)]
-        case let .lstm(_, _, layers, gate, cell):
-            var out: [String: (function: ActivationFunction, isAlpha: Bool)] = [:]
-            let fns = [gate, gate, cell, gate, cell]
-            for l in 0..<layers {
-                for k in LSTMNonlinearity.allCases {
-                    out["\(k.prefix)_alpha_l\(l)"] = (fns[k.rawValue], true)
-                    out["\(k.prefix)_beta_l\(l)"] = (fns[k.rawValue], false)
-                }
-            }
-            return out
-        default:
-            return [:]
+        var out: [String: (function: ActivationFunction, isAlpha: Bool)] = [:]
+        for slot in spec.activationSlots {
+            if let name = slot.alphaName { out[name] = (slot.function, true) }
+            if let name = slot.betaName { out[name] = (slot.function, false) }
         }
+        return out
     }
 
     // MARK: Layers

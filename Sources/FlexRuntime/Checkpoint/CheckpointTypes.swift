@@ -49,6 +49,45 @@ public struct Normalization: Codable, Sendable, Equatable {
     }
 }
 
+/// How a forecaster's price series become its input rows. The raw values are what checkpoints store (the
+/// input's `transform` field) and what `--transform` takes.
+public enum SeriesTransform: String, Codable, Sendable, CaseIterable, CustomStringConvertible {
+    /// r_t = p_t / p_{t−1} − 1
+    case returns
+    /// r_t = ln(p_t / p_{t−1})
+    case logReturns = "log_returns"
+    /// The values unchanged.
+    case none
+
+    /// The stored name, e.g. `log_returns`.
+    public var description: String { rawValue }
+
+    /// The accepted names, comma-separated, for messages.
+    public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
+
+    /// Rows the transform drops at the start: 1 for the returns transforms (each return needs the day
+    /// before), 0 for `none`.
+    public var droppedRows: Int { self == .none ? 0 : 1 }
+
+    /// What one transformed value is, as a snake_case name: `return`, `log_return` or `value`.
+    public var valueName: String {
+        switch self {
+        case .returns: "return"
+        case .logReturns: "log_return"
+        case .none: "value"
+        }
+    }
+
+    /// What the transformed rows are, in words: `returns`, `log returns` or `values`.
+    public var pluralNoun: String {
+        switch self {
+        case .returns: "returns"
+        case .logReturns: "log returns"
+        case .none: "values"
+        }
+    }
+}
+
 /// The input of a forecaster.
 public struct SeriesInputSpec: Codable, Sendable, Equatable {
     /// Names of the input series, in the order of the model's input features.
@@ -60,14 +99,50 @@ public struct SeriesInputSpec: Codable, Sendable, Equatable {
     /// Steps ahead of the target.
     public var horizon: Int
     /// `returns` (r_t = p_t / p_{t−1} − 1), `log_returns` or `none`.
-    public var transform: String
+    public var transform: SeriesTransform
     /// Per feature, fitted on the training split.
     public var normalization: Normalization
 
-    /// The accepted values of `transform`.
-    public static let transforms = ["returns", "log_returns", "none"]
+    /// The checkpoint reader's lenient decoding (see `collectingProblemsKey`) keeps an unknown `transform` name
+    /// here, so that it is reported together with every other problem of the input.
+    var unknownTransform: String?
 
-    public init(features: [String], targets: [String], window: Int, horizon: Int, transform: String,
+    /// Set to `true` in a decoder's `userInfo` to decode an unknown `transform` into `unknownTransform`
+    /// (with `transform` left at `.returns`) instead of failing; used by the checkpoint reader only.
+    static let collectingProblemsKey = CodingUserInfoKey(rawValue: "flexctl.seriesInput.collectProblems")!
+
+    private enum CodingKeys: String, CodingKey { case features, targets, window, horizon, transform, normalization }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        features = try c.decode([String].self, forKey: .features)
+        targets = try c.decode([String].self, forKey: .targets)
+        window = try c.decode(Int.self, forKey: .window)
+        horizon = try c.decode(Int.self, forKey: .horizon)
+        let name = try c.decode(String.self, forKey: .transform)
+        if let t = SeriesTransform(rawValue: name) {
+            transform = t
+        } else if decoder.userInfo[Self.collectingProblemsKey] as? Bool == true {
+            transform = .returns
+            unknownTransform = name
+        } else {
+            throw DecodingError.dataCorruptedError(forKey: .transform, in: c,
+                debugDescription: "must be one of \(SeriesTransform.names), found \"\(name)\"")
+        }
+        normalization = try c.decode(Normalization.self, forKey: .normalization)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(features, forKey: .features)
+        try c.encode(targets, forKey: .targets)
+        try c.encode(window, forKey: .window)
+        try c.encode(horizon, forKey: .horizon)
+        try c.encode(transform, forKey: .transform)
+        try c.encode(normalization, forKey: .normalization)
+    }
+
+    public init(features: [String], targets: [String], window: Int, horizon: Int, transform: SeriesTransform,
                 normalization: Normalization) {
         self.features = features
         self.targets = targets
@@ -163,7 +238,7 @@ public enum InputSpec: Codable, Sendable, Equatable {
                 ("features", JSONText.array(s.features.map(JSONText.string))),
                 ("targets", JSONText.array(s.targets.map(JSONText.string))),
                 ("window", "\(s.window)"), ("horizon", "\(s.horizon)"),
-                ("transform", JSONText.string(s.transform)),
+                ("transform", JSONText.string(s.transform.rawValue)),
                 ("normalization", JSONText.object([
                     ("mean", JSONText.array(s.normalization.mean.map(JSONText.number))),
                     ("std", JSONText.array(s.normalization.std.map(JSONText.number))),

@@ -86,25 +86,10 @@ extension Sequential {
     /// α/β statistics of every activation slot, in layer order (for an LSTM: per stacked layer, nonlinearities
     /// i, f, g, o, c). Slots whose member has neither α nor β (e.g. `tanh`) are listed with no statistics.
     public func activationStatistics(bins: Int = 10) -> [ActivationSlotStatistics] {
-        var out: [ActivationSlotStatistics] = []
-        for (i, layer) in layers.enumerated() {
-            if let act = layer as? Activation {
-                let a = act.alphaIndex.map { act.parameters[$0] }, b = act.betaIndex.map { act.parameters[$0] }
-                out.append(ActivationSlotStatistics(layer: i, path: act.name, function: act.function,
-                                                    units: act.units, alpha: a, beta: b, bins: bins))
-            } else if let lstm = layer as? LSTM {
-                for l in 0..<lstm.numLayers {
-                    let idx = lstm.parameterIndices(layer: l)
-                    for k in LSTMNonlinearity.allCases {
-                        let a = idx.alpha[k.rawValue].map { lstm.parameters[$0] }
-                        let b = idx.beta[k.rawValue].map { lstm.parameters[$0] }
-                        out.append(ActivationSlotStatistics(
-                            layer: i, path: "\(lstm.name).\(k.prefix)_l\(l)", function: lstm.functions[k.rawValue],
-                            units: lstm.hiddenSize, alpha: a, beta: b, bins: bins))
-                    }
-                }
-            }
+        activationSlots.map { i, s in
+            ActivationSlotStatistics(layer: i, path: s.name, function: s.function, units: s.units,
+                                     alpha: s.alphaIndex.map { layers[i].parameters[$0] },
+                                     beta: s.betaIndex.map { layers[i].parameters[$0] }, bins: bins)
         }
-        return out
     }
 }

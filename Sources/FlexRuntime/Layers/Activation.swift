@@ -15,23 +15,15 @@ public final class Activation: Layer, @unchecked Sendable {
         self.name = name
         self.function = function
         self.units = units
-        var params: [Tensor] = []
-        let a = function.defaultAlpha(), b = function.defaultBeta()
-        if function.alphaWidth > 0 {
-            let shape = function.alphaWidth == 1 ? [units] : [units, function.alphaWidth]
-            params.append(Tensor(shape: shape, scalars: Array((0..<units).map { _ in a }.joined())))
-        }
-        if function.betaWidth > 0 {
-            params.append(Tensor(shape: [units], scalars: Array((0..<units).map { _ in b }.joined())))
-        }
-        parameters = params
+        let slot = ActivationSlot(nonlinearity: nil, stackedLayer: 0, function: function, units: units)
+        parameters = [slot.initialAlpha(), slot.initialBeta()].compactMap { $0 }
+        parameterNames = [slot.alphaName, slot.betaName].compactMap { $0 }
     }
 
     public var spec: LayerSpec { .activation(function, units: units) }
 
-    public var parameterNames: [String] {
-        (function.alphaWidth > 0 ? ["alpha"] : []) + (function.betaWidth > 0 ? ["beta"] : [])
-    }
+    /// `alpha` and/or `beta`, as `ActivationSlot` names them.
+    public let parameterNames: [String]
 
     /// Index of `alpha` in `parameters`, if the member has α.
     public var alphaIndex: Int? { function.alphaWidth > 0 ? 0 : nil }

@@ -12,6 +12,9 @@ public enum LSTMNonlinearity: Int, CaseIterable, Sendable {
     case i = 0, f, g, o, c
     /// The parameter-name prefix: `i`, `f`, `g`, `o`, `c`.
     public var prefix: String { ["i", "f", "g", "o", "c"][rawValue] }
+    /// True for the gates i, f and o, which use the LSTM's `gate` function; g (the cell input) and c (the cell
+    /// output) use its `cell` function.
+    public var isGate: Bool { self == .i || self == .f || self == .o }
 }
 
 /// What a recorded forward pass keeps for the backward pass (filled by `LSTM.forwardRecording`).
@@ -189,7 +192,7 @@ public final class LSTM: Layer, @unchecked Sendable {
     }
 
     /// The function of each nonlinearity i, f, g, o, c.
-    @inlinable public var functions: [ActivationFunction] { [gate, gate, cell, gate, cell] }
+    public var functions: [ActivationFunction] { LSTMNonlinearity.allCases.map { $0.isGate ? gate : cell } }
 
     public init(name: String = "lstm", inputSize: Int, hiddenSize: Int, numLayers: Int,
                 gate: ActivationFunction, cell: ActivationFunction, rng: inout SplitMix64) {
@@ -203,7 +206,9 @@ public final class LSTM: Layer, @unchecked Sendable {
         self.cell = cell
         let h = hiddenSize
         var names: [String] = [], params: [Tensor] = [], idx: [ParameterIndices] = []
-        let fns = [gate, gate, cell, gate, cell]
+        // α/β per (stacked layer, nonlinearity), from the one definition of the slots.
+        let slots = LayerSpec.lstm(inputSize: inputSize, hiddenSize: hiddenSize, numLayers: numLayers, gate: gate,
+                                   cell: cell).activationSlots
         for l in 0..<numLayers {
             let inSize = l == 0 ? inputSize : h
             let base = params.count
@@ -214,17 +219,16 @@ public final class LSTM: Layer, @unchecked Sendable {
             params.append(Tensor(shape: [4 * h], scalars: uniformInit(count: 4 * h, fanIn: h, rng: &rng)))
             params.append(Tensor(shape: [4 * h], scalars: uniformInit(count: 4 * h, fanIn: h, rng: &rng)))
             var a: [Int?] = [], b: [Int?] = []
-            for (k, f) in fns.enumerated() {
-                let prefix = LSTMNonlinearity(rawValue: k)!.prefix
-                if f.alphaWidth > 0 {
+            for slot in slots where slot.stackedLayer == l {
+                if let name = slot.alphaName, let t = slot.initialAlpha() {
                     a.append(params.count)
-                    names.append("\(prefix)_alpha_l\(l)")
-                    params.append(LSTM.perUnit(f.defaultAlpha(), width: f.alphaWidth, units: h))
+                    names.append(name)
+                    params.append(t)
                 } else { a.append(nil) }
-                if f.betaWidth > 0 {
+                if let name = slot.betaName, let t = slot.initialBeta() {
                     b.append(params.count)
-                    names.append("\(prefix)_beta_l\(l)")
-                    params.append(LSTM.perUnit(f.defaultBeta(), width: f.betaWidth, units: h))
+                    names.append(name)
+                    params.append(t)
                 } else { b.append(nil) }
             }
             idx.append(ParameterIndices(weightIH: base, weightHH: base + 1, biasIH: base + 2, biasHH: base + 3,
@@ -233,12 +237,6 @@ public final class LSTM: Layer, @unchecked Sendable {
         parameterNames = names
         parameters = params
         indices = idx
-    }
-
-    private static func perUnit(_ values: [Float], width: Int, units: Int) -> Tensor {
-        precondition(values.count == width, "default parameter count \(values.count) != width \(width)")
-        let shape = width == 1 ? [units] : [units, width]
-        return Tensor(shape: shape, scalars: (0..<units).flatMap { _ in values })
     }
 
     /// Indices into `parameters` of layer `l`'s tensors.

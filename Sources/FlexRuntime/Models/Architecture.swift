@@ -1,3 +1,43 @@
+/// The architectures flexctl trains by name: `train cae --arch` and run.json's `architecture` store the raw
+/// value.
+public enum ArchitectureName: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
+    case cae1, cae2, cae3
+    /// The LSTM forecaster (`Architecture.lstmForecaster`), sized by its options rather than by its name.
+    case lstm
+
+    public var description: String { rawValue }
+
+    /// The convolutional autoencoders.
+    public static let autoencoders: [ArchitectureName] = [.cae1, .cae2, .cae3]
+
+    /// Per-sample input shape of a CAE (nil for the LSTM, whose input follows its data).
+    public var imageInputShape: [Int]? {
+        switch self {
+        case .cae1, .cae2: [1, 28, 28]
+        case .cae3: [3, 32, 32]
+        case .lstm: nil
+        }
+    }
+
+    /// Number of leading layers that form a CAE's encoder (the code is their output); nil for the LSTM.
+    public var encoderLayers: Int? {
+        switch self {
+        case .cae1: 3
+        case .cae2, .cae3: 6
+        case .lstm: nil
+        }
+    }
+
+    /// How a CAE's pixels are scaled: CAE3 ends in a sigmoid ([0, 1]), CAE1 and CAE2 in a tanh ([−1, 1]).
+    public var pixelScaling: PixelScaling? {
+        switch self {
+        case .cae1, .cae2: .minusOneToOne
+        case .cae3: .zeroToOne
+        case .lstm: nil
+        }
+    }
+}
+
 /// The paper's architectures as data (lists of layer specs), with any activation member in the "act" slots.
 public enum Architecture {
     /// CAE1 (1×28×28): Conv2d(1→16, k3, s3, p1), act, MaxPool(2, 2) → code 16×5×5 →
@@ -55,7 +95,8 @@ public enum Architecture {
     }
 
     /// Number of leading layers that form the encoder (the code is their output).
-    public static let encoderLayerCount: [String: Int] = ["cae1": 3, "cae2": 6, "cae3": 6]
+    public static let encoderLayerCount: [String: Int] = Dictionary(
+        uniqueKeysWithValues: ArchitectureName.autoencoders.map { ($0.rawValue, $0.encoderLayers!) })
 
     /// The LSTM forecaster: LSTM(features → hidden, `layers` deep) over a window, then Dense(hidden → targets).
     /// Input `[N, window, features]`, output `[N, targets]`.
@@ -68,20 +109,18 @@ public enum Architecture {
     }
 
     /// Names accepted by `named(_:activation:)`.
-    public static let caeNames = ["cae1", "cae2", "cae3"]
+    public static let caeNames = ArchitectureName.autoencoders.map(\.rawValue)
 
     /// Per-sample input shape of a CAE by name.
-    public static func inputShape(of name: String) -> [Int]? {
-        switch name { case "cae1", "cae2": [1, 28, 28]; case "cae3": [3, 32, 32]; default: nil }
-    }
+    public static func inputShape(of name: String) -> [Int]? { ArchitectureName(rawValue: name)?.imageInputShape }
 
     /// A CAE by name (`cae1`, `cae2`, `cae3`); an unknown name lists the valid ones.
     public static func named(_ name: String, activation: ActivationFunction) throws(ConfigurationError) -> [LayerSpec] {
-        switch name.lowercased() {
-        case "cae1": return try cae1(activation: activation)
-        case "cae2": return try cae2(activation: activation)
-        case "cae3": return try cae3(activation: activation)
-        default: throw ConfigurationError("unknown architecture '\(name)'; valid: \(caeNames.joined(separator: ", "))")
+        switch ArchitectureName(rawValue: name.lowercased()) {
+        case .cae1: return try cae1(activation: activation)
+        case .cae2: return try cae2(activation: activation)
+        case .cae3: return try cae3(activation: activation)
+        case .lstm, nil: throw ConfigurationError("unknown architecture '\(name)'; valid: \(caeNames.joined(separator: ", "))")
         }
     }
 }

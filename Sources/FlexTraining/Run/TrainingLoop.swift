@@ -207,12 +207,12 @@ public final class TrainingLoop {
         if let reason = state.finished { return .finished(reason) }
         let model = trainer.model
         let batches = batchesPerEpoch
-        var sessionStart = now()
+        var sessionStart = MonotonicClock.seconds()
         while state.epochsCompleted < options.epochs {
             let epoch = state.epochsCompleted + 1
             var rng = SplitMix64(seed: state.randomState)
             let order = rng.permutation(train.count)
-            let epochStart = now() - state.partialSeconds
+            let epochStart = MonotonicClock.seconds() - state.partialSeconds
             for b in state.batchesCompleted..<batches {
                 let lo = b * options.batchSize, hi = min(lo + options.batchSize, train.count)
                 let (x, y) = train.batch(order[lo..<hi])
@@ -225,14 +225,14 @@ public final class TrainingLoop {
                 state.partialSamples += hi - lo
                 state.partialSteps += 1
                 state.batchesCompleted = b + 1
-                let elapsed = now() - epochStart
+                let elapsed = MonotonicClock.seconds() - epochStart
                 onEvent(.batch(epoch: epoch, batch: b + 1, batches: batches,
                                runningLoss: state.partialLossSum / Double(state.partialSamples),
                                samplesPerSecond: Double(state.partialSamples) / max(elapsed, 1e-9)))
                 if shouldStop(), b + 1 < batches {
-                    state.partialSeconds = now() - epochStart
-                    state.elapsedSeconds += now() - sessionStart
-                    sessionStart = now()
+                    state.partialSeconds = MonotonicClock.seconds() - epochStart
+                    state.elapsedSeconds += MonotonicClock.seconds() - sessionStart
+                    sessionStart = MonotonicClock.seconds()
                     state.parameters = model.namedParameters
                     state.optimizer = trainer.optimizer
                     try saveState(state)
@@ -245,7 +245,7 @@ public final class TrainingLoop {
             let record = EpochRecord(
                 epoch: epoch, trainLoss: state.partialLossSum / Double(max(state.partialSamples, 1)),
                 regularization: state.partialRegularizationSum / Double(max(state.partialSteps, 1)),
-                validationLoss: validationLoss, seconds: now() - epochStart, alpha: alpha, beta: beta)
+                validationLoss: validationLoss, seconds: MonotonicClock.seconds() - epochStart, alpha: alpha, beta: beta)
             state.history.append(record)
             state.epochsCompleted = epoch
             state.batchesCompleted = 0
@@ -276,8 +276,8 @@ public final class TrainingLoop {
                 break
             }
             if state.epochsCompleted < options.epochs {
-                state.elapsedSeconds += now() - sessionStart
-                sessionStart = now()
+                state.elapsedSeconds += MonotonicClock.seconds() - sessionStart
+                sessionStart = MonotonicClock.seconds()
                 try saveState(state)
                 if shouldStop() { return .interrupted }
             }
@@ -287,7 +287,7 @@ public final class TrainingLoop {
         let final = state.finalParameters(patience: options.patience)
         try Self.load(final, into: model)
         state.testLoss = try test.map { try evaluate($0) }
-        state.elapsedSeconds += now() - sessionStart
+        state.elapsedSeconds += MonotonicClock.seconds() - sessionStart
         try saveState(state)
         return .finished(state.finished!)
     }
@@ -352,11 +352,4 @@ public final class TrainingLoop {
         }
         return (ValueSummary(alpha), ValueSummary(beta))
     }
-}
-
-/// Monotonic seconds.
-func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
