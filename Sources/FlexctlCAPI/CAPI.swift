@@ -198,11 +198,14 @@ func open(_ read: () throws -> Checkpoint, name: String, threads: Int32,
 
 // MARK: Functions
 
+/// The version as a C string, made once (Swift initialises globals lazily and exactly once, thread-safely) and
+/// never freed: `flexctl_version` returns a pointer valid for the life of the process.
+nonisolated(unsafe) let versionCString: UnsafeMutablePointer<CChar>? = strdup(Checkpoint.currentFlexctlVersion)
+
 @_cdecl("flexctl_version")
 public func flexctl_version() -> UnsafePointer<CChar> {
-    // A static string literal: its storage lives as long as the library.
-    let v: StaticString = "0.1.0"
-    return UnsafeRawPointer(v.utf8Start).assumingMemoryBound(to: CChar.self)
+    let fallback: StaticString = "unknown"
+    return UnsafePointer(versionCString) ?? UnsafeRawPointer(fallback.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 
 @_cdecl("flexctl_status_name")

@@ -333,3 +333,56 @@ struct CAPIResultTests {
         #expect(aligned.values.flatMap { $0 } == prices)
     }
 }
+
+/// Handles shared by the threads of a test: the C API documents them as safe to use concurrently.
+struct SharedHandles: @unchecked Sendable {
+    let cae: OpaquePointer, lstm: OpaquePointer
+}
+
+/// Counts the threads whose results matched.
+final class MatchCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func add() { lock.lock(); count += 1; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
+}
+
+@Suite("C API: one handle from several threads")
+struct CAPIThreadTests {
+    /// One compress + decompress + 2-step forecast; the outputs as byte and value arrays.
+    static func work(_ h: SharedHandles, pixels px: [UInt8], prices: [Double], rows: Int)
+        -> (flexz: [UInt8], pixels: [UInt8], forecast: [Double])? {
+        var out: UnsafeMutablePointer<UInt8>?, n = 0
+        guard flexctl_compress(h.cae, px, 57, 41, 1, 57, 8, &out, &n, nil) == 0, let out else { return nil }
+        let flexz = Array(UnsafeBufferPointer(start: out, count: n))
+        free(out)
+        var pixels: UnsafeMutablePointer<UInt8>?, w = 0, ht = 0, c = 0
+        guard flexctl_decompress(h.cae, flexz, n, &pixels, &w, &ht, &c, nil) == 0, let pixels else { return nil }
+        let decoded = Array(UnsafeBufferPointer(start: pixels, count: w * ht * c))
+        free(pixels)
+        var values: UnsafeMutablePointer<Double>?, t = 0
+        guard flexctl_forecast(h.lstm, prices, rows, 4, 0, 2, &values, nil, &t, nil) == 0, let values else { return nil }
+        let v = Array(UnsafeBufferPointer(start: values, count: 2 * t))
+        free(values)
+        return (flexz, decoded, v)
+    }
+
+    @Test("concurrent compress, decompress and forecast calls on shared handles give the single-thread results")
+    func concurrentCalls() throws {
+        let h = SharedHandles(cae: try openModel(caeModel, threads: 2), lstm: try openModel(lstmModel, threads: 2))
+        defer { flexctl_model_close(h.cae); flexctl_model_close(h.lstm) }
+        let px = (0..<(57 * 41)).map { UInt8(($0 * 31) % 256) }
+        let (prices, rows, _) = try examplePrices()
+        let reference = try #require(Self.work(h, pixels: px, prices: prices, rows: rows))
+        let runs = 8
+        let matched = MatchCounter()
+        DispatchQueue.concurrentPerform(iterations: runs) { _ in
+            for _ in 0..<3 {
+                guard let r = Self.work(h, pixels: px, prices: prices, rows: rows) else { return }
+                if r.flexz != reference.flexz || r.pixels != reference.pixels || r.forecast != reference.forecast { return }
+            }
+            matched.add()
+        }
+        #expect(matched.value == runs)
+    }
+}

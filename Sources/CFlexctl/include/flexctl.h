@@ -73,7 +73,7 @@ typedef enum flexctl_series_kind {
 /* An open checkpoint. Opaque. */
 typedef struct flexctl_model flexctl_model;
 
-/* The library's version ("0.1.0"); a static string, never freed. */
+/* The library's version (e.g. "0.1.0"); a string that lives as long as the process, never freed. */
 const char *flexctl_version(void);
 
 /* A short English name of a status ("ok", "invalid argument", ...); a static string, never freed. */
