@@ -19,7 +19,7 @@
  * - Bad input (NULL pointers, zero or overflowing sizes, a file that is not a checkpoint, a damaged .flexz)
  *   returns a status; it never aborts the process.
  * - Opening a checkpoint parses the HDF5 file in a short-lived child process (fork), so that a crafted file
- *   cannot crash the host: the host must not set SIGCHLD to SIG_IGN while a model opens.
+ *   cannot crash the host: the host must allow fork (docs/c-api.md, "Threads").
  */
 #ifndef FLEXCTL_H
 #define FLEXCTL_H
