@@ -133,7 +133,7 @@ let package = Package(
         // run against the built shared library.
         .testTarget(
             name: "FlexCAPITests",
-            dependencies: ["FlexctlCAPI", "FlexForecast", "FlexCodec", "FlexData", "FlexRuntime"]),
+            dependencies: ["FlexctlCAPI", "FlexForecast", "FlexCodec", "FlexData", "FlexRuntime"], exclude: ["C"]),
         // The file reader and writer: FIFOs and devices as inputs, concurrent writers, signals, stale temporary
         // files, a full disk (a small tmpfs, when run as root).
         .testTarget(name: "FlexIOTests", dependencies: ["FlexIO"]),

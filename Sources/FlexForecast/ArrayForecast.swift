@@ -47,7 +47,7 @@ extension ForecastEngine {
         // A model without a transform reads the values themselves: prices and transformed values are the same.
         if kind == .prices || session.input.transform == "none" {
             let series = features.indices.map { j in
-                PriceSeries(name: features[j], file: "(series \(j))", dates: nil, values: columns[j])
+                PriceSeries(name: features[j], file: "column \(j + 1) of the values", dates: nil, values: columns[j])
             }
             let input = try ForecastInput.prepare(series: series, spec: session.input)
             return try forecast(session: session, input: input, steps: steps)

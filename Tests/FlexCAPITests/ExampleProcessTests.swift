@@ -71,8 +71,43 @@ func forecastLines(_ text: String) -> [(Double, Double)] {
         }
 }
 
+/// Compiles one C file against flexctl.h and the shared library (plus `extra` flags) into `dir`; nil (with the
+/// compiler's messages recorded as an issue) if it does not compile.
+func compileC(_ source: String, into dir: String, extra: [String] = []) throws -> String? {
+    let products = productsFolder()
+    let library = products + "/" + sharedLibraryName
+    try #require(FileManager.default.fileExists(atPath: library), "\(library) not built (swift build builds it)")
+    // Any C compiler: the system's cc, else the clang that ships with the Swift toolchain.
+    let cc = try #require(which("cc") ?? which("clang") ?? which("gcc"), "no C compiler (cc, clang, gcc) on PATH")
+    let exe = dir + "/" + URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
+    let build = try runProgram(cc, ["-std=c11", "-Wall", "-Wextra", "-Werror", "-o", exe, source,
+                                    "-I", repositoryRoot + "/Sources/CFlexctl/include",
+                                    "-L", products, "-lflexctl_c_shared", "-Wl,-rpath," + products] + extra + ["-lm"])
+    #expect(build.status == 0, "\(build.stderr)")
+    return build.status == 0 ? exe : nil
+}
+
+func temporaryFolder() throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("flexctl-capi-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
 @Suite("C API examples", .serialized)
 struct CAPIExampleTests {
+    @Test("bad inputs through the C ABI (Tests/FlexCAPITests/C/bad_inputs.c): statuses, messages, outputs cleared")
+    func badInputsInC() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        guard let exe = try compileC(repositoryRoot + "/Tests/FlexCAPITests/C/bad_inputs.c", into: dir) else { return }
+        let run = try runProgram(exe, [caeModel, lstmModel, repositoryRoot + "/samples/images/mnist-digit-7.png"])
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+        #expect(run.stdout.contains("\n0 failure(s)"), "\(run.stdout)")
+        #expect(!run.stdout.contains("FAIL"), "\(run.stdout)")
+        // Enough checks ran (the program did not stop early).
+        #expect(run.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count >= 40, "\(run.stdout)")
+    }
+
     /// The engine's next-day forecast on the shipped samples.
     func expectedForecast() throws -> ForecastEngine.Forecast {
         let model = try ForecastEngine.loadModel(lstmModel, threads: 1)
@@ -83,12 +118,7 @@ struct CAPIExampleTests {
 
     @Test("examples/c/example.c: compiled with cc against flexctl.h and the shared library, run")
     func cExample() throws {
-        let products = productsFolder()
-        let library = products + "/" + sharedLibraryName
-        try #require(FileManager.default.fileExists(atPath: library), "\(library) not built (swift build builds it)")
-        let cc = try #require(which("cc"), "no C compiler (cc) on PATH")
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("flexctl-cexample-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // libpng's flags from pkg-config when it is there (the example reads the sample PNG with libpng).
         var png = ["-lpng16"]
@@ -96,13 +126,7 @@ struct CAPIExampleTests {
             let r = try runProgram(pc, ["--cflags", "--libs", "libpng"])
             if r.status == 0 { png = r.stdout.split(whereSeparator: \.isWhitespace).map(String.init) }
         }
-        let exe = dir + "/example"
-        let build = try runProgram(cc, ["-std=c11", "-Wall", "-Wextra", "-Werror", "-o", exe,
-                                        repositoryRoot + "/examples/c/example.c",
-                                        "-I", repositoryRoot + "/Sources/CFlexctl/include",
-                                        "-L", products, "-lflexctl_c_shared", "-Wl,-rpath," + products] + png + ["-lm"])
-        #expect(build.status == 0, "\(build.stderr)")
-        guard build.status == 0 else { return }
+        guard let exe = try compileC(repositoryRoot + "/examples/c/example.c", into: dir, extra: png) else { return }
         let flexz = dir + "/chelsea.flexz"
         let run = try runProgram(exe, [rgbModel, repositoryRoot + "/samples/images/chelsea-96.png", flexz, lstmModel,
                                        pricesCSV])
