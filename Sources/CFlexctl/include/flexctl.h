@@ -44,7 +44,8 @@ typedef enum flexctl_status {
     FLEXCTL_OK = 0,
     /* A NULL pointer where one is required, a zero or out-of-range size, sizes whose product overflows. */
     FLEXCTL_INVALID_ARGUMENT = 1,
-    /* A file could not be read (missing, not a regular file, permission, too large to read). */
+    /* The checkpoint path does not exist, cannot be looked up, or is a folder (a file that exists but cannot be
+     * read is reported by the checkpoint reader as FLEXCTL_INVALID_CHECKPOINT, with the reason). */
     FLEXCTL_IO_ERROR = 2,
     /* The bytes are not a valid flexctl checkpoint (the message lists every problem found). */
     FLEXCTL_INVALID_CHECKPOINT = 3,
