@@ -11,15 +11,10 @@ let cpuFlags: [SwiftSetting] = []
 #endif
 let kernelSettings: [SwiftSetting] = cpuFlags
 
-// HDF5: Debian's libhdf5.so pulls in libcurl (for the S3 driver) and with it some thirty libraries whose
-// loading costs ~13 ms at every start. flexctl links Debian's static libhdf5.a instead when it is installed
-// (libhdf5-dev ships it): only the objects flexctl uses are linked, none of which needs libcurl. Elsewhere it
-// links the shared library found through pkg-config.
-let hdf5StaticArchive = "/usr/lib/x86_64-linux-gnu/hdf5/serial/libhdf5.a"
-let hdf5LinkerSettings: [LinkerSetting] = FileManager.default.fileExists(atPath: hdf5StaticArchive)
-    ? [.unsafeFlags([hdf5StaticArchive]), .linkedLibrary("sz"), .linkedLibrary("z"), .linkedLibrary("m"),
-       .linkedLibrary("dl")]
-    : [.linkedLibrary("hdf5")]
+// HDF5: the shared library found through pkg-config (CHDF5). Debian's static libhdf5.a is not position-independent
+// code, so it cannot go into the C API's shared library (libflexctl_c_shared.so); release builds of the CLI that
+// want it (it avoids loading libcurl's dependencies at start) add it at link time.
+let hdf5LinkerSettings: [LinkerSetting] = []
 
 let package = Package(
     name: "flexctl",
@@ -28,6 +23,10 @@ let package = Package(
         .executable(name: "flexctl", targets: ["flexctl"]),
         .library(name: "FlexRuntime", targets: ["FlexRuntime"]),
         .library(name: "FlexTraining", targets: ["FlexTraining"]),
+        // The C API (one header, Sources/CFlexctl/include/flexctl.h; docs/c-api.md): libflexctl_c.a and
+        // libflexctl_c_shared.so.
+        .library(name: "flexctl_c", type: .static, targets: ["FlexctlCAPI", "CFlexctl"]),
+        .library(name: "flexctl_c_shared", type: .dynamic, targets: ["FlexctlCAPI", "CFlexctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -44,7 +43,7 @@ let package = Package(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(
-            name: "CHDF5", path: "Sources/CHDF5",
+            name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
             providers: [.apt(["libhdf5-dev"])]),
         // A small Swift wrapper over the HDF5 C library (files, groups, float datasets, scalar attributes).
         // No stable API: internal to flexctl.
@@ -86,11 +85,19 @@ let package = Package(
         .target(name: "FlexImageIO", dependencies: ["CPNG", "CFlexPNG", "CZlib", "FlexIO"]),
         // Line plots to SVG and PNG.
         .target(name: "FlexPlot", dependencies: ["FlexImageIO", "FlexIO"]),
+        // The forecasting engine (forecaster loading, series resolution, k-step forecasts, backtests), shared by
+        // the CLI and the C API. No rendering.
+        .target(name: "FlexForecast", dependencies: ["FlexRuntime", "FlexData", "FlexIO"]),
+        // The C API: the public header and flexctl_free (C), implemented by @_cdecl functions (Swift).
+        .target(name: "CFlexctl"),
+        .target(
+            name: "FlexctlCAPI",
+            dependencies: ["CFlexctl", "FlexRuntime", "FlexHDF5", "FlexCodec", "FlexData", "FlexForecast"]),
         // The command-line interface, as a library so tests can drive it.
         .target(
             name: "FlexCLI",
             dependencies: [
-                "FlexRuntime", "FlexTraining", "FlexPlot", "FlexData", "FlexCodec", "FlexHDF5", "FlexIO",
+                "FlexRuntime", "FlexTraining", "FlexPlot", "FlexData", "FlexCodec", "FlexHDF5", "FlexIO", "FlexForecast",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Release builds for users (scripts/demo) add `--static-swift-stdlib`: a cold start then skips loading
@@ -124,7 +131,12 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         // The shipped models in models/ against the data they were trained on.
         .testTarget(name: "FlexModelTests", dependencies: ["FlexRuntime", "FlexData"]),
-        .testTarget(name: "FlexCLITests", dependencies: ["FlexCLI", "FlexPlot", "FlexImageIO", "FlexRuntime", "FlexIO", "FlexTraining"], exclude: ["Snapshots"]),
+        .testTarget(name: "FlexCLITests", dependencies: ["FlexCLI", "FlexPlot", "FlexImageIO", "FlexRuntime", "FlexIO", "FlexTraining", "FlexForecast"], exclude: ["Snapshots"]),
+        // The C API: bad inputs through the C functions, and the C and Python examples (examples/) compiled and
+        // run against the built shared library.
+        .testTarget(
+            name: "FlexCAPITests",
+            dependencies: ["FlexctlCAPI", "FlexForecast", "FlexCodec", "FlexData", "FlexRuntime"], exclude: ["C"]),
         // The file reader and writer: FIFOs and devices as inputs, concurrent writers, signals, stale temporary
         // files, a full disk (a small tmpfs, when run as root).
         .testTarget(name: "FlexIOTests", dependencies: ["FlexIO"]),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlexData
+import FlexForecast
 import FlexIO
 import FlexPlot
 import FlexRuntime

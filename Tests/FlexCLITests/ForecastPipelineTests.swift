@@ -1,4 +1,5 @@
 import FlexCLI
+import FlexForecast
 import FlexData
 import FlexPlot
 import FlexRuntime

@@ -350,7 +350,7 @@ struct ForecastProcessTests {
                                status: 64, ["--plot-target 'DAX'"])
         // --from leaving fewer than two days to score.
         try Self.expectFailure(m + ["--evaluate", "--from", "2019-12-30", "--plot", dir.file("p.svg")] + Self.samples,
-                               ["--from 2019-12-30 leaves 1 backtest day; at least 2 are needed",
+                               ["target days from 2019-12-30 leave 1 backtest day; at least 2 are needed",
                                 "2018-12-07 to 2019-12-30"])
     }
 

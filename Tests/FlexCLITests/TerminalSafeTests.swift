@@ -1,5 +1,6 @@
 import ArgumentParser
 @testable import FlexCLI
+import FlexForecast
 import Foundation
 import Testing
 

@@ -1,4 +1,5 @@
 import FlexData
+import FlexForecast
 import FlexPlot
 import FlexRuntime
 import Foundation
@@ -206,60 +207,16 @@ public enum ForecastReport {
         return "Its MSE is lower than \(beaten.joined(separator: ", ")) but not lower than \(notBeaten.joined(separator: ", "))."
     }
 
-    /// The model's data period and splits, as far as the checkpoint tells them and this history can place them.
-    public struct TrainingPeriod: Sendable, Equatable {
-        /// First and last day of the model's (transformed) data, from the provenance's dataset line.
-        public var first: Day
-        public var last: Day
-        /// Rows of this history's transformed rows (negative: before the history) of the last training target
-        /// day, the last day the model was fitted or early-stopped on (the last validation target day), and the
-        /// first test target day; nil when the history cannot place them.
-        public var trainEndRow: Int?
-        public var fittedEndRow: Int?
-        public var testStartRow: Int?
-    }
+    public typealias TrainingPeriod = ForecastEngine.TrainingPeriod
 
-    /// Reads the model's data period from its provenance (`… (N aligned days, A to B) …`) and places its
-    /// chronological splits (sizes from the provenance) in this history: counted back from day B when the history
-    /// has it, else forward from day A. This assumes the history has the trading days the model's data had (the
-    /// same files, or parts of them); when it has both A and B, it must have exactly N days from A to B.
+    /// The model's data period and splits placed in this history (`ForecastEngine.trainingPeriod`).
     public static func trainingPeriod(_ c: Context) -> TrainingPeriod? {
-        guard let dataset = c.model.dataset else { return nil }
-        let dates = isoDates(in: dataset)
-        guard dates.count >= 2 else { return nil }
-        var period = TrainingPeriod(first: dates[0], last: dates[dates.count - 1])
-        guard let p = c.model.provenance, let train = p.trainSize, let validation = p.validationSize,
-              let test = p.testSize, let ours = c.input.dates, train > 0 else { return period }
-        let w = c.spec.window, h = c.spec.horizon
-        if let count = alignedDays(in: dataset), train + validation + test != count - w - h + 1 { return period }
-        let start = ours.firstIndex(of: period.first), end = ours.firstIndex(of: period.last)
-        if let start, let end, let count = alignedDays(in: dataset), end - start + 1 != count { return period }
-        let testStart: Int
-        if let end {
-            testStart = end - test + 1
-        } else if let start {
-            testStart = start + w - 1 + h + train + validation
-        } else {
-            return period
-        }
-        period.testStartRow = testStart
-        period.fittedEndRow = testStart - 1
-        period.trainEndRow = testStart - 1 - validation
-        return period
+        ForecastEngine.trainingPeriod(model: c.model, input: c.input)
     }
 
-    /// N in `(N aligned days, …`.
-    static func alignedDays(in text: String) -> Int? {
-        guard let r = text.range(of: " aligned days") else { return nil }
-        let digits = text[..<r.lowerBound].reversed().prefix { $0.isNumber || $0 == "," }
-        return Int(String(digits.reversed()).replacingOccurrences(of: ",", with: ""))
-    }
-
-    /// How many scored days the model was fitted or early-stopped on (nil when the checkpoint cannot place its
-    /// splits in this history).
+    /// How many scored days the model was fitted or early-stopped on (`ForecastEngine.inSampleDays`).
     public static func inSampleDays(_ e: ForecastEngine.Evaluation, context c: Context) -> Int? {
-        guard let fittedEnd = trainingPeriod(c)?.fittedEndRow else { return nil }
-        return e.targetRows.filter { $0 <= fittedEnd }.count
+        ForecastEngine.inSampleDays(e, model: c.model, input: c.input)
     }
 
     /// A note on whether the scored days may overlap the model's own training data.
@@ -292,23 +249,6 @@ public enum ForecastReport {
         }
         let next = period.testStartRow.flatMap { $0 >= 0 && $0 < ours.count ? " score --from \(ours[$0]) for an out-of-sample test" : nil } ?? ""
         return "note: \(splits). Scores on days up to \(day(fittedEnd)) flatter the model;\(next)"
-    }
-
-    /// ISO dates (yyyy-mm-dd) in a text, in order.
-    static func isoDates(in text: String) -> [Day] {
-        let u = Array(text.utf8)
-        var out: [Day] = []
-        var i = 0
-        while i + 10 <= u.count {
-            let s = String(decoding: u[i..<(i + 10)], as: UTF8.self)
-            if let d = Day(iso: s), i == 0 || !(u[i - 1] >= 48 && u[i - 1] <= 57) {
-                out.append(d)
-                i += 10
-            } else {
-                i += 1
-            }
-        }
-        return out
     }
 
     static func evaluationTable(_ e: ForecastEngine.Evaluation, context c: Context) -> String {

@@ -1,10 +1,15 @@
 import FlexData
 import FlexRuntime
-import Foundation
 
-/// What `flexctl forecast` computes, apart from reading arguments and printing: loading the forecaster, finding
-/// its series among the files, the k-step forecast and the rolling backtest. Tests use it directly.
-/// See docs/forecasting.md.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The forecasting engine behind `flexctl forecast` and the C API: loading a forecaster, finding its series among
+/// the files, the k-step forecast and the rolling backtest. Reading arguments and rendering belong to the callers.
+/// Errors are `ForecastError`, or the readers' own (`DataError`, `CheckpointError`). See docs/forecasting.md.
 public enum ForecastEngine {
     // MARK: Model
 
@@ -17,13 +22,19 @@ public enum ForecastEngine {
         public var provenance: Provenance?
     }
 
-    /// Reads the checkpoint at `path` and builds its forecast session. A checkpoint of another task is refused
-    /// with a message naming both tasks; the strict reader's report is thrown for a file it refuses.
+    /// Reads the checkpoint at `path` (the strict reader, whose `CheckpointError` report is thrown for a file it
+    /// refuses) and builds its forecast session.
     public static func loadModel(_ path: String, threads: Int = Inference.defaultThreads) throws -> Model {
-        let checkpoint = try Checkpoint.read(from: path)
+        try model(checkpoint: try Checkpoint.read(from: path), path: path, threads: threads)
+    }
+
+    /// Builds the forecast session of a checkpoint already read (`path` names it in messages). A checkpoint of
+    /// another task is refused with a message naming both tasks.
+    public static func model(checkpoint: Checkpoint, path: String, threads: Int = Inference.defaultThreads)
+        throws(ForecastError) -> Model {
         guard checkpoint.task == .forecaster else {
-            throw CommandFailure("\(path): this checkpoint is an \(taskDescription(checkpoint.task)) (task "
-                + "'\(checkpoint.task.rawValue)'), not a forecaster; flexctl forecast needs a checkpoint with task "
+            throw ForecastError(.unsuitableModel, "\(path): this checkpoint is an \(taskDescription(checkpoint.task)) "
+                + "(task '\(checkpoint.task.rawValue)'), not a forecaster; forecasting needs a checkpoint with task "
                 + "'forecaster' (e.g. models/lstm-p-sig-ramp-4-indices.h5)")
         }
         do {
@@ -31,7 +42,7 @@ public enum ForecastEngine {
             return Model(path: path, session: session, dataset: checkpoint.provenance?.dataset,
                          provenance: checkpoint.provenance)
         } catch {
-            throw CommandFailure("\(path): \(error)")
+            throw ForecastError(.unsuitableModel, "\(path): \(error)")
         }
     }
 
@@ -74,7 +85,7 @@ public enum ForecastEngine {
     /// case; an investing.com export is named after its file, a numeric CSV's columns by its header). A file both
     /// mapped and listed is read once.
     ///
-    /// - Throws: the reader's `DataError` (file, line, what was wrong); `CommandFailure` for a mapping to an
+    /// - Throws: the reader's `DataError` (file, line, what was wrong); `ForecastError` for a mapping to an
     ///   unknown feature, a feature mapped twice, two files providing the same feature, or a feature no file
     ///   provides (listing what the files hold and how to fix it).
     public static func resolveSeries(features: [String], files: [String], mappings: [Mapping]) throws -> ResolvedSeries {
@@ -94,11 +105,11 @@ public enum ForecastEngine {
         var leftovers: [PriceSeries] = []  // the other series of mapped files: matched by name like the rest
         for m in mappings {
             guard let j = feature(named: m.name) else {
-                throw CommandFailure("--map '\(m.name)=\(m.file)': the model has no series \(MessageText.quoted(m.name)); its series are "
+                throw ForecastError(.mapping, "--map '\(m.name)=\(m.file)': the model has no series \(MessageText.quoted(m.name)); its series are "
                     + quoted(features))
             }
             if let already = chosen[j] {
-                throw CommandFailure("--map: series \(MessageText.quoted(features[j])) is mapped twice ('\(already.file)' and '\(m.file)')")
+                throw ForecastError(.mapping, "--map: series \(MessageText.quoted(features[j])) is mapped twice ('\(already.file)' and '\(m.file)')")
             }
             let read = try SeriesFile.read(path: m.file)
             let k: Int
@@ -108,7 +119,7 @@ public enum ForecastEngine {
                         ?? read.firstIndex(where: { $0.name.lowercased() == features[j].lowercased() }) {
                 k = named
             } else {
-                throw CommandFailure("\(m.file): --map '\(m.name)=\(m.file)': the file has \(read.count) series "
+                throw ForecastError(.mapping, "\(m.file): --map '\(m.name)=\(m.file)': the file has \(read.count) series "
                     + "(\(quoted(read.map(\.name)))) and none is named \(MessageText.quoted(features[j])); map a file with one column "
                     + "of values or with a column named \(MessageText.quoted(features[j]))")
             }
@@ -127,7 +138,7 @@ public enum ForecastEngine {
         var candidates = leftovers.filter { !taken.contains($0.file + "\u{0}" + $0.name) }
         for file in files where !mappedFiles.contains(file) {
             guard seenFiles.insert(file).inserted else {
-                throw CommandFailure("\(file): the file is given twice")
+                throw ForecastError(.series, "\(file): the file is given twice")
             }
             candidates += try SeriesFile.read(path: file)
         }
@@ -137,7 +148,7 @@ public enum ForecastEngine {
                 continue
             }
             if let other = chosen[j] {
-                throw CommandFailure("series \(MessageText.quoted(features[j])) is in two files: '\(other.file)' and '\(s.file)'; "
+                throw ForecastError(.series, "series \(MessageText.quoted(features[j])) is in two files: '\(other.file)' and '\(s.file)'; "
                     + "give only one of them, or choose with --map '\(features[j])=FILE'")
             }
             s.name = features[j]
@@ -149,7 +160,7 @@ public enum ForecastEngine {
             let found = unused.isEmpty ? "the files hold no other series"
                 : "the files hold " + unused.prefix(10).map { "\(MessageText.quoted($0.name)) (\($0.file))" }.joined(separator: ", ")
                     + (unused.count > 10 ? ", … (\(unused.count) in all)" : "")
-            throw CommandFailure("the model needs series \(quoted(names)), which no file provides (it reads "
+            throw ForecastError(.series, "the model needs series \(quoted(names)), which no file provides (it reads "
                 + "\(quoted(features))); \(found). Give an investing.com export named after the series (e.g. "
                 + "'\(names[0]) Historical Data.csv'), a numeric CSV with a column '\(names[0])', or "
                 + "--map '\(names[0])=FILE'")
@@ -164,7 +175,8 @@ public enum ForecastEngine {
         public var targets: [String]
         /// The last row's date (the last date common to all series), nil for undated series.
         public var lastDate: Day?
-        /// Per target, the last price (aligned value before the transform).
+        /// Per target, the last price (aligned value before the transform); NaN when only transformed values
+        /// were given.
         public var lastPrices: [Double]
         /// Per target, the last transformed value (e.g. the last observed return).
         public var lastValues: [Double]
@@ -182,8 +194,9 @@ public enum ForecastEngine {
 
     /// Forecasts `steps` steps from the last window of `input` (k > 1 feeds predictions back).
     public static func forecast(session: ForecastSession, input: ForecastInput, steps: Int) throws -> Forecast {
+        guard steps >= 1 else { throw ForecastError(.request, "steps must be at least 1, found \(steps)") }
         if steps > 1, let problem = session.feedbackProblem {
-            throw CommandFailure("--horizon \(steps): \(problem.message)")
+            throw ForecastError(.request, "\(steps) steps: \(problem.message)")
         }
         let w = input.lastWindow
         try checkFinite(w.inputs, what: "the last \(input.spec.window) days")
@@ -205,7 +218,7 @@ public enum ForecastEngine {
                 let level: Double?
                 switch transform {
                 case .none: level = v
-                case .logReturns: level = h == 1 ? current[j].map { $0 * Foundation.exp(v) } : nil
+                case .logReturns: level = h == 1 ? current[j].map { $0 * exp(v) } : nil
                 case .returns: level = h == 1 ? current[j].map { $0 * (1 + v) } : nil
                 }
                 row.append(level)
@@ -252,7 +265,7 @@ public enum ForecastEngine {
         var firstRow = 0
         if let from {
             guard let dates = input.dates else {
-                throw CommandFailure("--from \(from): the series have no dates")
+                throw ForecastError(.request, "scoring from \(from) needs dated series; the series have no dates")
             }
             firstRow = dates.firstIndex { $0 >= from } ?? dates.count
         }
@@ -262,8 +275,9 @@ public enum ForecastEngine {
             if let d = input.dates {
                 range = "; the history's predictable target days are \(d[input.firstPredictableRow]) to \(d[d.count - 1])"
             }
-            throw CommandFailure("--from \(from.map(\.description) ?? "?") leaves \(windows.count) backtest "
-                + "day\(windows.count == 1 ? "" : "s"); at least 2 are needed\(range)")
+            let days = "\(windows.count) backtest day\(windows.count == 1 ? "" : "s")"
+            throw ForecastError(.request, (from.map { "target days from \($0) leave \(days)" } ?? "the history leaves \(days)")
+                + "; at least 2 are needed\(range)")
         }
         try checkFinite(windows.inputs, what: "the backtest's windows")
         let n = windows.count, nt = session.targets.count, per = windows.window * windows.featureCount
@@ -278,14 +292,14 @@ public enum ForecastEngine {
             for k in 0..<((hi - lo) * nt) { normalized[lo * nt + k] = Double(y.scalars[k]) }
             lo = hi
         }
-        let mean = input.spec.normalization.mean, std = input.spec.normalization.std
+        let mean = input.spec.normalization.mean
         let idx = input.targetIndices, h = input.spec.horizon
-        var predicted: [[Double]] = [], actual: [[Double]] = [], last: [[Double]] = []
-        predicted.reserveCapacity(n)
+        // The session's statistics map predictions back (each target with its feature's mean and std).
+        let predicted = try session.denormalize(predictions: (0..<n).map { i in Array(normalized[(i * nt)..<((i + 1) * nt)]) })
+        var actual: [[Double]] = [], last: [[Double]] = []
         actual.reserveCapacity(n)
         last.reserveCapacity(n)
-        for (i, r) in windows.targetRows.enumerated() {
-            predicted.append(idx.indices.map { j in normalized[i * nt + j] * std[idx[j]] + mean[idx[j]] })
+        for r in windows.targetRows {
             actual.append(idx.map { input.transformed.values[r][$0] })
             last.append(idx.map { input.transformed.values[r - h][$0] })
         }
@@ -298,13 +312,14 @@ public enum ForecastEngine {
 
     /// Refuses model inputs that are not finite float32 numbers: prices that jump by huge factors (1e150 to
     /// 1e-150) give returns no float32 holds, and the forecasts would be NaN with nothing said.
-    static func checkFinite(_ inputs: [Float], what: String) throws {
+    public static func checkFinite(_ inputs: [Float], what: String) throws(ForecastError) {
         guard let bad = inputs.firstIndex(where: { !$0.isFinite }) else { return }
-        throw CommandFailure("\(what) give model inputs that are not finite numbers (value \(bad) after the transform and "
+        throw ForecastError(.request, "\(what) give model inputs that are not finite numbers (value \(bad) after the transform and "
             + "the checkpoint's normalisation is \(inputs[bad])): the prices change by factors too large for float32")
     }
 
-    static func quoted(_ names: [String]) -> String {
+    /// Names quoted and joined for messages (`'a', 'b' and 'c'`).
+    public static func quoted(_ names: [String]) -> String {
         MessageText.list(names)
     }
 }
