@@ -42,7 +42,7 @@ func describe(_ h: ModelHandle) -> String {
     case let .series(s):
         fields.append(("image", "null"))
         fields.append(("series", "{\"features\": \(strings(s.features)), \"targets\": \(strings(s.targets)), "
-            + "\"window\": \(s.window), \"horizon\": \(s.horizon), \"transform\": \(JSONText.string(s.transform))}"))
+            + "\"window\": \(s.window), \"horizon\": \(s.horizon), \"transform\": \(JSONText.string(s.transform.rawValue))}"))
     }
     return "{" + fields.map { "\(JSONText.string($0.0)): \($0.1)" }.joined(separator: ", ") + "}"
 }
