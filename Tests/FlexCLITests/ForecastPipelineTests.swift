@@ -202,7 +202,7 @@ enum ForecastFixtures {
         #expect(input.count == 276)
         #expect(period.testStartRow == 276 - 454)
         let e = try ForecastEngine.evaluate(session: model.session, input: input)
-        let text = ForecastReport.evaluation(e, context: context, format: "table")
+        let text = ForecastReport.evaluation(e, context: context, format: .table)
         #expect(text.contains("the model's test split (the last 454 target days of its data, up to 2019-12-30) began before this history, so every day scored here comes after the days it was fitted and early-stopped on: an out-of-sample test"), "\(text)")
     }
 }

@@ -1,6 +1,13 @@
 import FlexData
 import FlexRuntime
-import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// What `flexctl forecast` computes, apart from reading arguments and printing: loading the forecaster, finding
 /// its series among the files, the k-step forecast and the rolling backtest. Tests use it directly.
@@ -77,7 +84,7 @@ public enum ForecastEngine {
     /// - Throws: the reader's `DataError` (file, line, what was wrong); `CommandFailure` for a mapping to an
     ///   unknown feature, a feature mapped twice, two files providing the same feature, or a feature no file
     ///   provides (listing what the files hold and how to fix it).
-    public static func resolveSeries(features: [String], files: [String], mappings: [Mapping]) throws -> ResolvedSeries {
+    public static func resolveSeries(features: [String], files: [String], mappings: [Mapping], column: String? = nil) throws -> ResolvedSeries {
         // Exact name first, then any letter case (the first such feature); dictionaries, since a file may hold
         // thousands of series and a search of the features for each would be quadratic.
         var exact: [String: Int] = [:], folded: [String: Int] = [:]
@@ -100,7 +107,7 @@ public enum ForecastEngine {
             if let already = chosen[j] {
                 throw CommandFailure("--map: series \(MessageText.quoted(features[j])) is mapped twice ('\(already.file)' and '\(m.file)')")
             }
-            let read = try SeriesFile.read(path: m.file)
+            let read = try SeriesFile.read(path: m.file, column: column)
             let k: Int
             if read.count == 1 {
                 k = 0
@@ -129,7 +136,7 @@ public enum ForecastEngine {
             guard seenFiles.insert(file).inserted else {
                 throw CommandFailure("\(file): the file is given twice")
             }
-            candidates += try SeriesFile.read(path: file)
+            candidates += try SeriesFile.read(path: file, column: column)
         }
         for var s in candidates {
             guard let j = feature(named: s.name), !explicit[j] else {
@@ -205,7 +212,7 @@ public enum ForecastEngine {
                 let level: Double?
                 switch transform {
                 case "none": level = v
-                case "log_returns": level = h == 1 ? current[j].map { $0 * Foundation.exp(v) } : nil
+                case "log_returns": level = h == 1 ? current[j].map { $0 * exp(v) } : nil
                 default: level = h == 1 ? current[j].map { $0 * (1 + v) } : nil
                 }
                 row.append(level)
