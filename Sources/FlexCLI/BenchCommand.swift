@@ -44,7 +44,10 @@ public struct BenchCommand: ParsableCommand {
     public var seconds: Double = 3
 
     @Option(help: "Worker threads, \(OptionBounds.threads.text) (default: the number of cores).")
-    public var threads: Int = OptionBounds.defaultThreads
+    public var threads: Int?
+
+    /// The threads used: `--threads`, else the processors.
+    var threadCount: Int { threads ?? OptionBounds.defaultThreads }
 
     @Option(help: "Seed for parameters and inputs.")
     public var seed: UInt64 = 1
@@ -163,13 +166,13 @@ public struct BenchCommand: ParsableCommand {
             let batch = 128
             let x = noise([batch, 1, 28, 28])
             if w == .cae2Infer {
-                let workspaces = (0..<threads).map { _ in Workspace() }
+                let workspaces = (0..<threadCount).map { _ in Workspace() }
                 var y = Tensor.empty
                 return try time(w, unit: "img/s", batch: batch) {
                     try model.forward(x, into: &y, workspaces: workspaces)
                 }
             }
-            let trainer = Trainer(model: model, threads: threads)
+            let trainer = Trainer(model: model, threads: threadCount)
             return try time(w, unit: "img/s", batch: batch) { _ = try trainer.step(input: x, target: x) }
         case .lstmTrain:
             let specs = Architecture.lstmForecaster(features: 4, hidden: 16, layers: 1, targets: 1,
@@ -177,7 +180,7 @@ public struct BenchCommand: ParsableCommand {
             let model = try Sequential(specs: specs, inputShape: [30, 4], seed: seed)
             let batch = 50
             let x = noise([batch, 30, 4]), y = noise([batch, 1])
-            let trainer = Trainer(model: model, threads: threads)
+            let trainer = Trainer(model: model, threads: threadCount)
             return try time(w, unit: "seq/s", batch: batch) { _ = try trainer.step(input: x, target: y) }
         case .load:
             let model = try Sequential(specs: Architecture.cae2(activation: .member("p-e2-relu")),
@@ -215,7 +218,7 @@ public struct BenchCommand: ParsableCommand {
             var epoch: UInt64 = 0
             return try time(w, unit: "img/s", batch: data.train.count, warmUp: 1, minimumBatches: 2) {
                 epoch += 1
-                let loop = try TrainingLoop(trainer: trainer, options: TrainingOptions(epochs: 1, batchSize: 128, seed: seed &+ epoch, threads: threads),
+                let loop = try TrainingLoop(trainer: trainer, options: TrainingOptions(epochs: 1, batchSize: 128, seed: seed &+ epoch, threads: threadCount),
                                             train: data.train, validation: nil, test: nil)
                 _ = try loop.run()
             }
@@ -237,7 +240,7 @@ public struct BenchCommand: ParsableCommand {
         let total = samples.reduce(0, +)
         let sorted = samples.sorted()
         func pct(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(p * Double(sorted.count - 1) + 0.5))] }
-        return Result(workload: w.rawValue, unit: unit, batch: batch, threads: threads ?? self.threads,
+        return Result(workload: w.rawValue, unit: unit, batch: batch, threads: threads ?? threadCount,
                       batches: samples.count,
                       throughput: Double(batch * samples.count) / (total / 1000),
                       meanMs: total / Double(samples.count), p50Ms: pct(0.5), p95Ms: pct(0.95))

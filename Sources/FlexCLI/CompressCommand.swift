@@ -19,6 +19,10 @@ public struct CompressCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "compress",
         abstract: "Compress an image with a trained model (the 'image' subcommand is the default).",
+        discussion: """
+        `flexctl compress INPUT --model MODEL.h5 ...` is `flexctl compress image INPUT --model MODEL.h5 ...`: \
+        see `flexctl compress image --help` for the options.
+        """,
         subcommands: [CompressImageCommand.self],
         defaultSubcommand: CompressImageCommand.self)
     public init() {}

@@ -102,8 +102,9 @@ enum ForecastFixtures {
         #expect(forecasts.count == 4)
         for (j, f) in forecasts.enumerated() {
             #expect(f["series"] as? String == ForecastFixtures.features[j])
-            let value = try #require(f["return"] as? Double)
-            #expect(abs(value - expected[j]) <= 1e-15 * abs(expected[j]) + 1e-300, "\(value) vs \(expected[j])")
+            // JSON gives the return in percent (as the table does): the model's value × 100, rounded once.
+            let value = try #require(f["change_percent"] as? Double)
+            #expect(abs(value - expected[j] * 100) <= 1e-15 * abs(expected[j] * 100) + 1e-300, "\(value) vs \(expected[j] * 100)")
         }
     }
 

@@ -30,7 +30,7 @@ struct ResumeSafetyTests {
         let originalState = try Data(contentsOf: URL(fileURLWithPath: statePath))
         let originalConfig = try Data(contentsOf: URL(fileURLWithPath: configPath))
         let config = try #require(try JSONSerialization.jsonObject(with: originalConfig) as? [String: Any])
-        let trainSize = try #require(config["trainSize"] as? Int)
+        let trainSize = try #require(config["train_size"] as? Int)
         let batches = (trainSize + 31) / 32
         let cases: [(String, (inout TrainingState) -> Void)] = [
             // These trapped in the loop ("Range requires lowerBound <= upperBound", "Double value cannot be
