@@ -336,7 +336,7 @@ struct ForecastProcessTests {
         try FileManager.default.createSymbolicLink(atPath: alias, withDestinationPath: normalizedTestPath(Self.samples[1]))
         try Self.expectFailure(m + ["--output", alias] + Self.samples, status: 64, ["is one of the input files"])
         #expect(try String(contentsOfFile: Self.samples[1], encoding: .utf8).prefix(40) == aliasFirstLine)
-        try Self.expectFailure(m + ["--format", "xml"] + Self.samples, status: 64, ["--format 'xml'"])
+        try Self.expectFailure(m + ["--format", "xml"] + Self.samples, status: 64, ["The value 'xml' is invalid for '--format <format>'"])
         try Self.expectFailure(m + ["--plot", dir.file("p.png")] + Self.samples, status: 64, ["--plot needs --evaluate"])
         try Self.expectFailure(m + ["--evaluate", "--plot", dir.file("p.gif")] + Self.samples, status: 64, ["use a .png or .svg"])
         try Self.expectFailure(m + ["--evaluate", "--horizon", "2"] + Self.samples, status: 64, ["leave out --horizon"])

@@ -108,7 +108,9 @@ struct ModelSearchTests {
         #expect(lines.first?.hasPrefix("note: skipping models/a.h5: ") == true, "\(r.stderr)")
         #expect(lines.dropFirst().first?.hasPrefix("note: skipping models/b.h5: ") == true, "\(r.stderr)")
         #expect(lines.last?.hasPrefix("Error: \(flexz) needs the model sha256:") == true, "\(r.stderr)")
-        #expect(lines.last?.contains("in models (2 files skipped, see the notes above); give it with --model") == true, "\(r.stderr)")
+        // The folders searched: ./models, then the installed folder next to the binary (no FLEXCTL_MODEL_PATH here).
+        #expect(lines.last?.contains("in models, /") == true, "\(r.stderr)")
+        #expect(lines.last?.contains("/share/flexctl/models (2 files skipped, see the notes above); give it with --model") == true, "\(r.stderr)")
         // libhdf5's own error stack never reaches the user.
         #expect(!r.stderr.contains("HDF5-DIAG") && !r.stderr.contains("H5F"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.file("d.png")))

@@ -346,7 +346,6 @@ enum TrainingSession {
             writeError("\(path): the run has already finished (\(reason == .completed ? "all \(state.epochsCompleted) epochs" : "early stopping after epoch \(state.epochsCompleted)")); nothing to do. Extend it with --epochs N, or export it with `flexctl export \(path) --output MODEL.h5`.\n")
             return
         }
-        writeError("resuming \(path) at epoch \(state.epochsCompleted + 1), batch \(state.batchesCompleted + 1)\n")
         let prepared = try recordedData(config, folder: folder)
         guard prepared.fingerprint == config.dataFingerprint else {
             throw CLIError("\(path): the data changed since the run started (data fingerprint \(prepared.fingerprint), the run's \(config.dataFingerprint)); a resumed run must see the same data — start a new run instead")
@@ -356,6 +355,8 @@ enum TrainingSession {
         guard sizes == [config.trainSize, config.validationSize, config.testSize] else {
             throw CLIError("\(folder.configPath): fields 'train_size', 'validation_size', 'test_size' are \(config.trainSize), \(config.validationSize), \(config.testSize); the recorded data gives \(sizes.map(String.init).joined(separator: ", "))")
         }
+        // Only once everything checks out: a refused resume prints its error alone.
+        writeError("resuming \(path) at epoch \(state.epochsCompleted + 1), batch \(state.batchesCompleted + 1)\n")
         try execute(config: config, prepared: prepared, folder: folder, state: resumed, progress: progress,
                     extendedConfig: epochs != nil)
     }
