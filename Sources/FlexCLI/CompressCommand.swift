@@ -518,24 +518,28 @@ func runFolderJob(_ files: [String], into output: String, noun: String, verb: St
     }
 }
 
-/// A progress bar for folder jobs on a terminal (standard error); nothing otherwise.
+/// A progress bar for folder jobs on a terminal (standard error), cut to its width; nothing otherwise.
 final class FolderProgress {
     let total: Int, noun: String
-    let enabled = isatty(STDERR_FILENO) == 1
+    let enabled = standardErrorIsTerminal()
     private var last = 0.0
     private let start = monotonicSeconds()
-    init(total: Int, noun: String) { self.total = total; self.noun = noun }
+    init(total: Int, noun: String) {
+        self.total = total
+        self.noun = noun
+        update(0)  // at once: the first file may take a while
+    }
 
     func update(_ done: Int) {
         guard enabled else { return }
         let t = monotonicSeconds()
         guard done == total || t - last >= 0.1 else { return }
         last = t
-        let width = 24, filled = done * width / max(total, 1)
         let rate = Double(done) / max(t - start, 1e-9)
         let eta = rate > 0 ? Double(total - done) / rate : .infinity
-        writeErrorLine(control: "\r\u{1B}[2K", "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-            + "] \(done)/\(total) \(noun)  \(groupedInteger(Int(rate)))/s  ETA \(duration(eta))")
+        writeErrorLine(control: "\r\u{1B}[2K", progressLine(
+            head: "\(done)/\(total) \(noun)", fraction: Double(done) / Double(max(total, 1)),
+            tail: ["\(rateText(rate))/s", "ETA \(duration(eta))"], columns: terminalColumns()))
     }
 
     func finish() { if enabled { writeErrorLine(control: "\r\u{1B}[2K") } }
