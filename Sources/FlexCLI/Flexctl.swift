@@ -99,7 +99,8 @@ public struct Flexctl: AsyncParsableCommand {
 
     /// A word where a subcommand belongs that names none (`flexctl compres x.png`, `flexctl train forcast`):
     /// the message — with "did you mean" when a subcommand's name is close — and the command it was given to.
-    /// Commands with a default subcommand (`compress`) take other words as their default's arguments.
+    /// Commands with a default subcommand (`compress`) take other words as their default's arguments, unless the
+    /// word names no file and is close to a subcommand's name.
     static func unknownSubcommand(_ args: [String]) -> (String, ParsableCommand.Type)? {
         var command: ParsableCommand.Type = Flexctl.self
         for word in args {
@@ -109,7 +110,16 @@ public struct Flexctl: AsyncParsableCommand {
                 command = next
                 continue
             }
-            if command.configuration.defaultSubcommand != nil { return nil }
+            if command.configuration.defaultSubcommand != nil {
+                // Other words are the default subcommand's arguments (`compress photo.png`), unless the word is
+                // no file and close to a subcommand's name: `compress imag photo.png` is a typo, not an input.
+                let names = subs.map { $0._commandName }
+                if !pathExists(word), let near = closestName(to: word, among: names) {
+                    let path = commandPath(command).joined(separator: " ")
+                    return ("'\(word)' is not a subcommand of '\(path)' nor an existing file; did you mean '\(near)'?", command)
+                }
+                return nil
+            }
             if ObjectIdentifier(command) == ObjectIdentifier(Flexctl.self), word == "help" { return nil }
             let names = subs.map { $0._commandName }
             let path = commandPath(command).joined(separator: " ")

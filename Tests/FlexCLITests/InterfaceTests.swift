@@ -104,6 +104,7 @@ struct InterfaceTests {
                                  (["inspcet", "m.h5"], "did you mean 'inspect'?"),
                                  (["train", "forcast"], "'forcast' is not a subcommand of 'flexctl train'; did you mean 'forecast'?"),
                                  (["train", "cea"], "did you mean 'cae'?"),
+                                 (["compress", "imag", "x.png"], "'imag' is not a subcommand of 'flexctl compress' nor an existing file; did you mean 'image'?"),
                                  (["frobnicate"], "'frobnicate' is not a subcommand of 'flexctl'; valid: activation, bench, ")] {
             let r = try runFlexctl(args)
             #expect(r.status == 64 && r.stdout.isEmpty, "\(args): \(r.status) \(r.stderr)")
