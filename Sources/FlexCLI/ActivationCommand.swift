@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import FlexIO
 import FlexPlot
 import FlexRuntime
@@ -21,11 +20,6 @@ public struct ActivationCommand: ParsableCommand {
         or all K values summing to 1. Without --alpha/--beta the member's initial values are used.
         """
     )
-
-    /// Output formats.
-    public enum Format: String, ExpressibleByArgument, CaseIterable, Sendable {
-        case table, csv, json
-    }
 
     /// The most grid points one call prints.
     public static let maxPoints = 100_000
@@ -53,8 +47,7 @@ public struct ActivationCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Grid spacing, in \(OptionBounds.gridStep.text); at most \(maxPoints) points.", valueName: "s"))
     public var step: Double = 0.5
 
-    @Option(help: "Output format: table, csv or json.")
-    public var format: Format = .table
+    @OptionGroup public var output: OutputOptions
 
     @Option(help: ArgumentHelp("Also plot o(z) and dO/dz to this file (.png or .svg).", valueName: "file"))
     public var plot: String?
@@ -121,7 +114,8 @@ public struct ActivationCommand: ParsableCommand {
     /// Parses `a,b,c` into finite Doubles.
     static func parseList(_ text: String, option: String) throws -> [Double] {
         let parts = text.split(separator: ",", omittingEmptySubsequences: false)
-            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .map { $0.drop(while: { $0 == " " || $0 == "\t" }) }
+            .map { String($0.reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed()) }
         var values: [Double] = []
         for p in parts {
             guard let v = Double(p), v.isFinite else {
@@ -249,10 +243,17 @@ public struct ActivationCommand: ParsableCommand {
 
     /// Column names: `z`, `o(z)`, `dO/dz`, then `dO/dalpha` (or `dO/dalpha1`...), then `dO/dbeta` (or numbered).
     public static func columnNames(alphaCount: Int, betaCount: Int) -> [String] {
-        func named(_ base: String, _ n: Int) -> [String] {
-            n == 1 ? [base] : (0..<n).map { "\(base)\($0 + 1)" }
-        }
-        return ["z", "o(z)", "dO/dz"] + named("dO/dalpha", alphaCount) + named("dO/dbeta", betaCount)
+        ["z", "o(z)", "dO/dz"] + numbered("dO/dalpha", alphaCount) + numbered("dO/dbeta", betaCount)
+    }
+
+    /// The same columns as CSV and JSON name them (snake_case, no punctuation): `z`, `o`, `do_dz`, `do_dalpha`
+    /// (or `do_dalpha1`...), `do_dbeta`.
+    public static func machineColumnNames(alphaCount: Int, betaCount: Int) -> [String] {
+        ["z", "o", "do_dz"] + numbered("do_dalpha", alphaCount) + numbered("do_dbeta", betaCount)
+    }
+
+    private static func numbered(_ base: String, _ n: Int) -> [String] {
+        n == 1 ? [base] : (0..<n).map { "\(base)\($0 + 1)" }
     }
 
     /// Evaluates the member on the grid.
@@ -267,7 +268,7 @@ public struct ActivationCommand: ParsableCommand {
     }
 
     /// The table rendered in `format`.
-    public static func render(_ t: Table, format: Format) -> String {
+    public static func render(_ t: Table, format: OutputFormat) -> String {
         switch format {
         case .table: renderTable(t)
         case .csv: renderCSV(t)
@@ -281,41 +282,24 @@ public struct ActivationCommand: ParsableCommand {
         if !t.beta.isEmpty { out += "   beta: " + t.beta.map(NumberText.exact).joined(separator: ", ") }
         out += "\n"
         let cells = t.rows.map { row in row.enumerated().map { $0 == 0 ? NumberText.exact($1) : NumberText.table($1) } }
-        let widths = t.columns.indices.map { c in
-            Swift.max(t.columns[c].count, cells.map { $0.indices.contains(c) ? $0[c].count : 0 }.max() ?? 0)
-        }
-        func line(_ fields: [String]) -> String {
-            zip(fields, widths).map { String(repeating: " ", count: Swift.max(0, $1 - $0.count)) + $0 }
-                .joined(separator: "  ") + "\n"
-        }
-        out += line(t.columns)
-        out += line(widths.map { String(repeating: "-", count: $0) })
-        for row in cells { out += line(row) }
-        return out
+        let lines = TextTable.render([t.columns] + cells, right: Set(t.columns.indices))
+        return out + lines.joined(separator: "\n") + "\n"
+    }
+
+    static func machineColumns(_ t: Table) -> [String] {
+        machineColumnNames(alphaCount: t.alpha.count, betaCount: t.beta.count)
     }
 
     static func renderCSV(_ t: Table) -> String {
-        var out = t.columns.map(csvField).joined(separator: ",") + "\n"
+        var out = machineColumns(t).joined(separator: ",") + "\n"
         for row in t.rows { out += row.map(NumberText.exact).joined(separator: ",") + "\n" }
         return out
     }
 
     static func renderJSON(_ t: Table) -> String {
-        func array(_ v: [Double]) -> String { "[" + v.map(NumberText.json).joined(separator: ", ") + "]" }
-        var out = "{\n"
-        out += "  \"member\": \(jsonString(t.member)),\n"
-        out += "  \"alpha\": \(array(t.alpha)),\n"
-        out += "  \"beta\": \(array(t.beta)),\n"
-        out += "  \"columns\": [" + t.columns.map(jsonString).joined(separator: ", ") + "],\n"
-        out += "  \"rows\": ["
-        for (i, row) in t.rows.enumerated() {
-            out += (i == 0 ? "\n" : ",\n") + "    {"
-            out += zip(t.columns, row).map { "\(jsonString($0)): \(NumberText.json($1))" }.joined(separator: ", ")
-            out += "}"
-        }
-        out += t.rows.isEmpty ? "]\n" : "\n  ]\n"
-        out += "}\n"
-        return out
+        JSONOutput.document(kind: "activation_table", ActivationJSON(
+            member: t.member, alpha: t.alpha.json, beta: t.beta.json, columns: machineColumns(t),
+            rows: t.rows.map { ActivationJSON.Row(columns: machineColumns(t), values: $0.json) }))
     }
 
     /// Points per plot: enough that a curve looks smooth at any plot width flexctl draws.
@@ -356,10 +340,10 @@ public struct ActivationCommand: ParsableCommand {
             do {
                 try Self.makePlot(r, from: from, to: to).write(to: plot)
             } catch {
-                throw CommandFailure("--plot: \(error.description)")
+                throw CLIError("--plot: \(error.description)")
             }
         }
-        return Self.render(table, format: format)
+        return Self.render(table, format: output.resolved)
     }
 
     public func run() throws {
@@ -367,11 +351,24 @@ public struct ActivationCommand: ParsableCommand {
     }
 }
 
-/// A failure while running a command (not a usage error): printed as `Error: message`, exit code 1.
-public struct CommandFailure: Error, CustomStringConvertible, Sendable {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+/// `activation`'s JSON document: the member, its α and β, the column names and one object per z.
+struct ActivationJSON: Encodable {
+    var member: String
+    var alpha: [JSONNumber]
+    var beta: [JSONNumber]
+    var columns: [String]
+    var rows: [Row]
+
+    /// One grid point, keyed by the column names.
+    struct Row: Encodable {
+        var columns: [String]
+        var values: [JSONNumber]
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: NameKey.self)
+            for (name, v) in zip(columns, values) { try c.encode(v, forKey: NameKey(name)) }
+        }
+    }
 }
 
 /// Default parameters arrive as Float (the layers' storage type); print them as the short decimals they

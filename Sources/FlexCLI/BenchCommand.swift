@@ -1,9 +1,16 @@
 import ArgumentParser
 import Dispatch
-import Foundation
 import FlexData
 import FlexRuntime
 import FlexTraining
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// `flexctl bench`: throughput and latency of the numerical core on one fixed seed.
 ///
@@ -37,7 +44,10 @@ public struct BenchCommand: ParsableCommand {
     public var seconds: Double = 3
 
     @Option(help: "Worker threads, \(OptionBounds.threads.text) (default: the number of cores).")
-    public var threads: Int = OptionBounds.defaultThreads
+    public var threads: Int?
+
+    /// The threads used: `--threads`, else the processors.
+    var threadCount: Int { threads ?? OptionBounds.defaultThreads }
 
     @Option(help: "Seed for parameters and inputs.")
     public var seed: UInt64 = 1
@@ -45,8 +55,7 @@ public struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("fashion-mnist"), help: "Fashion-MNIST folder for idx-load and cae2-epoch.")
     public var fashionMNIST: String = "/usr/share/datasets/fashion-mnist"
 
-    @Flag(help: "Print JSON instead of a table.")
-    public var json = false
+    @OptionGroup public var output: OutputOptions
 
     public init() {}
 
@@ -55,34 +64,94 @@ public struct BenchCommand: ParsableCommand {
         try OptionBounds.threads.check(threads, "--threads")
     }
 
-    public struct Result: Codable, Sendable {
+    /// One workload's measurement (JSON: one object of `results`; docs/cli.md).
+    public struct Result: Encodable, Sendable {
         public var workload: String
+        /// What `throughput` counts per second: `img/s`, `seq/s`, `loads/s`.
         public var unit: String
+        /// Samples per timed batch.
         public var batch: Int
         public var threads: Int
+        /// Timed batches.
         public var batches: Int
+        /// Samples per second over the timed batches.
         public var throughput: Double
-        public var meanMilliseconds: Double
-        public var p50Milliseconds: Double
-        public var p95Milliseconds: Double
+        public var meanMs: Double
+        public var p50Ms: Double
+        public var p95Ms: Double
+
+        private enum CodingKeys: String, CodingKey {
+            case workload, unit, batch, threads, batches, throughput, meanMs, p50Ms, p95Ms
+        }
+
+        /// Numbers through `JSONNumber`: a clock that did not advance gives an infinite throughput, `null` in JSON.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(workload, forKey: .workload)
+            try c.encode(unit, forKey: .unit)
+            try c.encode(batch, forKey: .batch)
+            try c.encode(threads, forKey: .threads)
+            try c.encode(batches, forKey: .batches)
+            try c.encode(JSONNumber(throughput), forKey: .throughput)
+            try c.encode(JSONNumber(meanMs), forKey: .meanMs)
+            try c.encode(JSONNumber(p50Ms), forKey: .p50Ms)
+            try c.encode(JSONNumber(p95Ms), forKey: .p95Ms)
+        }
+    }
+
+    /// `bench`'s JSON document.
+    struct BenchJSON: Encodable {
+        var seed: UInt64
+        var seconds: JSONNumber
+        var results: [Result]
     }
 
     public func run() throws {
         let chosen = workload.isEmpty ? Workload.allCases : workload
+        let format = output.resolved
         var results: [Result] = []
+        // The table is printed row by row as workloads finish (each takes seconds), the header at once.
+        if format == .table { writeOutput(Self.tableLine(Self.tableHeader) + "\n") }
+        if format == .csv { writeOutput(Self.csvHeader + "\n") }
         for w in chosen {
-            if [.idxLoad, .cae2Epoch].contains(w), !FileManager.default.fileExists(atPath: fashionMNIST + "/train-images-idx3-ubyte.gz") {
+            if [.idxLoad, .cae2Epoch].contains(w), FileKind(path: fashionMNIST + "/train-images-idx3-ubyte.gz") != .regular {
                 writeError(("note: skipping \(w.rawValue): no Fashion-MNIST at \(fashionMNIST) (apt-get install dataset-fashion-mnist, or --fashion-mnist DIR)\n"))
                 continue
             }
-            results.append(try measure(w))
-            if !json { printRow(results.last!, header: results.count == 1) }
+            // Progress on standard error: a workload runs its warm-up and at least `seconds` before its row.
+            writeError("bench: \(w.rawValue) (warm-up, then \(NumberText.short(seconds)) s)…\n")
+            let r = try measure(w)
+            results.append(r)
+            switch format {
+            case .table: writeOutput(Self.tableLine(Self.row(r)) + "\n")
+            case .csv: writeOutput(Self.csvRow(r) + "\n")
+            case .json: break
+            }
         }
-        if json {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            writeOutput(String(decoding: try enc.encode(results), as: UTF8.self) + "\n")
+        if format == .json {
+            writeOutput(JSONOutput.document(kind: "bench", BenchJSON(seed: seed, seconds: JSONNumber(seconds), results: results)))
         }
+    }
+
+    static let tableHeader = ["workload", "batch", "threads", "batches", "throughput", "unit", "mean ms", "p50 ms", "p95 ms"]
+    /// Fixed widths, so rows printed one at a time line up.
+    static let tableWidths = [11, 6, 7, 7, 12, 7, 10, 9, 9]
+    static let tableRight: Set<Int> = [1, 2, 3, 4, 6, 7, 8]
+
+    static func tableLine(_ cells: [String]) -> String {
+        TextTable.line(cells, widths: tableWidths, right: tableRight)
+    }
+
+    static func row(_ r: Result) -> [String] {
+        [r.workload, String(r.batch), String(r.threads), String(r.batches), r.throughput.isFinite && r.throughput < 1e15 ? groupedInteger(Int(r.throughput.rounded())) : NumberText.exact(r.throughput),
+         r.unit, NumberText.fixed(r.meanMs, 3), NumberText.fixed(r.p50Ms, 3), NumberText.fixed(r.p95Ms, 3)]
+    }
+
+    static let csvHeader = "workload,unit,batch,threads,batches,throughput,mean_ms,p50_ms,p95_ms"
+
+    static func csvRow(_ r: Result) -> String {
+        [r.workload, r.unit, String(r.batch), String(r.threads), String(r.batches), NumberText.exact(r.throughput),
+         NumberText.exact(r.meanMs), NumberText.exact(r.p50Ms), NumberText.exact(r.p95Ms)].joined(separator: ",")
     }
 
     func measure(_ w: Workload) throws -> Result {
@@ -97,13 +166,13 @@ public struct BenchCommand: ParsableCommand {
             let batch = 128
             let x = noise([batch, 1, 28, 28])
             if w == .cae2Infer {
-                let workspaces = (0..<threads).map { _ in Workspace() }
+                let workspaces = (0..<threadCount).map { _ in Workspace() }
                 var y = Tensor.empty
                 return try time(w, unit: "img/s", batch: batch) {
                     try model.forward(x, into: &y, workspaces: workspaces)
                 }
             }
-            let trainer = Trainer(model: model, threads: threads)
+            let trainer = Trainer(model: model, threads: threadCount)
             return try time(w, unit: "img/s", batch: batch) { _ = try trainer.step(input: x, target: x) }
         case .lstmTrain:
             let specs = Architecture.lstmForecaster(features: 4, hidden: 16, layers: 1, targets: 1,
@@ -111,18 +180,23 @@ public struct BenchCommand: ParsableCommand {
             let model = try Sequential(specs: specs, inputShape: [30, 4], seed: seed)
             let batch = 50
             let x = noise([batch, 30, 4]), y = noise([batch, 1])
-            let trainer = Trainer(model: model, threads: threads)
+            let trainer = Trainer(model: model, threads: threadCount)
             return try time(w, unit: "seq/s", batch: batch) { _ = try trainer.step(input: x, target: y) }
         case .load:
             let model = try Sequential(specs: Architecture.cae2(activation: .member("p-e2-relu")),
                                        inputShape: [1, 28, 28], seed: seed)
             let input = ImageInputSpec(channels: 1, height: 28, width: 28, pixelScaling: .minusOneToOne,
                                        encoderLayers: ArchitectureName.cae2.encoderLayers!)
-            let folder = FileManager.default.temporaryDirectory
-                .appendingPathComponent("flexctl-bench-\(UUID().uuidString)").path
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: folder) }
+            var template = Array((temporaryDirectory() + "/flexctl-bench-XXXXXX").utf8CString)
+            guard let made = mkdtemp(&template) else {
+                throw CLIError("cannot create a temporary folder in \(temporaryDirectory()): \(systemMessage(errno))")
+            }
+            let folder = String(cString: made)
             let path = folder + "/cae2.h5"
+            defer {
+                unlink(path)
+                rmdir(folder)
+            }
             try Checkpoint(model: model, task: .imageAutoencoder, input: .image(input)).write(to: path)
             return try time(w, unit: "loads/s", batch: 1, threads: 1) {
                 _ = try Checkpoint.read(from: path).makeModel()
@@ -144,7 +218,7 @@ public struct BenchCommand: ParsableCommand {
             var epoch: UInt64 = 0
             return try time(w, unit: "img/s", batch: data.train.count, warmUp: 1, minimumBatches: 2) {
                 epoch += 1
-                let loop = try TrainingLoop(trainer: trainer, options: TrainingOptions(epochs: 1, batchSize: 128, seed: seed &+ epoch, threads: threads),
+                let loop = try TrainingLoop(trainer: trainer, options: TrainingOptions(epochs: 1, batchSize: 128, seed: seed &+ epoch, threads: threadCount),
                                             train: data.train, validation: nil, test: nil)
                 _ = try loop.run()
             }
@@ -166,21 +240,9 @@ public struct BenchCommand: ParsableCommand {
         let total = samples.reduce(0, +)
         let sorted = samples.sorted()
         func pct(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(p * Double(sorted.count - 1) + 0.5))] }
-        return Result(workload: w.rawValue, unit: unit, batch: batch, threads: threads ?? self.threads,
+        return Result(workload: w.rawValue, unit: unit, batch: batch, threads: threads ?? threadCount,
                       batches: samples.count,
                       throughput: Double(batch * samples.count) / (total / 1000),
-                      meanMilliseconds: total / Double(samples.count), p50Milliseconds: pct(0.5),
-                      p95Milliseconds: pct(0.95))
-    }
-
-    func printRow(_ r: Result, header: Bool) {
-        if header {
-            writeOutput("workload     batch  threads  batches   throughput      mean ms/batch  p50 ms  p95 ms\n")
-        }
-        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
-        writeOutput(pad(r.workload, 13) + pad(String(r.batch), 7) + pad(String(r.threads), 9) + pad(String(r.batches), 10)
-                    + pad(String(format: "%.0f %@", r.throughput, r.unit), 16)
-                    + pad(String(format: "%.3f", r.meanMilliseconds), 15)
-                    + pad(String(format: "%.3f", r.p50Milliseconds), 8) + String(format: "%.3f", r.p95Milliseconds) + "\n")
+                      meanMs: total / Double(samples.count), p50Ms: pct(0.5), p95Ms: pct(0.95))
     }
 }

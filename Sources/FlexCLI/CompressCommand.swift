@@ -3,14 +3,28 @@ import FlexCodec
 import FlexIO
 import FlexPlot
 import FlexRuntime
-import Foundation
 
-/// `flexctl compress image`.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `flexctl compress [image] INPUT --model MODEL.h5`: `image` is the default subcommand, so `compress` takes
+/// the file directly as `decompress` does (`flexctl compress photo.png --model m.h5`), and `compress image`
+/// keeps working.
 public struct CompressCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "compress",
-        abstract: "Compress data with a trained model.",
-        subcommands: [CompressImageCommand.self])
+        abstract: "Compress an image with a trained model (the 'image' subcommand is the default).",
+        discussion: """
+        `flexctl compress INPUT --model MODEL.h5 ...` is `flexctl compress image INPUT --model MODEL.h5 ...`: \
+        see `flexctl compress image --help` for the options.
+        """,
+        subcommands: [CompressImageCommand.self],
+        defaultSubcommand: CompressImageCommand.self)
     public init() {}
 }
 
@@ -46,6 +60,9 @@ struct CompressImageCommand: ParsableCommand {
     @Flag(help: "Print sizes, bits per pixel, PSNR and MSE of the decoded result, and the time taken.")
     var report = false
 
+    @OptionGroup(title: "Report format (--format or --json imply --report)")
+    var reportFormat: OutputOptions
+
     @Option(help: "Worker threads, \(OptionBounds.threads.text) (default: the number of processors).")
     var threads: Int?
 
@@ -58,8 +75,13 @@ struct CompressImageCommand: ParsableCommand {
         }
         try OptionBounds.bits.check(bits, "--bits")
         try OptionBounds.threads.check(threads, "--threads")
-        try checkFolderOutputOption(input: input, output: output)
+        try checkFolderOutputOption(input: input, output: output, fileExtensions: ["flexz"])
+        if wantsReport, isDirectory(input) {
+            throw ValidationError("--report describes one file; leave it out (and --format, --json) for a folder input")
+        }
     }
+
+    var wantsReport: Bool { report || reportFormat.format != nil || reportFormat.json }
 
     func run() throws {
         let start = monotonicSeconds()
@@ -80,20 +102,22 @@ struct CompressImageCommand: ParsableCommand {
         let t1 = monotonicSeconds()
         for n in c.notes { writeError("note: \(n)\n") }
         try writeOutput(data, to: out, overwrite: overwrite)
-        if report {
+        if wantsReport {
             let decoded = try codecModel.codec.decompress(c.file, name: out)
             let d = imageDistortion(decoded, c.reference)
-            let pixels = image.width * image.height
-            let lines = [
-                "input       \(name): \(image.width)×\(image.height) \(channelName(image.channels)), \(bytes.count) bytes",
-                "model       \(model) (\(c.file.codeChannels)×\(c.file.codeHeight)×\(c.file.codeWidth) code per \(c.file.tileWidth)×\(c.file.tileHeight) tile, \(c.file.tilesAcross)×\(c.file.tilesDown) tiles, \(bits) bits)",
-                "output      \(out == "-" ? "<stdout>" : out): \(data.count) bytes (\(String(format: "%.1f", Double(bytes.count) / Double(data.count))):1 against the input file)",
-                "bits/pixel  " + String(format: "%.4f", Double(data.count * 8) / Double(pixels)),
-                "PSNR        " + (d.psnr.isFinite ? String(format: "%.2f dB", d.psnr) : "inf (lossless)") + String(format: "   MSE %.3f", d.mse) + " (decoded vs input, 8-bit\(c.reference.channels == 3 ? " RGB" : " gray"))",
-                "time        " + String(format: "%.1f ms total, %.1f ms compressing", (monotonicSeconds() - start) * 1000, (t1 - t0) * 1000),
-            ]
-            let text = lines.joined(separator: "\n") + "\n"
-            if out == "-" { writeError(text) } else { FlexCLI.writeOutput(text) }
+            let r = CompressReport(
+                input: name, width: image.width, height: image.height, channels: channelName(image.channels),
+                inputBytes: bytes.count, model: model,
+                codeShape: [c.file.codeChannels, c.file.codeHeight, c.file.codeWidth],
+                tileShape: [c.file.tileHeight, c.file.tileWidth], tiles: [c.file.tilesDown, c.file.tilesAcross],
+                bits: bits, output: out == "-" ? "<stdout>" : out, outputBytes: data.count,
+                compressionRatio: JSONNumber(Double(bytes.count) / Double(data.count)),
+                bitsPerPixel: JSONNumber(Double(data.count * 8) / Double(image.width * image.height)),
+                psnrDb: JSONNumber(d.psnr), mse: JSONNumber(d.mse), comparedChannels: c.reference.channels == 3 ? "RGB" : "gray",
+                totalMs: JSONNumber((monotonicSeconds() - start) * 1000), compressMs: JSONNumber((t1 - t0) * 1000))
+            let text = r.rendered(reportFormat.resolved)
+            // With the .flexz on standard output, the report must not mix into it.
+            if out == "-" { writeError(text) } else { writeOutput(text) }
         }
     }
 
@@ -120,9 +144,9 @@ public struct DecompressCommand: ParsableCommand {
         commandName: "decompress",
         abstract: "Decode a .flexz file into an image (PNG, PGM or PPM).",
         discussion: """
-        Without --model, looks for the checkpoint whose fingerprint the file records in ./models and in the \
-        folders listed in FLEXCTL_MODEL_PATH (separated by ':'). A model with another fingerprint is refused, \
-        naming both. INPUT "-" reads standard input; OUTPUT "-" writes a PNG to standard output. A folder as \
+        Without --model, looks for the checkpoint whose fingerprint the file records in the folders listed in \
+        FLEXCTL_MODEL_PATH (separated by ':'), then in ./models, then in the installed models folder \
+        (<dir of flexctl>/../share/flexctl/models). A model with another fingerprint is refused, naming both. INPUT "-" reads standard input; OUTPUT "-" writes a PNG to standard output. A folder as \
         INPUT decodes every .flexz in it into the --output folder (as PNG). Outputs are written atomically; existing \
         files are replaced only with --overwrite.
         """)
@@ -142,19 +166,31 @@ public struct DecompressCommand: ParsableCommand {
     @Flag(help: "Replace existing output files.")
     var overwrite = false
 
+    @Flag(help: "Print the input and output sizes, the image, the model used and the time taken.")
+    var report = false
+
+    @OptionGroup(title: "Report format (--format or --json imply --report)")
+    var reportFormat: OutputOptions
+
     public init() {}
+
+    var wantsReport: Bool { report || reportFormat.format != nil || reportFormat.json }
 
     public func validate() throws {
         if let o = output, o != "-", !isDirectory(o), !isDirectory(input), ImageFile.format(forPath: o) == nil {
             throw ValidationError("--output '\(o)': unsupported extension; use .png, .pgm or .ppm")
         }
         try OptionBounds.threads.check(threads, "--threads")
-        try checkFolderOutputOption(input: input, output: output)
+        try checkFolderOutputOption(input: input, output: output, fileExtensions: ["png", "pgm", "ppm"])
+        if wantsReport, isDirectory(input) {
+            throw ValidationError("--report describes one file; leave it out (and --format, --json) for a folder input")
+        }
     }
 
     public func run() throws {
+        let start = monotonicSeconds()
         if isDirectory(input), let output {
-            let files = try FileManager.default.contentsOfDirectory(atPath: input).filter { $0.lowercased().hasSuffix(".flexz") }.sorted()
+            let files = try folderEntries(input).filter { $0.lowercased().hasSuffix(".flexz") }.sorted()
             guard !files.isEmpty else { throw CLIError("\(input): no .flexz files in this folder") }
             try checkFolderOutputs(files.map { replacingExtension($0, with: "png") }, sources: files, folder: output, overwrite: overwrite)
             var models: [String: CodecModel] = [:]
@@ -184,7 +220,17 @@ public struct DecompressCommand: ParsableCommand {
                                  search: ModelSearch())
         let file = try FlexzFile.parse(bytes, name: name)
         let image = try m.codec.decompress(file, name: name)
-        try writeOutput(try ImageFile.encode(image, format: format, name: out), to: out, overwrite: overwrite)
+        let encoded = try ImageFile.encode(image, format: format, name: out)
+        try writeOutput(encoded, to: out, overwrite: overwrite)
+        if wantsReport {
+            let r = DecompressReport(
+                input: name, inputBytes: bytes.count, model: m.path, fingerprint: m.fingerprint,
+                width: image.width, height: image.height, channels: channelName(image.channels),
+                output: out == "-" ? "<stdout>" : out, outputBytes: encoded.count,
+                totalMs: JSONNumber((monotonicSeconds() - start) * 1000))
+            let text = r.rendered(reportFormat.resolved)
+            if out == "-" { writeError(text) } else { writeOutput(text) }
+        }
     }
 
     private func resolveModel(for file: FlexzFile, name: String, threads: Int?, search: ModelSearch) throws -> CodecModel {
@@ -203,9 +249,13 @@ public struct DecompressCommand: ParsableCommand {
     }
 }
 
-/// The model search of `decompress` without `--model`: the `*.h5` files of `./models` and of each folder in
-/// `FLEXCTL_MODEL_PATH`, in that order (each folder's names sorted), and the first one that loads and whose
-/// fingerprint is the one asked for wins.
+/// The model search of `decompress` without `--model`: the `*.h5` files of, in this order,
+/// 1. each folder in `FLEXCTL_MODEL_PATH` (separated by `:`; empty entries ignored),
+/// 2. `./models` (the repository's shipped models when run from a clone),
+/// 3. the installed models folder, `<folder of the flexctl executable>/../share/flexctl/models` (what
+///    `scripts/install PREFIX` fills: PREFIX/bin/flexctl and PREFIX/share/flexctl/models),
+/// each folder's names sorted, a folder listed twice searched once; the first one that loads and whose
+/// fingerprint is the one asked for wins (docs/cli.md, "Finding the model").
 ///
 /// Every candidate is loaded in full with `Checkpoint.read(from:)`, the strict reader, never peeked at with
 /// libhdf5 directly: that reader is the one way in that is safe on a crafted file, and it verifies the stored
@@ -224,12 +274,28 @@ final class ModelSearch {
     /// Fingerprint → path of every candidate loaded so far (the first one for a fingerprint).
     private var seen: [String: String] = [:]
 
-    init(environment: [String: String] = ProcessInfo.processInfo.environment) {
-        var folders = ["models"]
-        if let extra = environment["FLEXCTL_MODEL_PATH"] {
-            folders += extra.split(separator: ":").map(String.init).filter { !$0.isEmpty }
-        }
-        self.folders = folders
+    /// `modelPath`: the value of `FLEXCTL_MODEL_PATH`; `executable`: the path of the flexctl executable (nil:
+    /// no installed folder is searched).
+    init(modelPath: String? = environmentValue("FLEXCTL_MODEL_PATH"), executable: String? = executablePath()) {
+        self.folders = Self.folders(modelPath: modelPath, executable: executable)
+    }
+
+    /// The folders searched, in order (see the type's description).
+    static func folders(modelPath: String?, executable: String?) -> [String] {
+        var folders = (modelPath ?? "").split(separator: ":").map(String.init).filter { !$0.isEmpty }
+        folders.append("models")
+        if let executable { folders.append(installedModelsFolder(executable: executable)) }
+        var unique: [String] = []
+        for f in folders where !unique.contains(where: { $0 == f || sameFile($0, f) }) { unique.append(f) }
+        return unique
+    }
+
+    /// `<folder of the executable>/../share/flexctl/models`, written without the `..`: `/usr/local/bin/flexctl` →
+    /// `/usr/local/share/flexctl/models`.
+    static func installedModelsFolder(executable: String) -> String {
+        let bin = parentPath(executable)
+        let prefix = parentPath(bin.isEmpty ? "." : bin)
+        return (prefix.isEmpty ? "." : prefix == "/" ? "" : prefix) + "/share/flexctl/models"
     }
 
     /// The first checkpoint (path and contents) whose fingerprint is `fingerprint`, or nil.
@@ -252,11 +318,11 @@ final class ModelSearch {
         var list: [String] = []
         for folder in folders {
             let names: [String]
-            do { names = try FileManager.default.contentsOfDirectory(atPath: folder) } catch {
+            do { names = try directoryEntries(folder) } catch {
                 // A folder that does not exist is simply not searched; one that exists but cannot be listed
                 // (no permission, not a folder) is worth a note.
-                if FileManager.default.fileExists(atPath: folder) {
-                    writeError("note: cannot search \(folder) for models: \(error.localizedDescription)\n")
+                if error.code != ENOENT {
+                    writeError("note: cannot search \(folder) for models: \(error.reason)\n")
                 }
                 continue
             }
@@ -309,6 +375,8 @@ final class ModelSearch {
 struct CodecModel {
     var codec: ImageCodec
     var fingerprint: String
+    /// The checkpoint's path.
+    var path: String
 
     /// Worker threads for one image of `pixels` pixels: one below 64 × 64 pixels, all processors above.
     static func threads(forPixels pixels: Int) -> Int { pixels <= 64 * 64 ? 1 : OptionBounds.defaultThreads }
@@ -321,20 +389,23 @@ struct CodecModel {
     init(checkpoint: Checkpoint, path: String, threads: Int?) throws {
         codec = try ImageCodec(checkpoint: checkpoint, file: path, threads: threads ?? OptionBounds.defaultThreads)
         fingerprint = checkpoint.fingerprint
+        self.path = path
     }
 }
 
-/// A folder as INPUT writes one file per input, so it needs an output folder: no --output, or "-", is a
-/// command-line error (exit 64), found before any work.
-func checkFolderOutputOption(input: String, output: String?) throws {
-    if isDirectory(input), output == nil || output == "-" {
+/// A folder as INPUT writes one file per input, so it needs an output folder: no --output, "-", or a name that
+/// is not a folder but ends in one of the outputs' file extensions (`-o q.flexz`, which would otherwise become a
+/// folder named q.flexz) is a command-line error (exit 64), found before any work.
+func checkFolderOutputOption(input: String, output: String?, fileExtensions: [String]) throws {
+    guard isDirectory(input) else { return }
+    guard let output, output != "-" else {
         throw ValidationError("\(input) is a folder: give an output folder with --output")
     }
-}
-
-func isDirectory(_ path: String) -> Bool {
-    var d: ObjCBool = false
-    return path != "-" && FileManager.default.fileExists(atPath: path, isDirectory: &d) && d.boolValue
+    let name = output.split(separator: "/").last.map(String.init) ?? output
+    if !isDirectory(output), let dot = name.lastIndex(of: "."), dot != name.startIndex,
+       fileExtensions.contains(name[name.index(after: dot)...].lowercased()) {
+        throw ValidationError("\(input) is a folder, so --output names a folder for its outputs; '\(output)' is a file name (give a folder, e.g. --output \(String(name[..<dot]))/)")
+    }
 }
 
 func channelName(_ c: Int) -> String { c == 1 ? "gray" : c == 2 ? "gray+alpha" : c == 3 ? "RGB" : "RGBA" }
@@ -363,13 +434,11 @@ func readInput(_ path: String, maxBytes: Int) throws -> [UInt8] {
 /// is not writable — before any work.
 func checkOutput(_ out: String, input: String, overwrite: Bool) throws {
     guard out != "-" else { return }
-    if input != "-", FileManager.default.fileExists(atPath: out),
-       (try? FileManager.default.destinationOfSymbolicLink(atPath: out)) == nil,
-       absolutePath(out) == absolutePath(input) {
+    if input != "-", FileKind(path: out) != nil, !isSymbolicLink(out), absolutePath(out) == absolutePath(input) {
         throw CLIError("\(out): the output would overwrite the input; choose another --output")
     }
     if isDirectory(out) { throw CLIError("\(out): is a folder; give a file name for --output") }
-    if !overwrite, FileManager.default.fileExists(atPath: out) {
+    if !overwrite, FileKind(path: out) != nil {
         throw CLIError(alreadyExistsMessage(out))
     }
     if let reason = reasonPathIsNotWritable(out) { throw CLIError("\(out): cannot write there (\(reason))") }
@@ -394,17 +463,20 @@ func writeOutput(_ bytes: [UInt8], to path: String, overwrite: Bool, durable: Bo
 }
 
 func makeFolder(_ path: String) throws {
-    do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
-        throw CLIError("\(path): cannot create the output folder: \(error.localizedDescription)")
+    do { try makeDirectories(path) } catch {
+        throw CLIError("\(path): cannot create the output folder: \(error.message)")
+    }
+}
+
+/// The names in an input folder; an error names the folder.
+func folderEntries(_ folder: String) throws -> [String] {
+    do { return try directoryEntries(folder) } catch {
+        throw CLIError("\(folder): cannot list the folder: \(error.reason)")
     }
 }
 
 func imageFiles(in folder: String) throws -> [String] {
-    let names: [String]
-    do { names = try FileManager.default.contentsOfDirectory(atPath: folder) } catch {
-        throw CLIError("\(folder): cannot list the folder: \(error.localizedDescription)")
-    }
-    return names.filter { ImageFile.format(forPath: $0) != nil }.sorted()
+    try folderEntries(folder).filter { ImageFile.format(forPath: $0) != nil }.sorted()
 }
 
 /// Checks a folder job's output names before any work: two inputs may not map to the same output (a.png and
@@ -418,7 +490,7 @@ func checkFolderOutputs(_ names: [String], sources: [String], folder: String, ov
         seen[n] = src
     }
     if !overwrite {
-        let existing = names.filter { FileManager.default.fileExists(atPath: folder + "/" + $0) }
+        let existing = names.filter { FileKind(path: folder + "/" + $0) != nil }
         if let first = existing.first {
             throw CLIError(alreadyExistsMessage("\(folder)/\(first)\(existing.count > 1 ? " and \(existing.count - 1) more outputs" : "")", folder: true))
         }
@@ -446,24 +518,28 @@ func runFolderJob(_ files: [String], into output: String, noun: String, verb: St
     }
 }
 
-/// A progress bar for folder jobs on a terminal (standard error); nothing otherwise.
+/// A progress bar for folder jobs on a terminal (standard error), cut to its width; nothing otherwise.
 final class FolderProgress {
     let total: Int, noun: String
-    let enabled = isatty(STDERR_FILENO) == 1
+    let enabled = standardErrorIsTerminal()
     private var last = 0.0
     private let start = monotonicSeconds()
-    init(total: Int, noun: String) { self.total = total; self.noun = noun }
+    init(total: Int, noun: String) {
+        self.total = total
+        self.noun = noun
+        update(0)  // at once: the first file may take a while
+    }
 
     func update(_ done: Int) {
         guard enabled else { return }
         let t = monotonicSeconds()
         guard done == total || t - last >= 0.1 else { return }
         last = t
-        let width = 24, filled = done * width / max(total, 1)
         let rate = Double(done) / max(t - start, 1e-9)
         let eta = rate > 0 ? Double(total - done) / rate : .infinity
-        writeErrorLine(control: "\r\u{1B}[2K", "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-            + "] \(done)/\(total) \(noun)  \(groupedInteger(Int(rate)))/s  ETA \(duration(eta))")
+        writeErrorLine(control: "\r\u{1B}[2K", progressLine(
+            head: "\(done)/\(total) \(noun)", fraction: Double(done) / Double(max(total, 1)),
+            tail: ["\(rateText(rate))/s", "ETA \(duration(eta))"], columns: terminalColumns()))
     }
 
     func finish() { if enabled { writeErrorLine(control: "\r\u{1B}[2K") } }

@@ -2,7 +2,6 @@ import ArgumentParser
 import FlexIO
 import FlexRuntime
 import FlexTraining
-import Foundation
 
 /// `flexctl export RUN_DIR --output MODEL.h5 [--dtype float32|float16]`.
 public struct ExportCommand: ParsableCommand {
@@ -24,8 +23,14 @@ public struct ExportCommand: ParsableCommand {
     @Option(name: [.short, .long], help: ArgumentHelp("The checkpoint to write.", valueName: "model.h5"), completion: .file())
     var output: String
 
+    /// The float type of the stored weights.
+    enum DType: String, ExpressibleByArgument, CaseIterable {
+        case float32, float16
+        var stored: StoredType { self == .float16 ? .float16 : .float32 }
+    }
+
     @Option(help: "Float type of the stored weights: float32 or float16.")
-    var dtype: String = "float32"
+    var dtype: DType = .float32
 
     @Flag(help: "Store the datasets compressed (shuffle + gzip).")
     var compress = false
@@ -34,15 +39,6 @@ public struct ExportCommand: ParsableCommand {
     var overwrite = false
 
     public init() {}
-
-    /// The stored float types `--dtype` offers (float64 is readable but never written by export).
-    static let dtypes: [StoredType] = [.float32, .float16]
-
-    public func validate() throws {
-        guard let stored = StoredType(rawValue: dtype), Self.dtypes.contains(stored) else {
-            throw ValidationError("--dtype '\(dtype)': valid: float32, float16")
-        }
-    }
 
     public func run() throws {
         let folder = try RunFolder.open(runDirectory)
@@ -58,7 +54,7 @@ public struct ExportCommand: ParsableCommand {
             writeError("note: \(runDirectory) has not finished (\(state.epochsCompleted) of \(config.training.epochs) epochs); exporting its latest saved state\n")
         }
         let fingerprint = try checkpoint.write(
-            to: output, options: CheckpointWriteOptions(dtype: StoredType(rawValue: dtype) ?? .float32,
+            to: output, options: CheckpointWriteOptions(dtype: dtype.stored,
                                                         compress: compress, overwrite: overwrite))
         var line = "wrote \(output): \(checkpoint.task.rawValue), \(config.architecture)"
         if let t = state.testLoss { line += ", test MSE \(NumberText.table(t))" }

@@ -4,9 +4,8 @@ import FlexForecast
 import FlexIO
 import FlexPlot
 import FlexRuntime
-import Foundation
 
-/// `flexctl forecast --model MODEL.h5 SERIES.csv... [--horizon K] [--evaluate] [--format table|csv|json]`:
+/// `flexctl forecast --model MODEL.h5 SERIES.csv... [--horizon K] [--evaluate] [--format table|json|csv]`:
 /// the next K forecasts of a trained forecaster, or a rolling one-step-ahead backtest against naive forecasts.
 public struct ForecastCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
@@ -50,8 +49,10 @@ public struct ForecastCommand: ParsableCommand {
     @Option(help: ArgumentHelp("With --evaluate: score only target days on or after this date.", valueName: "yyyy-mm-dd"))
     public var from: String?
 
-    @Option(help: "Output format: table, csv or json.")
-    public var format: String = "table"
+    @Option(help: ArgumentHelp("The column to read from every series file, by name (exact, then ignoring case), e.g. Close for a CSV with Open, High, Low, Close, Adj Close, Volume (default: investing.com exports their Price column, other CSVs every column).", valueName: "name"))
+    public var column: String?
+
+    @OptionGroup public var outputFormat: OutputOptions
 
     @Option(name: [.short, .long], help: ArgumentHelp("Write the output to this file (atomically) instead of standard output.", valueName: "file"),
             completion: .file())
@@ -73,9 +74,6 @@ public struct ForecastCommand: ParsableCommand {
         if series.isEmpty && mappings.isEmpty {
             throw ValidationError("give the series files (CSV) the model reads, e.g. flexctl forecast --model "
                 + "models/lstm-p-sig-ramp-4-indices.h5 samples/series/*.csv")
-        }
-        guard ["table", "csv", "json"].contains(format) else {
-            throw ValidationError("--format '\(format)': valid: table, csv, json")
         }
         try OptionBounds.forecastSteps.check(horizon, "--horizon")
         if evaluate, let horizon, horizon != 1 {
@@ -119,10 +117,10 @@ public struct ForecastCommand: ParsableCommand {
     public func run() throws {
         let result = try execute()
         if let plotData = result.plot, let plot {
-            do { try writeFileAtomically(path: plot, bytes: plotData) } catch { throw CommandFailure("--plot: \(error)") }
+            do { try writeFileAtomically(path: plot, bytes: plotData) } catch { throw CLIError("--plot: \(error)") }
         }
         if let output {
-            do { try writeFileAtomically(path: output, text: result.text) } catch { throw CommandFailure("--output: \(error)") }
+            do { try writeFileAtomically(path: output, text: result.text) } catch { throw CLIError("--output: \(error)") }
         } else {
             writeStandardOutput(result.text)
         }
@@ -147,16 +145,17 @@ public struct ForecastCommand: ParsableCommand {
         if let plotTarget {
             guard let j = session.targets.firstIndex(of: plotTarget)
                     ?? session.targets.firstIndex(where: { $0.lowercased() == plotTarget.lowercased() }) else {
-                throw ValidationError("--plot-target '\(plotTarget)': the model predicts \(ForecastEngine.quoted(session.targets))")
+                throw CLIError.usage("--plot-target '\(plotTarget)': the model predicts \(ForecastEngine.quoted(session.targets))")
             }
             plotIndex = j
         }
         let steps = horizon ?? 1
         if steps > 1, let problem = session.feedbackProblem {
-            throw CommandFailure("--horizon \(steps): \(problem.message)")
+            throw CLIError("--horizon \(steps): \(problem.message)")
         }
         let maps = mappings.compactMap(ForecastEngine.Mapping.parse)
-        let resolved = try ForecastEngine.resolveSeries(features: session.features, files: series, mappings: maps)
+        let resolved = try ForecastEngine.resolveSeries(features: session.features, files: series, mappings: maps,
+                                                       column: column)
         let input = try ForecastInput.prepare(series: resolved.series, spec: session.input, samples: evaluate ? 2 : 0)
         let context = ForecastReport.Context(model: loaded, input: input, series: resolved.series)
         var notes: [String] = []
@@ -174,10 +173,10 @@ public struct ForecastCommand: ParsableCommand {
                 default: plotData = Array(p.svg().utf8)
                 }
             }
-            return Result(text: ForecastReport.evaluation(evaluation, context: context, format: format), plot: plotData,
+            return Result(text: ForecastReport.evaluation(evaluation, context: context, format: outputFormat.resolved), plot: plotData,
                           notes: notes)
         }
         let f = try ForecastEngine.forecast(session: session, input: input, steps: steps)
-        return Result(text: ForecastReport.forecast(f, context: context, format: format), plot: nil, notes: notes)
+        return Result(text: ForecastReport.forecast(f, context: context, format: outputFormat.resolved), plot: nil, notes: notes)
     }
 }

@@ -1,5 +1,12 @@
 import FlexRuntime
-import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Number formatting shared by the commands.
 enum NumberText {
@@ -15,32 +22,36 @@ enum NumberText {
     /// Up to 12 significant digits, for messages (`1.3`, not `1.2999999999999998`).
     static func short(_ v: Double) -> String {
         guard v.isFinite else { return exact(v) }
-        let s = String(format: "%.12g", v)
+        let s = cFormat("%.12g", v)
         return s == "-0" ? "0" : s
     }
 
-    /// A JSON number, or `null` for NaN and infinities (JSON has no such numbers).
-    static func json(_ v: Double) -> String {
-        v.isFinite ? exact(v) : "null"
+    /// Fixed `digits` decimals (`-0.00` shown as `0.00`); non-finite values as `nan`, `inf`, `-inf`.
+    static func fixed(_ v: Double, _ digits: Int) -> String {
+        guard v.isFinite else { return exact(v) }
+        let s = cFormat("%.*f", Int32(digits), v)
+        return s.hasPrefix("-") && s.dropFirst().allSatisfy({ $0 == "0" || $0 == "." }) ? String(s.dropFirst()) : s
     }
 
     /// Fixed six decimals for tables (`-0.000000` shown as `0.000000`); scientific for very large or
     /// very small non-zero magnitudes.
     static func table(_ v: Double) -> String {
         if !v.isFinite { return exact(v) }
-        if v != 0, abs(v) >= 1e7 || abs(v) < 1e-6 { return String(format: "%.5e", v) }
-        let s = String(format: "%.6f", v)
+        if v != 0, abs(v) >= 1e7 || abs(v) < 1e-6 { return cFormat("%.5e", v) }
+        let s = cFormat("%.6f", v)
         return s == "-0.000000" ? "0.000000" : s
     }
 }
 
-/// Text for a JSON string literal.
-func jsonString(_ s: String) -> String { JSONText.string(s) }
-
 /// A CSV field, quoted when it holds a comma, quote or line break.
 func csvField(_ s: String) -> String {
-    guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
-    return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    // Scalars, not Characters: "\r\n" is one Character, equal to neither "\r" nor "\n".
+    guard s.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
+    var out = "\""
+    for c in s {
+        if c == "\"" { out += "\"\"" } else { out.append(c) }
+    }
+    return out + "\""
 }
 
 /// `s` safe to print on a terminal: control characters (C0, DEL, C1 — e.g. ESC starting a colour or cursor
@@ -88,7 +99,7 @@ func writeStandardOutput(_ text: String) {
 
 /// Writes all of `bytes` to a file descriptor (1 or 2). If standard output cannot be written (a full disk,
 /// a reader that went away: `flexctl ... | head`), the command stops with one message on standard error and
-/// exit code 1, instead of Foundation's FileHandle trapping or SIGPIPE killing the process without a word
+/// exit code 1, instead of a trap or SIGPIPE killing the process without a word
 /// (`Flexctl.main` ignores SIGPIPE, so a closed pipe arrives here as EPIPE). Errors writing standard error
 /// itself are ignored: there is nowhere left to report them.
 func writeStream(_ fd: Int32, _ bytes: [UInt8]) {

@@ -1,8 +1,7 @@
 import ArgumentParser
-import Foundation
 import FlexRuntime
 
-/// `flexctl inspect MODEL.h5 [--json]`: what a checkpoint holds — format, task, fingerprint, input
+/// `flexctl inspect MODEL.h5 [--format table|json|csv]`: what a checkpoint holds — format, task, fingerprint, input
 /// specification, architecture, per-slot α/β statistics and provenance.
 public struct InspectCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
@@ -11,15 +10,16 @@ public struct InspectCommand: ParsableCommand {
         discussion: """
         Reads the checkpoint with the strict reader; a file it refuses prints the reader's full report (one \
         line per problem: FILE: HDF5-PATH: message) on standard error and exits with code 1, printing nothing \
-        on standard output. Histograms have 10 bins, over [0, 1] for alpha and over [min, max] for beta.
+        on standard output. Histograms have 10 bins, over [0, 1] for alpha and over [min, max] for beta. \
+        --format json prints everything as one JSON document; --format csv prints the alpha/beta statistics, \
+        one line per slot and parameter (docs/cli.md).
         """
     )
 
     @Argument(help: ArgumentHelp("The checkpoint file (HDF5).", valueName: "model.h5"), completion: .file())
     public var model: String
 
-    @Flag(help: "Print one JSON object instead of text.")
-    public var json = false
+    @OptionGroup public var output: OutputOptions
 
     public init() {}
 
@@ -27,7 +27,7 @@ public struct InspectCommand: ParsableCommand {
         let checkpoint = try Checkpoint.read(from: model)  // a CheckpointError prints as "Error: <report>", exit 1
         let report = try Self.report(checkpoint, file: model)
         // Text shows strings from the file (provenance, series names, activation names): terminal-safe.
-        writeStandardOutput(json ? report.json() : terminalSafe(report.text(), keepNewlines: true))
+        writeStandardOutput(report.rendered(output.resolved))
     }
 
     /// Histogram bins for α and β.
@@ -52,6 +52,15 @@ public struct InspectCommand: ParsableCommand {
             guard case let .image(s) = checkpoint.input, s.encoderLayers >= 1, s.encoderLayers <= model.layers.count
             else { return nil }
             return s.encoderLayers - 1
+        }
+
+        /// The report in `format`.
+        public func rendered(_ format: OutputFormat) -> String {
+            switch format {
+            case .table: text()
+            case .json: json()
+            case .csv: csv()
+            }
         }
 
         // MARK: Text
@@ -79,7 +88,7 @@ public struct InspectCommand: ParsableCommand {
                     + "\(s.features.count == 1 ? "" : "s"), horizon \(s.horizon), transform \(s.transform)"))
                 head.append(("targets", s.targets.joined(separator: ", ")))
             }
-            out += aligned(head.map { [$0.0, $0.1] }, indent: "")
+            out += keyValueRows(head.map { [$0.0, $0.1] })
             if case let .series(s) = c.input {
                 out.append("")
                 out.append("normalization (fitted on the training split)")
@@ -88,7 +97,7 @@ public struct InspectCommand: ParsableCommand {
                     rows.append([name, num(s.normalization.mean[safe: j]), num(s.normalization.std[safe: j]),
                                  s.targets.contains(name) ? "yes" : ""])
                 }
-                out += table(rows, right: [1, 2])
+                out += TextTable.render(rows, right: [1, 2], indent: "  ")
             }
 
             out.append("")
@@ -100,7 +109,7 @@ public struct InspectCommand: ParsableCommand {
                              String(layer.parameterCount)])
             }
             rows.append(["total", "", "", String(model.parameterCount)])
-            out += table(rows, right: [3])
+            out += TextTable.render(rows, right: [3], indent: "  ")
 
             out.append("")
             out.append("activation parameters (\(bins)-bin histograms: alpha over [0, 1], beta over [min, max])")
@@ -117,12 +126,12 @@ public struct InspectCommand: ParsableCommand {
                                   NumberText.table(s.max), "|" + histogramBar(s.histogram) + "|"])
                 }
             }
-            if activations.isEmpty { out.append("  (no activation slots)") } else { out += table(arows, right: [2, 4, 5, 6, 7]) }
+            if activations.isEmpty { out.append("  (no activation slots)") } else { out += TextTable.render(arows, right: [2, 4, 5, 6, 7], indent: "  ") }
 
             out.append("")
             if let p = c.provenance {
                 out.append("provenance")
-                out += aligned(provenanceRows(p))
+                out += keyValueRows(provenanceRows(p), indent: "  ")
             } else {
                 out.append("provenance: none recorded")
             }
@@ -161,73 +170,157 @@ public struct InspectCommand: ParsableCommand {
             return rows
         }
 
+        // MARK: CSV
+
+        /// The activation statistics: one line per slot and stored parameter (a slot without parameters gets
+        /// one line with an empty parameter); the histogram's counts separated by spaces.
+        public func csv() -> String {
+            var lines = ["slot,layer,member,units,parameter,count,mean,std,min,max,histogram_min,histogram_max,histogram"]
+            for a in activations {
+                var params = a.alpha.map { ($0.label, $0.statistics) }
+                if let b = a.beta { params.append(("beta", b)) }
+                let head = [a.path, String(a.layer), a.member, String(a.units)]
+                if params.isEmpty { lines.append((head + Array(repeating: "", count: 9)).map(csvField).joined(separator: ",")) }
+                for (label, s) in params {
+                    let cells = head + [label, String(s.count)] + [s.mean, s.std, s.min, s.max, s.range.lowerBound, s.range.upperBound].map(NumberText.exact)
+                        + [s.histogram.map(String.init).joined(separator: " ")]
+                    lines.append(cells.map(csvField).joined(separator: ","))
+                }
+            }
+            return lines.joined(separator: "\n") + "\n"
+        }
+
         // MARK: JSON
 
+        /// The JSON document (kind `checkpoint`; docs/cli.md, "JSON output").
         public func json() -> String {
-            let c = checkpoint
-            var input: [(String, InspectJSON)] = [("kind", .string(c.input.kindName))]
-            switch c.input {
-            case let .image(s):
-                input += [("channels", .int(s.channels)), ("height", .int(s.height)), ("width", .int(s.width)),
-                          ("pixel_scaling", .string(s.pixelScaling.rawValue)), ("encoder_layers", .int(s.encoderLayers))]
-                if let k = codeLayer { input.append(("code_shape", .ints(model.layerOutputShapes[k]))) }
-            case let .series(s):
-                input += [("features", .array(s.features.map(InspectJSON.string))),
-                          ("targets", .array(s.targets.map(InspectJSON.string))),
-                          ("window", .int(s.window)), ("horizon", .int(s.horizon)), ("transform", .string(s.transform.rawValue)),
-                          ("normalization", .object([("mean", .numbers(s.normalization.mean)),
-                                                     ("std", .numbers(s.normalization.std))]))]
-            }
-            let layers: [InspectJSON] = model.layers.enumerated().map { i, layer in
-                .object([("layer", .string(layer.name)), ("kind", .string(layer.spec.kindName)),
-                         ("summary", .string(layer.spec.summary)), ("spec", .raw(layer.spec.canonicalJSON)),
-                         ("output_shape", .ints(model.layerOutputShapes[i])),
-                         ("parameters", .int(layer.parameterCount))])
-            }
-            func stats(_ s: ParameterStatistics) -> [(String, InspectJSON)] {
-                [("count", .int(s.count)), ("mean", .number(s.mean)), ("std", .number(s.std)), ("min", .number(s.min)),
-                 ("max", .number(s.max)), ("histogram_range", .numbers([s.range.lowerBound, s.range.upperBound])),
-                 ("histogram", .ints(s.histogram))]
-            }
-            let slots: [InspectJSON] = activations.map { a in
-                .object([("slot", .string(a.path)), ("layer", .int(a.layer)), ("member", .string(a.member)),
-                         ("units", .int(a.units)),
-                         ("alpha", .array(a.alpha.map { .object([("label", .string($0.label))] + stats($0.statistics)) })),
-                         ("beta", a.beta.map { .object(stats($0)) } ?? .null)])
-            }
-            var provenance = InspectJSON.null
-            if let p = c.provenance {
-                func opt(_ v: Int?) -> InspectJSON { v.map(InspectJSON.int) ?? .null }
-                provenance = .object([
-                    ("dataset", p.dataset.map(InspectJSON.string) ?? .null),
-                    ("train_size", opt(p.trainSize)), ("validation_size", opt(p.validationSize)),
-                    ("test_size", opt(p.testSize)), ("seed", opt(p.seed)), ("epochs", opt(p.epochs)),
-                    ("optimizer", p.optimizer.map { o in
-                        .object([("name", .string(o.name)), ("learning_rate", .number(o.learningRate)),
-                                 ("beta1", .number(o.beta1)), ("beta2", .number(o.beta2)), ("epsilon", .number(o.epsilon))])
-                    } ?? .null),
-                    ("regularizer", p.regularizer.map { r in
-                        .object([("delta1", .number(r.delta1)), ("delta2", .number(r.delta2)),
-                                 ("delta3", .number(r.delta3)), ("margin", .number(r.margin))])
-                    } ?? .null),
-                    ("created", p.created.map(InspectJSON.string) ?? .null),
-                    ("train_loss", .numbers(p.trainLoss)), ("validation_loss", .numbers(p.validationLoss)),
-                    ("test_loss", p.testLoss.map(InspectJSON.number) ?? .null),
-                ])
-            }
-            let root = InspectJSON.object([
-                ("file", .string(file)),
-                ("format", .string(Checkpoint.formatName)), ("format_version", .int(c.formatVersion)),
-                ("format_minor_version", .int(c.formatMinorVersion)), ("flexctl_version", .string(c.flexctlVersion)),
-                ("stored_type", .string(c.storedType.rawValue)),
-                ("task", .string(c.task.rawValue)), ("fingerprint", .string(c.fingerprint)),
-                ("input", .object(input)),
-                ("architecture", .array(layers)), ("total_parameters", .int(model.parameterCount)),
-                ("activations", .array(slots)),
-                ("provenance", provenance),
-            ])
-            return root.rendered() + "\n"
+            JSONOutput.document(kind: "checkpoint", InspectJSON(self))
         }
+    }
+}
+
+/// `inspect`'s JSON document.
+struct InspectJSON: Encodable {
+    var file: String
+    var format: String
+    var formatVersion: Int
+    var formatMinorVersion: Int
+    var flexctlVersion: String
+    var storedType: String
+    var task: String
+    var fingerprint: String
+    var input: Input
+    var architecture: [Layer]
+    var totalParameters: Int
+    var activations: [Slot]
+    var provenance: Nullable<ProvenanceJSON>
+
+    /// The input specification's fields as the checkpoint stores them (those of the other kind left out), and
+    /// the code shape of an auto-encoder.
+    struct Input: Encodable {
+        var kind: String
+        var channels: Int?, height: Int?, width: Int?, pixelScaling: String?, encoderLayers: Int?, codeShape: [Int]?
+        var features: [String]?, targets: [String]?, window: Int?, horizon: Int?, transform: String?
+        var normalization: Normalization?
+        struct Normalization: Encodable { var mean: [JSONNumber], std: [JSONNumber] }
+    }
+
+    struct Layer: Encodable {
+        var layer: String
+        var kind: String
+        var summary: String
+        /// The layer as the checkpoint's architecture stores it.
+        var spec: LayerSpec
+        var outputShape: [Int]
+        var parameters: Int
+    }
+
+    struct Statistics: Encodable {
+        var label: String
+        var count: Int
+        var mean: JSONNumber, std: JSONNumber, min: JSONNumber, max: JSONNumber
+        var histogramRange: [JSONNumber]
+        var histogram: [Int]
+
+        init(_ label: String, _ s: ParameterStatistics) {
+            self.label = label
+            count = s.count
+            mean = JSONNumber(s.mean)
+            std = JSONNumber(s.std)
+            min = JSONNumber(s.min)
+            max = JSONNumber(s.max)
+            histogramRange = [s.range.lowerBound, s.range.upperBound].json
+            histogram = s.histogram
+        }
+    }
+
+    struct Slot: Encodable {
+        var slot: String
+        var layer: Int
+        var member: String
+        var units: Int
+        var alpha: [Statistics]
+        var beta: Nullable<Statistics>
+    }
+
+    struct ProvenanceJSON: Encodable {
+        var dataset: Nullable<String>
+        var trainSize: Nullable<Int>, validationSize: Nullable<Int>, testSize: Nullable<Int>
+        var seed: Nullable<Int>, epochs: Nullable<Int>
+        var optimizer: Nullable<Optimizer>
+        var regularizer: Nullable<Regularizer>
+        var created: Nullable<String>
+        var trainLoss: [JSONNumber], validationLoss: [JSONNumber]
+        var testLoss: Nullable<JSONNumber>
+        struct Optimizer: Encodable { var name: String, learningRate: JSONNumber, beta1: JSONNumber, beta2: JSONNumber, epsilon: JSONNumber }
+        struct Regularizer: Encodable { var delta1: JSONNumber, delta2: JSONNumber, delta3: JSONNumber, margin: JSONNumber }
+    }
+
+    init(_ r: InspectCommand.Report) {
+        let c = r.checkpoint, model = r.model
+        file = r.file
+        format = Checkpoint.formatName
+        formatVersion = c.formatVersion
+        formatMinorVersion = c.formatMinorVersion
+        flexctlVersion = c.flexctlVersion
+        storedType = c.storedType.rawValue
+        task = c.task.rawValue
+        fingerprint = c.fingerprint
+        switch c.input {
+        case let .image(s):
+            input = Input(kind: c.input.kindName, channels: s.channels, height: s.height, width: s.width,
+                          pixelScaling: s.pixelScaling.rawValue, encoderLayers: s.encoderLayers,
+                          codeShape: r.codeLayer.map { model.layerOutputShapes[$0] })
+        case let .series(s):
+            input = Input(kind: c.input.kindName, features: s.features, targets: s.targets, window: s.window,
+                          horizon: s.horizon, transform: s.transform.rawValue,
+                          normalization: .init(mean: s.normalization.mean.json, std: s.normalization.std.json))
+        }
+        architecture = model.layers.enumerated().map { i, layer in
+            Layer(layer: layer.name, kind: layer.spec.kindName, summary: layer.spec.summary, spec: layer.spec,
+                  outputShape: model.layerOutputShapes[i], parameters: layer.parameterCount)
+        }
+        totalParameters = model.parameterCount
+        activations = r.activations.map { a in
+            Slot(slot: a.path, layer: a.layer, member: a.member, units: a.units,
+                 alpha: a.alpha.map { Statistics($0.label, $0.statistics) },
+                 beta: Nullable(a.beta.map { Statistics("beta", $0) }))
+        }
+        provenance = Nullable(c.provenance.map { p in
+            ProvenanceJSON(
+                dataset: Nullable(p.dataset), trainSize: Nullable(p.trainSize), validationSize: Nullable(p.validationSize),
+                testSize: Nullable(p.testSize), seed: Nullable(p.seed), epochs: Nullable(p.epochs),
+                optimizer: Nullable(p.optimizer.map {
+                    .init(name: $0.name, learningRate: JSONNumber($0.learningRate), beta1: JSONNumber($0.beta1),
+                          beta2: JSONNumber($0.beta2), epsilon: JSONNumber($0.epsilon))
+                }),
+                regularizer: Nullable(p.regularizer.map {
+                    .init(delta1: JSONNumber($0.delta1), delta2: JSONNumber($0.delta2), delta3: JSONNumber($0.delta3),
+                          margin: JSONNumber($0.margin))
+                }),
+                created: Nullable(p.created), trainLoss: p.trainLoss.json, validationLoss: p.validationLoss.json,
+                testLoss: Nullable(p.testLoss.json))
+        })
     }
 }
 
@@ -262,72 +355,4 @@ func sparkline(_ values: [Double], lo: Double, hi: Double, width: Int = 60) -> S
         let t = hi > lo ? (v - lo) / (hi - lo) : 0
         return levels[max(0, min(7, Int((t * 7).rounded())))]
     })
-}
-
-/// `key  value` lines with the keys padded to one width.
-private func aligned(_ rows: [[String]], indent: String = "  ") -> [String] {
-    let w = rows.map { $0[0].count }.max() ?? 0
-    return rows.map { indent + $0[0].padding(toLength: w, withPad: " ", startingAt: 0) + "  " + terminalSafe($0[1]) }
-}
-
-/// A table with a header row, a rule, columns separated by two spaces; columns in `right` right-aligned.
-private func table(_ rows: [[String]], right: Set<Int>) -> [String] {
-    let columns = rows.map(\.count).max() ?? 0
-    let widths = (0..<columns).map { c in rows.map { c < $0.count ? terminalSafe($0[c]).count : 0 }.max() ?? 0 }
-    func line(_ cells: [String]) -> String {
-        let parts = (0..<columns).map { c -> String in
-            let s = c < cells.count ? terminalSafe(cells[c]) : ""
-            let pad = String(repeating: " ", count: widths[c] - s.count)
-            return right.contains(c) ? pad + s : s + pad
-        }
-        return ("  " + parts.joined(separator: "  ")).replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
-    }
-    var out = [line(rows[0]), line(widths.map { String(repeating: "-", count: $0) })]
-    out += rows.dropFirst().map(line)
-    return out
-}
-
-// MARK: JSON
-
-/// A JSON value with ordered object keys, rendered with two-space indentation (arrays of numbers on one line).
-indirect enum InspectJSON {
-    case object([(String, InspectJSON)])
-    case array([InspectJSON])
-    case string(String)
-    case number(Double)
-    case int(Int)
-    case null
-    /// Pre-rendered JSON text (e.g. a layer spec as the checkpoint stores it).
-    case raw(String)
-
-    static func ints(_ v: [Int]) -> InspectJSON { .array(v.map(InspectJSON.int)) }
-    static func numbers(_ v: [Double]) -> InspectJSON { .array(v.map(InspectJSON.number)) }
-
-    func rendered(indent: String = "") -> String {
-        let inner = indent + "  "
-        switch self {
-        case let .object(fields):
-            guard !fields.isEmpty else { return "{}" }
-            return "{\n" + fields.map { inner + jsonString($0.0) + ": " + $0.1.rendered(indent: inner) }
-                .joined(separator: ",\n") + "\n" + indent + "}"
-        case let .array(items):
-            guard !items.isEmpty else { return "[]" }
-            if items.allSatisfy(\.isScalar) {
-                return "[" + items.map { $0.rendered() }.joined(separator: ", ") + "]"
-            }
-            return "[\n" + items.map { inner + $0.rendered(indent: inner) }.joined(separator: ",\n") + "\n" + indent + "]"
-        case let .string(s): return jsonString(s)
-        case let .number(v): return NumberText.json(v)
-        case let .int(v): return String(v)
-        case .null: return "null"
-        case let .raw(s): return s
-        }
-    }
-
-    private var isScalar: Bool {
-        switch self {
-        case .object, .array, .raw: false
-        default: true
-        }
-    }
 }

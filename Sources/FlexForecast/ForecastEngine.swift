@@ -3,6 +3,14 @@ import FlexRuntime
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+#if canImport(Glibc)
+import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
@@ -88,7 +96,7 @@ public enum ForecastEngine {
     /// - Throws: the reader's `DataError` (file, line, what was wrong); `ForecastError` for a mapping to an
     ///   unknown feature, a feature mapped twice, two files providing the same feature, or a feature no file
     ///   provides (listing what the files hold and how to fix it).
-    public static func resolveSeries(features: [String], files: [String], mappings: [Mapping]) throws -> ResolvedSeries {
+    public static func resolveSeries(features: [String], files: [String], mappings: [Mapping], column: String? = nil) throws -> ResolvedSeries {
         // Exact name first, then any letter case (the first such feature); dictionaries, since a file may hold
         // thousands of series and a search of the features for each would be quadratic.
         var exact: [String: Int] = [:], folded: [String: Int] = [:]
@@ -111,7 +119,7 @@ public enum ForecastEngine {
             if let already = chosen[j] {
                 throw ForecastError(.mapping, "--map: series \(MessageText.quoted(features[j])) is mapped twice ('\(already.file)' and '\(m.file)')")
             }
-            let read = try SeriesFile.read(path: m.file)
+            let read = try SeriesFile.read(path: m.file, column: column)
             let k: Int
             if read.count == 1 {
                 k = 0
@@ -140,7 +148,7 @@ public enum ForecastEngine {
             guard seenFiles.insert(file).inserted else {
                 throw ForecastError(.series, "\(file): the file is given twice")
             }
-            candidates += try SeriesFile.read(path: file)
+            candidates += try SeriesFile.read(path: file, column: column)
         }
         for var s in candidates {
             guard let j = feature(named: s.name), !explicit[j] else {

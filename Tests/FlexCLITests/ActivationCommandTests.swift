@@ -118,7 +118,7 @@ struct ActivationOutputTests {
     func csv() throws {
         let out = try parse(args + ["--format", "csv"]).execute()
         let lines = out.split(separator: "\n").map(String.init)
-        #expect(lines.first == "z,o(z),dO/dz,dO/dalpha,dO/dbeta")
+        #expect(lines.first == "z,o,do_dz,do_dalpha,do_dbeta")
         #expect(lines.count == 10)
         for line in lines.dropFirst() {
             let v = line.split(separator: ",").map { Double($0)! }
@@ -163,27 +163,28 @@ struct ActivationOutputTests {
         #expect(object["member"] as? String == "p-sig-ramp")
         #expect(object["alpha"] as? [Double] == [0.3])
         #expect(object["beta"] as? [Double] == [0.2])
-        #expect(object["columns"] as? [String] == ["z", "o(z)", "dO/dz", "dO/dalpha", "dO/dbeta"])
+        #expect(object["columns"] as? [String] == ["z", "o", "do_dz", "do_dalpha", "do_dbeta"])
+        #expect(object["kind"] as? String == "activation_table" && object["schema_version"] as? Int == 1)
         let rows = try #require(object["rows"] as? [[String: Double]])
         #expect(rows.count == 9)
         for row in rows {
             let z = try #require(row["z"])
             let ref = pSigRampReference(z, alpha: alpha, beta: beta)
-            #expect(abs(row["o(z)"]! - ref.value) < 1e-12)
-            #expect(abs(row["dO/dz"]! - ref.dz) < 1e-12)
-            #expect(abs(row["dO/dalpha"]! - ref.dAlpha) < 1e-12)
-            #expect(abs(row["dO/dbeta"]! - ref.dBeta) < 1e-12)
+            #expect(abs(try #require(row["o"]) - ref.value) < 1e-12)
+            #expect(abs(try #require(row["do_dz"]) - ref.dz) < 1e-12)
+            #expect(abs(try #require(row["do_dalpha"]) - ref.dAlpha) < 1e-12)
+            #expect(abs(try #require(row["do_dbeta"]) - ref.dBeta) < 1e-12)
         }
     }
 
     @Test("columns follow the member: none for relu, three alphas for p-e-relu")
     func columns() throws {
         let relu = try parse(["relu", "--format", "csv"]).execute()
-        #expect(relu.hasPrefix("z,o(z),dO/dz\n"))
+        #expect(relu.hasPrefix("z,o,do_dz\n"))
         #expect(relu.contains("\n1,1,1\n"))
         #expect(relu.contains("\n-1,0,0\n"))
         let pe = try parse(["p-e-relu", "--alpha", "0.2,0.3", "--format", "csv"]).execute()
-        #expect(pe.hasPrefix("z,o(z),dO/dz,dO/dalpha1,dO/dalpha2,dO/dalpha3\n"))
+        #expect(pe.hasPrefix("z,o,do_dz,do_dalpha1,do_dalpha2,do_dalpha3\n"))
     }
 
     @Test("--plot writes an SVG and a PNG before printing")

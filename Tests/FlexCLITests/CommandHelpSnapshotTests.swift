@@ -2,9 +2,9 @@ import ArgumentParser
 @testable import FlexCLI
 import Testing
 
-/// Help texts of the training and codec commands, snapshot-tested (rerun with FLEXCTL_UPDATE_SNAPSHOTS=1
+/// Help texts of the commands, snapshot-tested (rerun with FLEXCTL_UPDATE_SNAPSHOTS=1
 /// after an intended change and review the diff).
-@Suite("help text: train, export, compress, decompress")
+@Suite("help text: train, export, compress, decompress, inspect, bench, forecast")
 struct CommandHelpSnapshotTests {
     static let commands: [(String, any ParsableCommand.Type)] = [
         ("train-cae-help.txt", TrainCAECommand.self),
@@ -12,6 +12,10 @@ struct CommandHelpSnapshotTests {
         ("export-help.txt", ExportCommand.self),
         ("compress-image-help.txt", CompressImageCommand.self),
         ("decompress-help.txt", DecompressCommand.self),
+        ("compress-help.txt", CompressCommand.self),
+        ("inspect-help.txt", InspectCommand.self),
+        ("bench-help.txt", BenchCommand.self),
+        ("forecast-help.txt", ForecastCommand.self),
     ]
 
     @Test(arguments: commands.map(\.0))

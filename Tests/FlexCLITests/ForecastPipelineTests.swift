@@ -104,8 +104,9 @@ enum ForecastFixtures {
         #expect(forecasts.count == 4)
         for (j, f) in forecasts.enumerated() {
             #expect(f["series"] as? String == ForecastFixtures.features[j])
-            let value = try #require(f["return"] as? Double)
-            #expect(abs(value - expected[j]) <= 1e-15 * abs(expected[j]) + 1e-300, "\(value) vs \(expected[j])")
+            // JSON gives the return in percent (as the table does): the model's value × 100, rounded once.
+            let value = try #require(f["change_percent"] as? Double)
+            #expect(abs(value - expected[j] * 100) <= 1e-15 * abs(expected[j] * 100) + 1e-300, "\(value) vs \(expected[j] * 100)")
         }
     }
 
@@ -204,7 +205,7 @@ enum ForecastFixtures {
         #expect(input.count == 276)
         #expect(period.testStartRow == 276 - 454)
         let e = try ForecastEngine.evaluate(session: model.session, input: input)
-        let text = ForecastReport.evaluation(e, context: context, format: "table")
+        let text = ForecastReport.evaluation(e, context: context, format: .table)
         #expect(text.contains("the model's test split (the last 454 target days of its data, up to 2019-12-30) began before this history, so every day scored here comes after the days it was fitted and early-stopped on: an out-of-sample test"), "\(text)")
     }
 

@@ -99,7 +99,7 @@ struct ForecastProcessTests {
         let csv = try runFlexctl(["forecast", "--model", Self.model, "--format", "csv", "--horizon", "2"] + Self.samples)
         #expect(csv.status == 0)
         let lines = csv.stdout.split(separator: "\n")
-        #expect(lines.first == "step,date,series,return,price")
+        #expect(lines.first == "step,date,series,change_percent,price")
         #expect(lines.count == 1 + 2 * 4)
         #expect(lines[1].hasPrefix("1,2019-12-31,S&P_ASX All Australian 200,"))
 
@@ -110,8 +110,9 @@ struct ForecastProcessTests {
         #expect(object["fed_back"] as? Bool == false)
         let forecasts = try #require(object["forecasts"] as? [[String: Any]])
         #expect(forecasts.count == 4 && forecasts[0]["date"] as? String == "2019-12-31")
-        let r = try #require(forecasts[1]["return"] as? Double), p = try #require(forecasts[1]["price"] as? Double)
-        #expect(abs(p - 7587.05 * (1 + r)) < 1e-9)
+        let r = try #require(forecasts[1]["change_percent"] as? Double), p = try #require(forecasts[1]["price"] as? Double)
+        #expect(abs(p - 7587.05 * (1 + r / 100)) < 1e-9)
+        #expect(object["kind"] as? String == "forecast" && object["schema_version"] as? Int == 1 && object["change"] as? String == "return")
 
         let dir = try TempDir()
         defer { dir.cleanup() }
@@ -154,7 +155,8 @@ struct ForecastProcessTests {
         let csv = try runFlexctl(["forecast", "--model", Self.model, "--evaluate", "--format", "csv"] + Self.samples)
         #expect(csv.status == 0)
         #expect(csv.stdout.split(separator: "\n").count == 1 + 5 * 4)
-        #expect(csv.stdout.hasPrefix("series,forecaster,count,mse,mae,"))
+        #expect(csv.stdout.hasPrefix("series,forecaster,count,mse_percent_squared,mae_percent,"))
+        #expect(csv.stdout.contains(",zero_return,"))
     }
 
     @Test("--evaluate runs on every index file the model can use (all of ../shared/data/indices given)")
@@ -334,7 +336,7 @@ struct ForecastProcessTests {
         try FileManager.default.createSymbolicLink(atPath: alias, withDestinationPath: normalizedTestPath(Self.samples[1]))
         try Self.expectFailure(m + ["--output", alias] + Self.samples, status: 64, ["is one of the input files"])
         #expect(try String(contentsOfFile: Self.samples[1], encoding: .utf8).prefix(40) == aliasFirstLine)
-        try Self.expectFailure(m + ["--format", "xml"] + Self.samples, status: 64, ["--format 'xml'"])
+        try Self.expectFailure(m + ["--format", "xml"] + Self.samples, status: 64, ["The value 'xml' is invalid for '--format <format>'"])
         try Self.expectFailure(m + ["--plot", dir.file("p.png")] + Self.samples, status: 64, ["--plot needs --evaluate"])
         try Self.expectFailure(m + ["--evaluate", "--plot", dir.file("p.gif")] + Self.samples, status: 64, ["use a .png or .svg"])
         try Self.expectFailure(m + ["--evaluate", "--horizon", "2"] + Self.samples, status: 64, ["leave out --horizon"])

@@ -84,7 +84,8 @@ struct ModelSearchTests {
                                 "decompress did not finish: the search blocked")
         #expect(none.status == 1, "\(none.stderr)")
         #expect(none.stderr.contains("note: skipping \(m)/e.h5: is a FIFO"), "\(none.stderr)")
-        #expect(none.stderr.contains("no checkpoint with that fingerprint in models, \(m) (5 files skipped, see the notes above); give it with --model"),
+        #expect(none.stderr.contains("no checkpoint with that fingerprint in \(m), models, "), "\(none.stderr)")
+        #expect(none.stderr.contains("/share/flexctl/models (5 files skipped, see the notes above); give it with --model"),
                 "\(none.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.file("e.png")))
     }
@@ -107,7 +108,9 @@ struct ModelSearchTests {
         #expect(lines.first?.hasPrefix("note: skipping models/a.h5: ") == true, "\(r.stderr)")
         #expect(lines.dropFirst().first?.hasPrefix("note: skipping models/b.h5: ") == true, "\(r.stderr)")
         #expect(lines.last?.hasPrefix("Error: \(flexz) needs the model sha256:") == true, "\(r.stderr)")
-        #expect(lines.last?.contains("in models (2 files skipped, see the notes above); give it with --model") == true, "\(r.stderr)")
+        // The folders searched: ./models, then the installed folder next to the binary (no FLEXCTL_MODEL_PATH here).
+        #expect(lines.last?.contains("in models, /") == true, "\(r.stderr)")
+        #expect(lines.last?.contains("/share/flexctl/models (2 files skipped, see the notes above); give it with --model") == true, "\(r.stderr)")
         // libhdf5's own error stack never reaches the user.
         #expect(!r.stderr.contains("HDF5-DIAG") && !r.stderr.contains("H5F"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.file("d.png")))

@@ -35,7 +35,7 @@ struct ProcessTests {
                          "--plot", dir.file("p.svg")])
         #expect(r.status == 0)
         #expect(r.stderr.isEmpty)
-        #expect(r.stdout.hasPrefix("z,o(z),dO/dz,dO/dalpha,dO/dbeta\n"))
+        #expect(r.stdout.hasPrefix("z,o,do_dz,do_dalpha,do_dbeta\n"))
         #expect(r.stdout.contains("\n0,0.5,"))
         #expect(dir.contents() == ["p.svg"])
     }

@@ -30,7 +30,7 @@ struct ResumeSafetyTests {
         let originalState = try Data(contentsOf: URL(fileURLWithPath: statePath))
         let originalConfig = try Data(contentsOf: URL(fileURLWithPath: configPath))
         let config = try #require(try JSONSerialization.jsonObject(with: originalConfig) as? [String: Any])
-        let trainSize = try #require(config["trainSize"] as? Int)
+        let trainSize = try #require(config["train_size"] as? Int)
         let batches = (trainSize + 31) / 32
         let cases: [(String, (inout TrainingState) -> Void)] = [
             // These trapped in the loop ("Range requires lowerBound <= upperBound", "Double value cannot be
@@ -44,7 +44,7 @@ struct ResumeSafetyTests {
                 s.epochsWithoutImprovement += 1 }),
             ("field 'optimizer.step' is 1; expected \(2 * batches) (one step per batch: 2 epochs of \(batches) batches and 0)",
              { $0.optimizer.state.step = 1 }),
-            ("field 'optimizer.learningRate' is 1e+300; expected the run's 0.001 (run.json 'learningRate')",
+            ("field 'optimizer.learningRate' is 1e+300; expected the run's 0.001 (run.json 'learning_rate')",
              { $0.optimizer.learningRate = 1e300 }),
         ]
         for (message, change) in cases {
@@ -112,10 +112,10 @@ struct ResumeSafetyTests {
         // Split sizes that are not the data's (the state is checked against them).
         try original.write(to: URL(fileURLWithPath: configPath))
         let recorded = try #require(try JSONSerialization.jsonObject(with: original) as? [String: Any])
-        let (train, validation, test) = (recorded["trainSize"] as! Int, recorded["validationSize"] as! Int, recorded["testSize"] as! Int)
-        try RunConfigTests.edit(configPath) { c in c["validationSize"] = 999 }
+        let (train, validation, test) = (recorded["train_size"] as! Int, recorded["validation_size"] as! Int, recorded["test_size"] as! Int)
+        try RunConfigTests.edit(configPath) { c in c["validation_size"] = 999 }
         let sizes = try runFlexctl(["train", "forecast", "--resume", dir.file("run"), "--epochs", "3", "--no-progress"])
-        #expect(sizes.status == 1 && sizes.stderr.hasSuffix("Error: \(configPath): fields 'trainSize', 'validationSize', 'testSize' are \(train), 999, \(test); the recorded data gives \(train), \(validation), \(test)\n"), "\(sizes.stderr)")
+        #expect(sizes.status == 1 && sizes.stderr.hasSuffix("Error: \(configPath): fields 'train_size', 'validation_size', 'test_size' are \(train), 999, \(test); the recorded data gives \(train), \(validation), \(test)\n"), "\(sizes.stderr)")
         // No series at all.
         try original.write(to: URL(fileURLWithPath: configPath))
         try RunConfigTests.edit(configPath) { c in

@@ -28,7 +28,7 @@ struct RunConfigTests {
                 t["threads"] = 999_999_999_999
                 c["training"] = t
             }),
-            ("field 'learningRate' is 5; expected a number in (0, 1]", { c in c["learningRate"] = 5 }),
+            ("field 'learning_rate' is 5; expected a number in (0, 1]", { c in c["learning_rate"] = 5 }),
             ("field 'hidden' is 100000; expected 1...1024", { c in c["hidden"] = 100_000 }),
             ("field 'layers' does not match the architecture its options give (LSTM(2, 5, layers=1, gate=p-sig-ramp, cell=tanh), Linear(5, 2))",
              { c in c["hidden"] = 5 }),

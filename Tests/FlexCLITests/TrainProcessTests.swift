@@ -86,7 +86,11 @@ struct TrainProcessTests {
         #expect(r.stdout.contains("epoch 1/2  train "))
         #expect(r.stdout.contains("epoch 2/2  train "))
         #expect(r.stdout.contains("test loss (MSE)"))
-        #expect(r.stderr.isEmpty, "no progress bar when stderr is not a terminal: \(r.stderr)")
+        // Notes (data, model, run folder) on standard error, results on standard output; no progress bar when standard
+        // error is not a terminal.
+        #expect(r.stderr.contains("data: ") && r.stderr.contains("run folder: "), "\(r.stderr)")
+        #expect(!r.stdout.contains("data: ") && !r.stdout.contains("run folder: "), "\(r.stdout)")
+        #expect(!r.stderr.contains("\r") && !r.stderr.contains("[#"), "no progress bar when stderr is not a terminal: \(r.stderr)")
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.file("run")).sorted()
         #expect(files == ["log.csv", "loss.png", "loss.svg", "run.json", "state.h5"])
         let log = try String(contentsOfFile: dir.file("run/log.csv"), encoding: .utf8)
@@ -137,14 +141,14 @@ struct TrainProcessTests {
         kill(p.process.processIdentifier, SIGINT)
         let cut = try p.wait()
         #expect(cut.status == 130, "\(cut.stdout)\(cut.stderr)")
-        #expect(cut.stdout.contains("interrupted: state saved to"))
-        #expect(cut.stdout.contains("train cae --resume"))
+        #expect(cut.stderr.contains("interrupted: state saved to"))
+        #expect(cut.stderr.contains("train cae --resume"))
         // No temporary files are left behind.
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("cut")).allSatisfy { !$0.hasPrefix(".") })
 
         let resumed = try runFlexctl(["train", "cae", "--resume", dir.file("cut")])
         #expect(resumed.status == 0, "\(resumed.stderr)")
-        #expect(resumed.stdout.contains("resuming"))
+        #expect(resumed.stderr.contains("resuming"))
         #expect(try runFlexctl(["export", dir.file("full"), "-o", dir.file("full.h5")]).status == 0)
         #expect(try runFlexctl(["export", dir.file("cut"), "-o", dir.file("cut.h5")]).status == 0)
         #expect(try Self.fingerprint(dir.file("full.h5")) == Self.fingerprint(dir.file("cut.h5")))
@@ -156,7 +160,7 @@ struct TrainProcessTests {
 
         // A finished run has nothing left to do; --epochs extends it.
         let done = try runFlexctl(["train", "cae", "--resume", dir.file("cut")])
-        #expect(done.status == 0 && done.stdout.contains("already finished"))
+        #expect(done.status == 0 && done.stderr.contains("already finished") && done.stdout.isEmpty)
         let more = try runFlexctl(["train", "cae", "--resume", dir.file("cut"), "--epochs", "4"])
         #expect(more.status == 0 && more.stdout.contains("epoch 4/4"), "\(more.stdout)\(more.stderr)")
     }
@@ -172,7 +176,7 @@ struct TrainProcessTests {
         kill(p.process.processIdentifier, SIGTERM)
         let r = try p.wait()
         #expect(r.status == 143, "\(r.stdout)\(r.stderr)")
-        #expect(r.stdout.contains("terminated: state saved to"))
+        #expect(r.stderr.contains("terminated: state saved to"))
         let resumed = try runFlexctl(["train", "cae", "--resume", dir.file("run"), "--epochs", "3"])
         #expect(resumed.status == 0 && resumed.stdout.contains("epoch 3/3"), "\(resumed.stdout)\(resumed.stderr)")
     }
@@ -214,7 +218,8 @@ struct TrainProcessTests {
         #expect(s.transform == .returns && s.normalization.std.allSatisfy { $0 > 0 })
         // Several series without --target: a clear message listing the choices.
         let noTarget = try runFlexctl(["train", "forecast", "--series", dir.file("prices.csv"), "--out", dir.file("r2")])
-        #expect(noTarget.status == 1 && noTarget.stderr.contains("--target") && noTarget.stderr.contains("AAA"))
+        #expect(noTarget.status == 64 && noTarget.stderr.contains("--target") && noTarget.stderr.contains("AAA"), "\(noTarget.stderr)")
+        #expect(noTarget.stdout.isEmpty)
     }
 
     @Test("bad input: one clear message, exit code, no run folder")

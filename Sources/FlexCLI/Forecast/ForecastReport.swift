@@ -2,7 +2,6 @@ import FlexData
 import FlexForecast
 import FlexPlot
 import FlexRuntime
-import Foundation
 
 /// Renders `flexctl forecast` results as a table, CSV or JSON (see docs/forecasting.md, "Output").
 public enum ForecastReport {
@@ -55,12 +54,29 @@ public enum ForecastReport {
 
     // MARK: Forecast
 
-    public static func forecast(_ f: ForecastEngine.Forecast, context c: Context, format: String) -> String {
+    public static func forecast(_ f: ForecastEngine.Forecast, context c: Context, format: OutputFormat) -> String {
         switch format {
-        case "csv": forecastCSV(f)
-        case "json": forecastJSON(f, context: c)
-        default: forecastTable(f, context: c)
+        case .csv: forecastCSV(f)
+        case .json: forecastJSON(f, context: c)
+        case .table: forecastTable(f, context: c)
         }
+    }
+
+    /// What `change_percent` measures (CSV and JSON): the return, the log return, or (transform `none`) the
+    /// relative change of the value, in percent — the table's `return %` column.
+    static func changeName(_ transform: SeriesTransform) -> String {
+        switch transform {
+        case .logReturns: "log_return"
+        case .none: "change"
+        case .returns: "return"
+        }
+    }
+
+    /// Step `s`'s change of target `j` as a fraction (for transform `none`, relative to the previous value).
+    static func change(_ f: ForecastEngine.Forecast, step s: Int, target j: Int) -> Double {
+        guard f.transform == .none else { return f.values[s][j] }
+        let previous = s == 0 ? f.lastPrices[j] : f.values[s - 1][j]
+        return f.values[s][j] / previous - 1
     }
 
     static func valueLabel(_ transform: SeriesTransform) -> String {
@@ -101,14 +117,7 @@ public enum ForecastReport {
         for s in 0..<steps {
             rows.append([])
             for (j, name) in f.targets.enumerated() {
-                let change: Double
-                if f.transform == .none {
-                    let previous = s == 0 ? f.lastPrices[j] : f.values[s - 1][j]
-                    change = f.values[s][j] / previous - 1
-                } else {
-                    change = f.values[s][j]
-                }
-                rows.append([String(s + 1), dateText(f.dates[s], step: s + 1), name, percent(change),
+                rows.append([String(s + 1), dateText(f.dates[s], step: s + 1), name, percent(change(f, step: s, target: j)),
                              f.levels[s][j].map(price) ?? "—"])
             }
         }
@@ -117,49 +126,66 @@ public enum ForecastReport {
     }
 
     static func forecastCSV(_ f: ForecastEngine.Forecast) -> String {
-        let valueName = f.transform.valueName
-        var lines = ["step,date,series,\(valueName),price"]
+        var lines = ["step,date,series,change_percent,price"]
         for s in 0..<f.values.count {
             for (j, name) in f.targets.enumerated() {
                 lines.append("\(s + 1),\(dateText(f.dates[s], step: s + 1)),\(csvField(name)),"
-                    + "\(NumberText.exact(f.values[s][j])),\(f.levels[s][j].map(NumberText.exact) ?? "")")
+                    + "\(NumberText.exact(change(f, step: s, target: j) * 100)),\(f.levels[s][j].map(NumberText.exact) ?? "")")
             }
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// `forecast`'s JSON document (kind `forecast`).
+    struct ForecastJSON: Encodable {
+        var model: String
+        var fingerprint: String
+        var features: [String]
+        var targets: [String]
+        var files: [String]
+        var window: Int
+        var horizon: Int
+        var transform: String
+        /// What `change_percent` is: `return`, `log_return` or `change`.
+        var change: String
+        var commonRows: Int
+        var lastDate: Nullable<String>
+        var steps: Int
+        var fedBack: Bool
+        var dateRule: String
+        var last: [Value]
+        var forecasts: [Value]
+
+        struct Value: Encodable {
+            var step: Int?
+            var date: Nullable<String>
+            var series: String
+            var changePercent: JSONNumber
+            /// The price level (the value itself for transform `none`); null when the horizon skips days.
+            var price: Nullable<JSONNumber>
+        }
+    }
+
     static func forecastJSON(_ f: ForecastEngine.Forecast, context c: Context) -> String {
         let s = c.spec
-        var o: [String] = []
-        o.append("  \"model\": \(jsonString(c.model.path))")
-        o.append("  \"fingerprint\": \(jsonString(c.model.session.fingerprint))")
-        o.append("  \"features\": [\(s.features.map(jsonString).joined(separator: ", "))]")
-        o.append("  \"targets\": [\(s.targets.map(jsonString).joined(separator: ", "))]")
-        o.append("  \"files\": [\(c.files.map(jsonString).joined(separator: ", "))]")
-        o.append("  \"window\": \(s.window)")
-        o.append("  \"horizon\": \(s.horizon)")
-        o.append("  \"transform\": \(jsonString(s.transform.rawValue))")
-        o.append("  \"common_rows\": \(c.input.aligned.count)")
-        o.append("  \"last_date\": \(f.lastDate.map { jsonString($0.description) } ?? "null")")
-        o.append("  \"steps\": \(f.values.count)")
-        o.append("  \"fed_back\": \(f.fedBack)")
-        o.append("  \"date_rule\": \"weekdays after the last common date; no holiday calendar\"")
-        let value = f.transform.valueName
         let last = f.targets.indices.map { j in
-            "    {\"series\": \(jsonString(f.targets[j])), \"\(value)\": \(NumberText.json(f.lastValues[j])), "
-                + "\"price\": \(NumberText.json(f.lastPrices[j]))}"
+            ForecastJSON.Value(step: nil, date: Nullable(f.lastDate?.description), series: f.targets[j],
+                               changePercent: JSONNumber(f.lastValues[j] * 100), price: Nullable(JSONNumber(f.lastPrices[j])))
         }
-        o.append("  \"last\": [\n\(last.joined(separator: ",\n"))\n  ]")
-        var rows: [String] = []
+        var rows: [ForecastJSON.Value] = []
         for st in 0..<f.values.count {
             for (j, name) in f.targets.enumerated() {
-                rows.append("    {\"step\": \(st + 1), \"date\": \(f.dates[st].map { jsonString($0.description) } ?? "null"), "
-                    + "\"series\": \(jsonString(name)), \"\(value)\": \(NumberText.json(f.values[st][j])), "
-                    + "\"price\": \(f.levels[st][j].map(NumberText.json) ?? "null")}")
+                rows.append(.init(step: st + 1, date: Nullable(f.dates[st]?.description), series: name,
+                                  changePercent: JSONNumber(change(f, step: st, target: j) * 100),
+                                  price: Nullable(f.levels[st][j].json)))
             }
         }
-        o.append("  \"forecasts\": [\n\(rows.joined(separator: ",\n"))\n  ]")
-        return "{\n" + o.joined(separator: ",\n") + "\n}\n"
+        return JSONOutput.document(kind: "forecast", ForecastJSON(
+            model: c.model.path, fingerprint: c.model.session.fingerprint, features: s.features, targets: s.targets,
+            files: c.files, window: s.window, horizon: s.horizon, transform: s.transform.rawValue, change: changeName(s.transform),
+            commonRows: c.input.aligned.count, lastDate: Nullable(f.lastDate?.description), steps: f.values.count,
+            fedBack: f.fedBack, dateRule: "weekdays after the last common date; no holiday calendar", last: last,
+            forecasts: rows))
     }
 
     // MARK: Backtest
@@ -167,12 +193,17 @@ public enum ForecastReport {
     /// Significance level of the verdict.
     public static let significance = 0.05
 
-    public static func evaluation(_ e: ForecastEngine.Evaluation, context c: Context, format: String) -> String {
+    public static func evaluation(_ e: ForecastEngine.Evaluation, context c: Context, format: OutputFormat) -> String {
         switch format {
-        case "csv": evaluationCSV(e)
-        case "json": evaluationJSON(e, context: c)
-        default: evaluationTable(e, context: c)
+        case .csv: evaluationCSV(e)
+        case .json: evaluationJSON(e, context: c)
+        case .table: evaluationTable(e, context: c)
         }
+    }
+
+    /// A forecaster's name in CSV and JSON: `model`, `zero_return`, `last_return`, `training_mean`.
+    static func machineName(_ f: Backtest.Forecaster) -> String {
+        String(f.rawValue.map { $0 == " " ? "_" : $0 })
     }
 
     /// The verdict in plain words: does the model beat the zero forecast (pooled MSE, DM test at 5%)?
@@ -312,17 +343,16 @@ public enum ForecastReport {
 
     static func evaluationCSV(_ e: ForecastEngine.Evaluation) -> String {
         let b = e.backtest
-        var lines = ["series,forecaster,count,mse,mae,direction_hits,direction_days,directional_accuracy,mse_vs_zero,dm,dm_p_value"]
+        var lines = ["series,forecaster,count,mse_percent_squared,mae_percent,direction_hits,direction_days,"
+            + "directional_accuracy_percent,mse_vs_zero_percent,dm_statistic,dm_p_value"]
         func add(_ series: String, _ errors: [ForecastErrors], _ dm: DieboldMarianoTest?) {
-            let zero = errors[Backtest.Forecaster.allCases.firstIndex(of: .zero)!].mse
-            for (k, f) in Backtest.Forecaster.allCases.enumerated() {
-                let er = errors[k]
-                let dmFields = f == .model
+            for e in errorsJSON(errors) {
+                let dmFields = e.forecaster == "model"
                     ? "\(dm.map { NumberText.exact($0.correctedStatistic) } ?? ""),\(dm.map { NumberText.exact($0.pValue) } ?? "")"
                     : ","
-                lines.append("\(csvField(series)),\(f.rawValue),\(er.count),\(NumberText.exact(er.mse)),"
-                    + "\(NumberText.exact(er.mae)),\(er.directionHits),\(er.directionDays),"
-                    + "\(er.directionalAccuracy.map(NumberText.exact) ?? ""),\(NumberText.exact(er.mse / zero)),\(dmFields)")
+                func n(_ v: JSONNumber?) -> String { v.map { NumberText.exact($0.value) } ?? "" }
+                lines.append("\(csvField(series)),\(e.forecaster),\(e.count),\(n(e.msePercentSquared)),\(n(e.maePercent)),"
+                    + "\(e.directionHits),\(e.directionDays),\(n(e.directionalAccuracyPercent.value)),\(n(e.mseVsZeroPercent.value)),\(dmFields)")
             }
         }
         for (j, name) in b.targets.enumerated() { add(name, b.errors[j], b.dieboldMariano[j]) }
@@ -330,46 +360,93 @@ public enum ForecastReport {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// `forecast --evaluate`'s JSON document (kind `backtest`). Errors are in the table's units: MSE in %²,
+    /// MAE in %, directional accuracy in %.
+    struct EvaluationJSON: Encodable {
+        var model: String
+        var fingerprint: String
+        var files: [String]
+        var transform: String
+        var window: Int
+        var horizon: Int
+        var count: Int
+        var firstDate: Nullable<String>
+        var lastDate: Nullable<String>
+        var targets: [Target]
+        var pooled: Pooled
+        var verdict: String
+        var inSampleDays: Nullable<Int>
+        var note: Nullable<String>
+
+        struct Target: Encodable {
+            var series: String
+            var errors: [Errors]
+            var dieboldMariano: Nullable<DM>
+        }
+
+        struct Pooled: Encodable {
+            var errors: [Errors]
+            var dieboldMariano: Nullable<DM>
+        }
+    }
+
+    /// One forecaster's errors.
+    struct Errors: Encodable {
+        var forecaster: String
+        var count: Int
+        var msePercentSquared: JSONNumber
+        var maePercent: JSONNumber
+        var directionHits: Int
+        var directionDays: Int
+        var directionalAccuracyPercent: Nullable<JSONNumber>
+        /// The MSE relative to the zero-return forecast's, in percent (−3.1: 3.1% lower); null for zero return.
+        var mseVsZeroPercent: Nullable<JSONNumber>
+    }
+
+    /// The Diebold–Mariano test of the model against the zero-return forecast (squared errors).
+    struct DM: Encodable {
+        /// The HLN-corrected statistic (DM*), compared with a t distribution.
+        var statistic: JSONNumber
+        var uncorrectedStatistic: JSONNumber
+        var pValue: JSONNumber
+        var degreesOfFreedom: Int
+        /// Mean of the model's squared error minus the zero forecast's, in %² (negative: the model's are smaller).
+        var meanLossDifferentialPercentSquared: JSONNumber
+        var horizon: Int
+
+        init(_ dm: DieboldMarianoTest) {
+            statistic = JSONNumber(dm.correctedStatistic)
+            uncorrectedStatistic = JSONNumber(dm.statistic)
+            pValue = JSONNumber(dm.pValue)
+            degreesOfFreedom = dm.degreesOfFreedom
+            meanLossDifferentialPercentSquared = JSONNumber(dm.meanDifferential * 1e4)
+            horizon = dm.horizon
+        }
+    }
+
+    static func errorsJSON(_ errors: [ForecastErrors]) -> [Errors] {
+        let zero = errors[Backtest.Forecaster.allCases.firstIndex(of: .zero)!].mse
+        return Backtest.Forecaster.allCases.enumerated().map { k, f in
+            let er = errors[k]
+            return Errors(forecaster: machineName(f), count: er.count, msePercentSquared: JSONNumber(er.mse * 1e4),
+                          maePercent: JSONNumber(er.mae * 100), directionHits: er.directionHits,
+                          directionDays: er.directionDays,
+                          directionalAccuracyPercent: Nullable(er.directionalAccuracy.map { JSONNumber($0 * 100) }),
+                          mseVsZeroPercent: Nullable(f == .zero || zero == 0 ? nil : JSONNumber((er.mse / zero - 1) * 100)))
+        }
+    }
+
     static func evaluationJSON(_ e: ForecastEngine.Evaluation, context c: Context) -> String {
         let b = e.backtest
-        func errorsJSON(_ errors: [ForecastErrors], indent: String) -> String {
-            let items = Backtest.Forecaster.allCases.enumerated().map { k, f in
-                let er = errors[k]
-                return "\(indent)\(jsonString(f.rawValue)): {\"count\": \(er.count), \"mse\": \(NumberText.json(er.mse)), "
-                    + "\"mae\": \(NumberText.json(er.mae)), \"direction_hits\": \(er.directionHits), "
-                    + "\"direction_days\": \(er.directionDays), \"directional_accuracy\": "
-                    + "\(er.directionalAccuracy.map(NumberText.json) ?? "null")}"
-            }
-            return "{\n" + items.joined(separator: ",\n") + "\n" + indent.dropLast(2) + "}"
-        }
-        func dmJSON(_ dm: DieboldMarianoTest?) -> String {
-            guard let dm else { return "null" }
-            return "{\"statistic\": \(NumberText.json(dm.correctedStatistic)), \"uncorrected\": \(NumberText.json(dm.statistic)), "
-                + "\"p_value\": \(NumberText.json(dm.pValue)), \"degrees_of_freedom\": \(dm.degreesOfFreedom), "
-                + "\"mean_loss_differential\": \(NumberText.json(dm.meanDifferential)), \"horizon\": \(dm.horizon)}"
-        }
-        var o: [String] = []
-        o.append("  \"model\": \(jsonString(c.model.path))")
-        o.append("  \"fingerprint\": \(jsonString(c.model.session.fingerprint))")
-        o.append("  \"files\": [\(c.files.map(jsonString).joined(separator: ", "))]")
-        o.append("  \"transform\": \(jsonString(c.spec.transform.rawValue))")
-        o.append("  \"window\": \(c.spec.window)")
-        o.append("  \"horizon\": \(c.spec.horizon)")
-        o.append("  \"count\": \(b.count)")
-        o.append("  \"first_date\": \(e.dates?.first.map { jsonString($0.description) } ?? "null")")
-        o.append("  \"last_date\": \(e.dates?.last.map { jsonString($0.description) } ?? "null")")
-        o.append("  \"units\": \"errors in the transform's units (returns as fractions, not percent)\"")
-        var targets: [String] = []
-        for (j, name) in b.targets.enumerated() {
-            targets.append("    {\"series\": \(jsonString(name)), \"errors\": \(errorsJSON(b.errors[j], indent: "      ")), "
-                + "\"diebold_mariano\": \(dmJSON(b.dieboldMariano[j]))}")
-        }
-        o.append("  \"targets\": [\n\(targets.joined(separator: ",\n"))\n  ]")
-        o.append("  \"pooled\": {\"errors\": \(errorsJSON(b.pooled, indent: "    ")), \"diebold_mariano\": \(dmJSON(b.pooledDieboldMariano))}")
-        o.append("  \"verdict\": \(jsonString(verdict(b)))")
-        o.append("  \"in_sample_days\": \(inSampleDays(e, context: c).map(String.init) ?? "null")")
-        if let note = overlapNote(e, context: c) { o.append("  \"note\": \(jsonString(note))") }
-        return "{\n" + o.joined(separator: ",\n") + "\n}\n"
+        return JSONOutput.document(kind: "backtest", EvaluationJSON(
+            model: c.model.path, fingerprint: c.model.session.fingerprint, files: c.files, transform: c.spec.transform.rawValue,
+            window: c.spec.window, horizon: c.spec.horizon, count: b.count,
+            firstDate: Nullable(e.dates?.first?.description), lastDate: Nullable(e.dates?.last?.description),
+            targets: b.targets.enumerated().map { j, name in
+                .init(series: name, errors: errorsJSON(b.errors[j]), dieboldMariano: Nullable(b.dieboldMariano[j].map(DM.init)))
+            },
+            pooled: .init(errors: errorsJSON(b.pooled), dieboldMariano: Nullable(b.pooledDieboldMariano.map(DM.init))),
+            verdict: verdict(b), inSampleDays: Nullable(inSampleDays(e, context: c)), note: Nullable(overlapNote(e, context: c))))
     }
 
     // MARK: Plot
@@ -413,24 +490,20 @@ public enum ForecastReport {
 
     // MARK: Numbers
 
-    static func fixed(_ v: Double, _ digits: Int) -> String {
-        guard v.isFinite else { return NumberText.exact(v) }
-        let s = String(format: "%.\(digits)f", v)
-        return s.hasPrefix("-") && s.dropFirst().allSatisfy({ $0 == "0" || $0 == "." }) ? String(s.dropFirst()) : s
-    }
+    static func fixed(_ v: Double, _ digits: Int) -> String { NumberText.fixed(v, digits) }
 
     /// A fraction as a signed percentage with four decimals: 0.001234 → `+0.1234`.
     static func percent(_ v: Double) -> String {
         guard v.isFinite else { return NumberText.exact(v) }
-        let s = String(format: "%+.4f", v * 100)
+        let s = cFormat("%+.4f", v * 100)
         return s == "-0.0000" ? "+0.0000" : s
     }
 
     /// A price with two decimals and thousands separators (`7,542.44`); six significant digits below 1.
     static func price(_ v: Double) -> String {
         guard v.isFinite else { return NumberText.exact(v) }
-        if abs(v) < 1 { return String(format: "%.6g", v) }
-        let s = String(format: "%.2f", abs(v))
+        if abs(v) < 1 { return cFormat("%.6g", v) }
+        let s = cFormat("%.2f", abs(v))
         let dot = s.firstIndex(of: ".")!
         let digits = Array(s[..<dot])
         var grouped = ""
@@ -445,37 +518,11 @@ public enum ForecastReport {
     static func percentChange(_ a: Double, _ b: Double, signed: Bool = false) -> String {
         guard b != 0 else { return "—" }
         let r = (a / b - 1) * 100
-        return signed ? String(format: "%+.2f%%", r) : String(format: "%.2f%%", abs(r))
+        return signed ? cFormat("%+.2f%%", r) : cFormat("%.2f%%", abs(r))
     }
 
     static func pText(_ p: Double) -> String {
         guard p.isFinite else { return NumberText.exact(p) }
-        return p < 0.0001 ? String(format: "%.1e", p) : String(format: "%.4f", p)
-    }
-}
-
-/// Plain aligned text tables: two spaces between columns, a dashed rule under the header, chosen columns
-/// right-aligned; an empty row prints as an empty line.
-enum TextTable {
-    static func render(_ rows: [[String]], right: Set<Int>) -> [String] {
-        guard let header = rows.first else { return [] }
-        var widths = header.map { $0.count }
-        for r in rows where !r.isEmpty {
-            for (i, cell) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
-        }
-        func line(_ r: [String]) -> String {
-            var cells: [String] = []
-            for (i, w) in widths.enumerated() {
-                let cell = i < r.count ? r[i] : ""
-                let pad = String(repeating: " ", count: w - cell.count)
-                cells.append(right.contains(i) ? pad + cell : cell + pad)
-            }
-            var s = cells.joined(separator: "  ")
-            while s.last == " " { s.removeLast() }
-            return s
-        }
-        var out = [line(header), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")]
-        for r in rows.dropFirst() { out.append(r.isEmpty ? "" : line(r)) }
-        return out
+        return p < 0.0001 ? cFormat("%.1e", p) : cFormat("%.4f", p)
     }
 }

@@ -2,12 +2,27 @@ import FlexIO
 import FlexPlot
 import FlexRuntime
 import FlexTraining
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// What a run was asked to do, saved as `run.json` in the run folder when the run starts and never changed
 /// (docs/training.md). `flexctl train --resume` rebuilds the data and the model from it; `flexctl export`
 /// takes the task, architecture, input specification and provenance from it.
-struct RunConfig: Codable, Equatable {
+///
+/// Keys are snake_case (`learning_rate`, `training.batch_size`) from format version 2; version 1 run folders
+/// (camelCase keys, `learningRate`) are still read, so older runs resume and export (`RunConfig.Key`).
+struct RunConfig: Equatable {
     var format = RunConfig.formatName
     var formatVersion = RunConfig.formatVersion
     var flexctlVersion = Checkpoint.currentFlexctlVersion
@@ -40,13 +55,122 @@ struct RunConfig: Codable, Equatable {
     var testSize: Int
 
     static let formatName = "flexctl-run"
-    static let formatVersion = 1
+    /// 2: snake_case keys; 1: camelCase keys (read, never written).
+    static let formatVersion = 2
     static let fileName = "run.json"
     static let stateFileName = "state.h5"
     /// Largest run.json read: 16 MiB (a run description is a few KB).
     static let maximumFileBytes = 16 << 20
     /// Largest sample count a run.json may record (far above any data set flexctl loads).
     static let maximumSamples = 1 << 40
+}
+
+/// run.json's keys, written in snake_case; `legacy` (format version 1) spells them in camelCase instead.
+struct RunKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ snake: String, legacy: Bool) { stringValue = legacy ? camelCase(snake) : snake }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+
+    /// The decoder's userInfo entry saying the file uses version 1's camelCase keys.
+    static let legacyInfo = CodingUserInfoKey(rawValue: "flexctl.run-json-camel-case")!
+
+    static func isLegacy(_ decoder: any Decoder) -> Bool { decoder.userInfo[legacyInfo] as? Bool ?? false }
+}
+
+/// `learning_rate` → `learningRate`.
+func camelCase(_ snake: String) -> String {
+    var out = ""
+    var upper = false
+    for c in snake {
+        if c == "_" { upper = true; continue }
+        out += upper ? c.uppercased() : String(c)
+        upper = false
+    }
+    return out
+}
+
+extension RunConfig: Codable {
+    init(from decoder: any Decoder) throws {
+        let legacy = RunKey.isLegacy(decoder)
+        let c = try decoder.container(keyedBy: RunKey.self)
+        func k(_ name: String) -> RunKey { RunKey(name, legacy: legacy) }
+        format = try c.decode(String.self, forKey: k("format"))
+        formatVersion = try c.decode(Int.self, forKey: k("format_version"))
+        flexctlVersion = try c.decode(String.self, forKey: k("flexctl_version"))
+        created = try c.decode(String.self, forKey: k("created"))
+        command = try c.decode(String.self, forKey: k("command"))
+        task = try c.decode(CheckpointTask.self, forKey: k("task"))
+        architecture = try c.decode(String.self, forKey: k("architecture"))
+        activation = try c.decode(String.self, forKey: k("activation"))
+        cell = try c.decodeIfPresent(String.self, forKey: k("cell"))
+        hidden = try c.decodeIfPresent(Int.self, forKey: k("hidden"))
+        lstmLayers = try c.decodeIfPresent(Int.self, forKey: k("lstm_layers"))
+        data = try c.decode(DataConfig.self, forKey: k("data"))
+        training = try c.decode(TrainingOptionsJSON.self, forKey: k("training")).options
+        learningRate = try c.decode(Double.self, forKey: k("learning_rate"))
+        regularizer = try c.decode(RegularizerSettings.self, forKey: k("regularizer"))
+        layers = try c.decode([LayerSpec].self, forKey: k("layers"))
+        input = try c.decode(InputSpec.self, forKey: k("input"))
+        dataFingerprint = try c.decode(String.self, forKey: k("data_fingerprint"))
+        datasetDescription = try c.decode(String.self, forKey: k("dataset_description"))
+        trainSize = try c.decode(Int.self, forKey: k("train_size"))
+        validationSize = try c.decode(Int.self, forKey: k("validation_size"))
+        testSize = try c.decode(Int.self, forKey: k("test_size"))
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: RunKey.self)
+        func k(_ name: String) -> RunKey { RunKey(name, legacy: false) }
+        try c.encode(format, forKey: k("format"))
+        try c.encode(formatVersion, forKey: k("format_version"))
+        try c.encode(flexctlVersion, forKey: k("flexctl_version"))
+        try c.encode(created, forKey: k("created"))
+        try c.encode(command, forKey: k("command"))
+        try c.encode(task, forKey: k("task"))
+        try c.encode(architecture, forKey: k("architecture"))
+        try c.encode(activation, forKey: k("activation"))
+        try c.encodeIfPresent(cell, forKey: k("cell"))
+        try c.encodeIfPresent(hidden, forKey: k("hidden"))
+        try c.encodeIfPresent(lstmLayers, forKey: k("lstm_layers"))
+        try c.encode(data, forKey: k("data"))
+        try c.encode(TrainingOptionsJSON(training), forKey: k("training"))
+        try c.encode(learningRate, forKey: k("learning_rate"))
+        try c.encode(regularizer, forKey: k("regularizer"))
+        try c.encode(layers, forKey: k("layers"))
+        try c.encode(input, forKey: k("input"))
+        try c.encode(dataFingerprint, forKey: k("data_fingerprint"))
+        try c.encode(datasetDescription, forKey: k("dataset_description"))
+        try c.encode(trainSize, forKey: k("train_size"))
+        try c.encode(validationSize, forKey: k("validation_size"))
+        try c.encode(testSize, forKey: k("test_size"))
+    }
+}
+
+/// `TrainingOptions` (FlexTraining's, camelCase when synthesized) as run.json spells it.
+struct TrainingOptionsJSON: Codable {
+    var options: TrainingOptions
+    init(_ options: TrainingOptions) { self.options = options }
+
+    init(from decoder: any Decoder) throws {
+        let legacy = RunKey.isLegacy(decoder)
+        let c = try decoder.container(keyedBy: RunKey.self)
+        func k(_ name: String) -> RunKey { RunKey(name, legacy: legacy) }
+        options = TrainingOptions(
+            epochs: try c.decode(Int.self, forKey: k("epochs")), batchSize: try c.decode(Int.self, forKey: k("batch_size")),
+            seed: try c.decode(UInt64.self, forKey: k("seed")), patience: try c.decodeIfPresent(Int.self, forKey: k("patience")),
+            threads: try c.decode(Int.self, forKey: k("threads")))
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: RunKey.self)
+        try c.encode(options.epochs, forKey: RunKey("epochs", legacy: false))
+        try c.encode(options.batchSize, forKey: RunKey("batch_size", legacy: false))
+        try c.encode(options.seed, forKey: RunKey("seed", legacy: false))
+        try c.encodeIfPresent(options.patience, forKey: RunKey("patience", legacy: false))
+        try c.encode(options.threads, forKey: RunKey("threads", legacy: false))
+    }
 }
 
 extension RunConfig {
@@ -63,27 +187,27 @@ extension RunConfig {
         }
         let checks: [String?] = [
             int("training.epochs", training.epochs, OptionBounds.epochs),
-            int("training.batchSize", training.batchSize, OptionBounds.batchSize),
+            int("training.batch_size", training.batchSize, OptionBounds.batchSize),
             int("training.patience", training.patience, OptionBounds.patience),
             int("training.threads", training.threads, OptionBounds.threads),
-            real("learningRate", learningRate, OptionBounds.learningRate),
+            real("learning_rate", learningRate, OptionBounds.learningRate),
             real("regularizer.delta1", regularizer.delta1, OptionBounds.regularizerWeight),
             real("regularizer.delta2", regularizer.delta2, OptionBounds.regularizerWeight),
             real("regularizer.delta3", regularizer.delta3, OptionBounds.regularizerWeight),
             real("regularizer.margin", regularizer.margin, OptionBounds.margin),
-            real("data.validationFraction", data.validationFraction, OptionBounds.split),
-            real("data.testFraction", data.testFraction, OptionBounds.split),
+            real("data.validation_fraction", data.validationFraction, OptionBounds.split),
+            real("data.test_fraction", data.testFraction, OptionBounds.split),
             int("data.patches", data.patches, OptionBounds.patches),
             int("data.window", data.window, OptionBounds.window),
             int("data.horizon", data.horizon, OptionBounds.targetHorizon),
             int("hidden", hidden, OptionBounds.hidden),
-            int("lstmLayers", lstmLayers, OptionBounds.lstmLayers),
+            int("lstm_layers", lstmLayers, OptionBounds.lstmLayers),
         ]
         if let first = checks.compactMap({ $0 }).first { return first }
         // Sizes the state is checked against (batches per epoch); a run always has training samples.
-        for (field, v, range) in [("trainSize", trainSize, 1...RunConfig.maximumSamples),
-                                  ("validationSize", validationSize, 0...RunConfig.maximumSamples),
-                                  ("testSize", testSize, 0...RunConfig.maximumSamples)] where !range.contains(v) {
+        for (field, v, range) in [("train_size", trainSize, 1...RunConfig.maximumSamples),
+                                  ("validation_size", validationSize, 0...RunConfig.maximumSamples),
+                                  ("test_size", testSize, 0...RunConfig.maximumSamples)] where !range.contains(v) {
             return "field '\(field)' is \(v); expected \(range.lowerBound)...\(range.upperBound)"
         }
         // A run records its data by absolute path (`absolutePath`); anything else was not written by flexctl.
@@ -110,7 +234,7 @@ extension RunConfig {
         case let ("forecast", .series(spec)):
             guard let hidden, let lstmLayers, let cell, let gate = try? ActivationFunction.member(activation),
                   let cellMember = try? ActivationFunction.member(cell) else {
-                return "the forecaster's hidden, lstmLayers, activation or cell is missing or unknown"
+                return "the forecaster's hidden, lstm_layers, activation or cell is missing or unknown"
             }
             guard spec.window == data.window else {
                 return "field 'input.window' is \(spec.window) but 'data.window' is \(data.window.map(String.init) ?? "missing")"
@@ -128,7 +252,7 @@ extension RunConfig {
 }
 
 /// Where the data came from and how it was split.
-struct DataConfig: Codable, Equatable {
+struct DataConfig: Equatable {
     /// CAE: the `--data` path (absolute).
     var path: String?
     /// CAE on a photo folder: patches sampled for training (test: a fifth as many) and their size.
@@ -143,6 +267,41 @@ struct DataConfig: Codable, Equatable {
     var validationFraction: Double
     /// Forecast: the latest fraction of the samples held out for testing.
     var testFraction: Double?
+    /// Forecast: the column read from every series file (`--column`), or nil for the files' defaults.
+    var column: String?
+}
+
+extension DataConfig: Codable {
+    init(from decoder: any Decoder) throws {
+        let legacy = RunKey.isLegacy(decoder)
+        let c = try decoder.container(keyedBy: RunKey.self)
+        func k(_ name: String) -> RunKey { RunKey(name, legacy: legacy) }
+        path = try c.decodeIfPresent(String.self, forKey: k("path"))
+        patches = try c.decodeIfPresent(Int.self, forKey: k("patches"))
+        series = try c.decodeIfPresent([String].self, forKey: k("series"))
+        targets = try c.decodeIfPresent([String].self, forKey: k("targets"))
+        window = try c.decodeIfPresent(Int.self, forKey: k("window"))
+        horizon = try c.decodeIfPresent(Int.self, forKey: k("horizon"))
+        transform = try c.decodeIfPresent(SeriesTransform.self, forKey: k("transform"))
+        validationFraction = try c.decode(Double.self, forKey: k("validation_fraction"))
+        testFraction = try c.decodeIfPresent(Double.self, forKey: k("test_fraction"))
+        column = try c.decodeIfPresent(String.self, forKey: k("column"))
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: RunKey.self)
+        func k(_ name: String) -> RunKey { RunKey(name, legacy: false) }
+        try c.encodeIfPresent(path, forKey: k("path"))
+        try c.encodeIfPresent(patches, forKey: k("patches"))
+        try c.encodeIfPresent(series, forKey: k("series"))
+        try c.encodeIfPresent(targets, forKey: k("targets"))
+        try c.encodeIfPresent(window, forKey: k("window"))
+        try c.encodeIfPresent(horizon, forKey: k("horizon"))
+        try c.encodeIfPresent(transform, forKey: k("transform"))
+        try c.encode(validationFraction, forKey: k("validation_fraction"))
+        try c.encodeIfPresent(testFraction, forKey: k("test_fraction"))
+        try c.encodeIfPresent(column, forKey: k("column"))
+    }
 }
 
 /// A run folder: `run.json`, `state.h5`, `log.csv`, `loss.svg`, `loss.png`.
@@ -158,33 +317,17 @@ struct RunFolder {
 
     /// A new run folder: refuses one that already holds a run.
     static func create(_ path: String) throws -> RunFolder {
-        let fm = FileManager.default
-        var isDir: ObjCBool = false
-        if fm.fileExists(atPath: path, isDirectory: &isDir) {
-            guard isDir.boolValue else { throw CLIError("--out \(path): exists and is not a folder") }
-            if fm.fileExists(atPath: path + "/" + RunConfig.fileName) {
+        if let kind = FileKind(path: path) {
+            guard kind == .directory else { throw CLIError("--out \(path): exists and is not a folder") }
+            if pathExists(path + "/" + RunConfig.fileName) {
                 throw CLIError("--out \(path): already holds a run; continue it with `flexctl train <cae|forecast> --resume \(path)` or choose another --out")
             }
         }
-        var created: [String] = []
-        if !fm.fileExists(atPath: path, isDirectory: &isDir) {
-            // Each missing folder from the outermost down, remembered so that a failed start removes exactly
-            // these (and nothing that existed before).
-            var missing: [String] = []
-            var p = path
-            while !p.isEmpty, p != "/", !fm.fileExists(atPath: p) {
-                missing.insert(p, at: 0)
-                p = (p as NSString).deletingLastPathComponent
-            }
-            for folder in missing {
-                if mkdir(folder, 0o777) == 0 {
-                    created.append(folder)
-                } else if errno != EEXIST {
-                    let reason = String(cString: strerror(errno))
-                    for made in created.reversed() { rmdir(made) }
-                    throw CLIError("--out \(path): cannot create the run folder: \(folder): \(reason)")
-                }
-            }
+        // Each missing folder from the outermost down, remembered so that a failed start removes exactly these
+        // (and nothing that existed before).
+        let created: [String]
+        do { created = try makeDirectories(path) } catch {
+            throw CLIError("--out \(path): cannot create the run folder: \(error.message)")
         }
         var folder = RunFolder(path: path)
         folder.createdFolders = created
@@ -205,12 +348,11 @@ struct RunFolder {
 
     /// An existing run folder (for resume and export).
     static func open(_ path: String) throws -> RunFolder {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
+        guard isDirectory(path) else {
             throw CLIError("\(path): no such run folder (a folder made by `flexctl train --out`)")
         }
         let f = RunFolder(path: path)
-        guard FileManager.default.fileExists(atPath: f.configPath) else {
+        guard pathExists(f.configPath) else {
             throw CLIError("\(path): not a run folder: \(RunConfig.fileName) is missing")
         }
         return f
@@ -218,6 +360,8 @@ struct RunFolder {
 
     func writeConfig(_ c: RunConfig) throws {
         let e = JSONEncoder()
+        // Keys as `RunConfig.encode` spells them (snake_case); no key strategy, which would also rewrite the
+        // runtime types' keys.
         e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = try e.encode(c)
         try writeFileAtomically(path: configPath, bytes: Array(data) + [10])
@@ -229,7 +373,13 @@ struct RunFolder {
             throw CLIError("\(configPath): \(error.reason)")
         }
         let c: RunConfig
-        do { c = try JSONDecoder().decode(RunConfig.self, from: data) } catch {
+        do {
+            // Version 1 files spell the keys in camelCase: known from which spelling of the version key they have.
+            let probe = try JSONDecoder().decode(RunFormatProbe.self, from: data)
+            let decoder = JSONDecoder()
+            decoder.userInfo[RunKey.legacyInfo] = probe.format_version == nil && probe.formatVersion != nil
+            c = try decoder.decode(RunConfig.self, from: data)
+        } catch {
             throw CLIError("\(configPath): not a valid run description: \(decodingMessage(error))")
         }
         guard c.format == RunConfig.formatName else {
@@ -252,7 +402,7 @@ struct RunFolder {
         }
         // The trainer adopts the state's optimiser, which a run makes with run.json's learning rate.
         guard state.optimizer.learningRate == config.learningRate else {
-            throw TrainingStateError(file: statePath, message: "field 'optimizer.learningRate' is \(state.optimizer.learningRate); expected the run's \(config.learningRate) (run.json 'learningRate')")
+            throw TrainingStateError(file: statePath, message: "field 'optimizer.learningRate' is \(state.optimizer.learningRate); expected the run's \(config.learningRate) (run.json 'learning_rate')")
         }
         return state
     }
@@ -279,6 +429,12 @@ struct RunFolder {
     }
 }
 
+/// The version key of a run.json, in either spelling.
+private struct RunFormatProbe: Decodable {
+    var format_version: Int?
+    var formatVersion: Int?
+}
+
 /// A short description of a decoding error (the field path and what is wrong).
 func decodingMessage(_ error: any Error) -> String {
     guard let e = error as? DecodingError else { return "\(error)" }
@@ -291,11 +447,4 @@ func decodingMessage(_ error: any Error) -> String {
     case let .typeMismatch(_, c), let .valueNotFound(_, c), let .dataCorrupted(c): return "\(path(c))\(c.debugDescription)"
     @unknown default: return "\(error)"
     }
-}
-
-/// An error a command reports as one line (ArgumentParser prints `Error: <message>` and exits 1).
-struct CLIError: Error, CustomStringConvertible {
-    var message: String
-    init(_ message: String) { self.message = message }
-    var description: String { message }
 }

@@ -1,7 +1,14 @@
 import ArgumentParser
 import FlexRuntime
 import FlexTraining
-import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// `flexctl train`: `train cae` and `train forecast` (each with `--resume RUN_DIR`).
 public struct TrainCommand: ParsableCommand {
@@ -229,6 +236,9 @@ struct TrainForecastCommand: ParsableCommand {
     @Option(help: "Cell activation member (candidate and cell output), e.g. tanh or p-tanh-ramp.")
     var cell: String = "tanh"
 
+    @Option(help: ArgumentHelp("The column to read from every series file, by name (exact, then ignoring case), e.g. Close for a CSV with Open, High, Low, Close, Adj Close, Volume (default: investing.com exports their Price column, other CSVs every column).", valueName: "name"))
+    var column: String?
+
     @Option(help: "Transform of prices: returns, log_returns or none.")
     var transform: String = "returns"
 
@@ -254,6 +264,9 @@ struct TrainForecastCommand: ParsableCommand {
         if common.resume == nil, series.isEmpty {
             throw ValidationError("--series is required (or --resume RUN_DIR to continue a run)")
         }
+        if common.resume != nil, column != nil {
+            throw ValidationError("--resume continues a run with the options it started with; remove --column")
+        }
     }
 
     func run() throws {
@@ -264,7 +277,7 @@ struct TrainForecastCommand: ParsableCommand {
         let options = common.options(defaultEpochs: 100, defaultBatch: 32, defaultPatience: 10)
         let dataConfig = DataConfig(series: series.map(absolutePath), targets: target, window: window, horizon: horizon,
                                     transform: SeriesTransform(rawValue: transform), validationFraction: common.valSplit ?? 0.2,
-                                    testFraction: testSplit)
+                                    testFraction: testSplit, column: column)
         let prepared = try TrainingData.series(dataConfig)
         guard case let .series(spec) = prepared.input else { fatalError("series data without a series input") }
         var resolved = dataConfig
@@ -330,10 +343,9 @@ enum TrainingSession {
             resumed.testLoss = nil
         }
         if let reason = resumed.finished {
-            writeOutput("\(path): the run has already finished (\(reason == .completed ? "all \(state.epochsCompleted) epochs" : "early stopping after epoch \(state.epochsCompleted)")); nothing to do. Extend it with --epochs N, or export it with `flexctl export \(path) --output MODEL.h5`.\n")
+            writeError("\(path): the run has already finished (\(reason == .completed ? "all \(state.epochsCompleted) epochs" : "early stopping after epoch \(state.epochsCompleted)")); nothing to do. Extend it with --epochs N, or export it with `flexctl export \(path) --output MODEL.h5`.\n")
             return
         }
-        writeOutput("resuming \(path) at epoch \(state.epochsCompleted + 1), batch \(state.batchesCompleted + 1)\n")
         let prepared = try recordedData(config, folder: folder)
         guard prepared.fingerprint == config.dataFingerprint else {
             throw CLIError("\(path): the data changed since the run started (data fingerprint \(prepared.fingerprint), the run's \(config.dataFingerprint)); a resumed run must see the same data — start a new run instead")
@@ -341,8 +353,10 @@ enum TrainingSession {
         // The state was checked against the recorded sizes; they must be the data's.
         let sizes = [prepared.train.count, prepared.validation?.count ?? 0, prepared.test?.count ?? 0]
         guard sizes == [config.trainSize, config.validationSize, config.testSize] else {
-            throw CLIError("\(folder.configPath): fields 'trainSize', 'validationSize', 'testSize' are \(config.trainSize), \(config.validationSize), \(config.testSize); the recorded data gives \(sizes.map(String.init).joined(separator: ", "))")
+            throw CLIError("\(folder.configPath): fields 'train_size', 'validation_size', 'test_size' are \(config.trainSize), \(config.validationSize), \(config.testSize); the recorded data gives \(sizes.map(String.init).joined(separator: ", "))")
         }
+        // Only once everything checks out: a refused resume prints its error alone.
+        writeError("resuming \(path) at epoch \(state.epochsCompleted + 1), batch \(state.batchesCompleted + 1)\n")
         try execute(config: config, prepared: prepared, folder: folder, state: resumed, progress: progress,
                     extendedConfig: epochs != nil)
     }
@@ -402,15 +416,16 @@ enum TrainingSession {
             // The initial state, so that a run killed during its first epoch can be resumed (from the start).
             try loop.state.write(to: folder.statePath)
             onInitialState()
-            for n in prepared.notes { writeOutput("note: \(n)\n") }
-            writeOutput("data: \(prepared.description)\n")
-            writeOutput("model: \(config.architecture) (\(model.parameterCount) parameters), \(config.activation)"
+            for n in prepared.notes { writeError("note: \(n)\n") }
+            writeError("data: \(prepared.description)\n")
+            writeError("model: \(config.architecture) (\(model.parameterCount) parameters), \(config.activation)"
                 + (config.cell.map { " gates, \($0) cell" } ?? "") + "; \(options.epochs) epochs of \(loop.batchesPerEpoch) batches of \(options.batchSize), \(options.threads) thread\(options.threads == 1 ? "" : "s")\n")
-            writeOutput("run folder: \(folder.path)\n")
+            writeError("run folder: \(folder.path)\n")
         }
         let console = TrainingConsole(totalEpochs: options.epochs, trainCount: prepared.train.count,
                                       sampleNoun: prepared.sampleNoun, progress: progress)
         loop.onEvent = console.handle
+        console.start(epoch: (state?.epochsCompleted ?? 0) + 1, batches: loop.batchesPerEpoch)
         loop.shouldStop = { SignalTrap.signalReceived != 0 }
         loop.saveState = { s in
             try s.write(to: folder.statePath)
@@ -422,7 +437,7 @@ enum TrainingSession {
         case .interrupted:
             let s = loop.state
             let sig = SignalTrap.signalReceived
-            writeOutput("\(sig == SIGTERM ? "terminated" : "interrupted"): state saved to \(folder.statePath) (epoch \(s.epochsCompleted + (s.batchesCompleted > 0 ? 1 : 0)), batch \(s.batchesCompleted) of \(loop.batchesPerEpoch)); continue with `flexctl train \(config.command) --resume \(folder.path)`\n")
+            writeError("\(sig == SIGTERM ? "terminated" : "interrupted"): state saved to \(folder.statePath) (epoch \(s.epochsCompleted + (s.batchesCompleted > 0 ? 1 : 0)), batch \(s.batchesCompleted) of \(loop.batchesPerEpoch)); continue with `flexctl train \(config.command) --resume \(folder.path)`\n")
             throw ExitCode(sig == SIGTERM ? 143 : 130)
         case .finished:
             let s = loop.state
@@ -438,7 +453,7 @@ func absolutePath(_ p: String) -> String {
         defer { free(r) }
         return String(cString: r)
     }
-    return p.hasPrefix("/") ? p : FileManager.default.currentDirectoryPath + "/" + p
+    return p.hasPrefix("/") ? p : currentDirectory() + "/" + p
 }
 
 /// `p` with control characters (a path from a file may hold escape sequences) shown as `?`, at most 300
@@ -454,8 +469,8 @@ func isoTimestamp() -> String {
     var t = time(nil)
     var tm = tm()
     gmtime_r(&t, &tm)
-    return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1,
-                  Int(tm.tm_mday), Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec))
+    return cFormat("%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                   tm.tm_min, tm.tm_sec)
 }
 
 /// `20261129-071500`.
@@ -463,6 +478,6 @@ func timestampForPath() -> String {
     var t = time(nil)
     var tm = tm()
     gmtime_r(&t, &tm)
-    return String(format: "%04d%02d%02d-%02d%02d%02d", Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1,
-                  Int(tm.tm_mday), Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec))
+    return cFormat("%04d%02d%02d-%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                   tm.tm_sec)
 }

@@ -1,6 +1,5 @@
 import FlexRuntime
 import FlexTraining
-import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -9,8 +8,9 @@ import Darwin
 #endif
 
 /// Progress of a training run. On a terminal (standard error is a TTY) a one-line progress bar with the
-/// epoch's running loss, throughput and ETA, redrawn at most ten times a second; otherwise nothing per batch.
-/// Each finished epoch prints one plain line on standard output.
+/// epoch's running loss, throughput and ETA, drawn as soon as training starts, redrawn at most ten times a
+/// second and cut to the terminal's width; otherwise nothing per batch. Each finished epoch prints one plain
+/// line on standard output (the run's results); notes (early stopping) go to standard error.
 final class TrainingConsole {
     let totalEpochs: Int
     let trainCount: Int
@@ -23,7 +23,28 @@ final class TrainingConsole {
         self.totalEpochs = totalEpochs
         self.trainCount = trainCount
         self.sampleNoun = sampleNoun
-        showBar = progress && isatty(STDERR_FILENO) == 1
+        showBar = progress && standardErrorIsTerminal()
+    }
+
+    /// Draws the bar at 0% before the first batch, so a terminal shows at once that training has begun.
+    func start(epoch: Int, batches: Int) {
+        guard showBar else { return }
+        draw(epoch: epoch, batch: 0, batches: batches, loss: nil, rate: 0)
+    }
+
+    private func draw(epoch: Int, batch: Int, batches: Int, loss: Double?, rate: Double) {
+        // Remaining samples of this epoch and of the epochs after it, at the epoch's throughput so far.
+        let perBatch = Double(trainCount) / Double(max(batches, 1))
+        let remaining = Double(batches - batch) * perBatch + Double(totalEpochs - epoch) * Double(trainCount)
+        let eta = rate > 0 ? remaining / rate : .infinity
+        let head = "epoch \(epoch)/\(totalEpochs)"
+        let tail = [cFormat("%3d%%", Int32(batch * 100 / max(batches, 1))) + " \(batch)/\(batches)",
+                    "loss " + (loss.map { cFormat("%.6f", $0) } ?? "…"),
+                    rate > 0 ? "\(rateText(rate)) \(sampleNoun)/s" : "",
+                    rate > 0 ? "ETA \(duration(eta))" : ""].filter { !$0.isEmpty }
+        writeErrorLine(control: "\r\u{1B}[2K", progressLine(head: head, fraction: Double(batch) / Double(max(batches, 1)),
+                                                          tail: tail, columns: terminalColumns()))
+        barVisible = true
     }
 
     func handle(_ event: TrainingEvent) {
@@ -33,31 +54,20 @@ final class TrainingConsole {
             let t = monotonicSeconds()
             guard batch == batches || t - lastDraw >= 0.1 else { return }
             lastDraw = t
-            let width = 24
-            let filled = Int((Double(batch) / Double(batches) * Double(width)).rounded(.down))
-            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-            // Remaining samples of this epoch and of the epochs after it, at the epoch's throughput so far.
-            let perBatch = Double(trainCount) / Double(batches)
-            let remaining = Double(batches - batch) * perBatch + Double(totalEpochs - epoch) * Double(trainCount)
-            let eta = rate > 0 ? remaining / rate : .infinity
-            let percent = String(format: "%3d%%", batch * 100 / batches)
-            let line = "epoch \(epoch)/\(totalEpochs) [\(bar)] \(percent) \(batch)/\(batches)  loss "
-                + String(format: "%.6f", loss) + "  \(rateText(rate)) \(sampleNoun)/s  ETA \(duration(eta))"
-            writeErrorLine(control: "\r\u{1B}[2K", line)
-            barVisible = true
+            draw(epoch: epoch, batch: batch, batches: batches, loss: loss, rate: rate)
         case let .epoch(r, improved):
             clearBar()
             var parts = [String(repeating: " ", count: max(0, String(totalEpochs).count - String(r.epoch).count)) + "epoch \(r.epoch)/\(totalEpochs)",
                          "train " + NumberText.table(r.trainLoss)]
             if let v = r.validationLoss { parts.append("val " + NumberText.table(v) + (improved ? " *" : "  ")) }
-            parts.append("reg " + String(format: "%.3g", r.regularization))
-            if let a = r.alpha { parts.append(String(format: "alpha %.3f [%.3f, %.3f]", a.mean, a.min, a.max)) }
-            if let b = r.beta { parts.append(String(format: "beta %.3f [%.3f, %.3f]", b.mean, b.min, b.max)) }
+            parts.append("reg " + cFormat("%.3g", r.regularization))
+            if let a = r.alpha { parts.append(cFormat("alpha %.3f [%.3f, %.3f]", a.mean, a.min, a.max)) }
+            if let b = r.beta { parts.append(cFormat("beta %.3f [%.3f, %.3f]", b.mean, b.min, b.max)) }
             parts.append(duration(r.seconds))
             writeOutput(parts.joined(separator: "  ") + "\n")
         case let .earlyStop(epoch, best):
             clearBar()
-            writeOutput("early stopping after epoch \(epoch): no lower validation loss for \(epoch - best) epochs; restoring the weights of epoch \(best)\n")
+            writeError("early stopping after epoch \(epoch): no lower validation loss for \(epoch - best) epochs; restoring the weights of epoch \(best)\n")
         }
     }
 
@@ -92,9 +102,9 @@ func rateText(_ rate: Double) -> String {
 /// Int conversion may see.
 func duration(_ seconds: Double) -> String {
     guard seconds.isFinite, seconds >= 0, seconds < 1e12 else { return "?" }
-    if seconds < 60 { return String(format: "%.1f s", seconds) }
+    if seconds < 60 { return cFormat("%.1f s", seconds) }
     let s = Int(seconds.rounded())
-    return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    return s >= 3600 ? cFormat("%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60) : cFormat("%ld:%02ld", s / 60, s % 60)
 }
 
 /// `12,345`.

@@ -59,7 +59,7 @@ enum TrainingData {
     static func imageFormat(arch: String) throws -> (shape: [Int], scaling: PixelScaling) {
         guard let name = ArchitectureName(rawValue: arch), let shape = name.imageInputShape,
               let scaling = name.pixelScaling else {
-            throw CLIError("--arch '\(arch)': unknown architecture; valid: \(Architecture.caeNames.joined(separator: ", "))")
+            throw CLIError.usage("--arch '\(arch)': unknown architecture; valid: \(Architecture.caeNames.joined(separator: ", "))")
         }
         return (shape, scaling)
     }
@@ -68,7 +68,7 @@ enum TrainingData {
     /// BT.601 luma, with a note), refuses other sizes, splits a random `validationFraction` of the training
     /// images (seeded) off for validation, and scales pixels as the model's output activation requires.
     static func images(_ config: DataConfig, arch: String, seed: UInt64) throws -> PreparedData {
-        guard let path = config.path else { throw CLIError("--data is required: an IDX file or folder, a CIFAR-10 folder or file, or a folder of PNG photos") }
+        guard let path = config.path else { throw CLIError.usage("--data is required: an IDX file or folder, a CIFAR-10 folder or file, or a folder of PNG photos") }
         let (shape, scaling) = try imageFormat(arch: arch)
         let loaded = try ImageData.load(path: path, patches: config.patches ?? 20_000, patchSize: shape[1], seed: seed)
         var notes: [String] = []
@@ -109,16 +109,20 @@ enum TrainingData {
     /// Loads the series for a forecaster: the trainer's pipeline (aligned by date, transformed, normalised with
     /// statistics of the training part, windows split chronologically) from `ForecastDataset`.
     static func series(_ config: DataConfig) throws -> PreparedData {
-        guard let files = config.series, !files.isEmpty else { throw CLIError("--series is required: one or more CSV files") }
+        guard let files = config.series, !files.isEmpty else { throw CLIError.usage("--series is required: one or more CSV files") }
         var all: [PriceSeries] = []
-        for f in files { all += try SeriesFile.read(path: f) }
+        for f in files { all += try SeriesFile.read(path: f, column: config.column) }
         let names = all.map(\.name)
         var targets = config.targets ?? []
+        // Which targets exist is known only once the files are read, but a missing or unknown --target is still a
+        // mistake in the command line: exit 64 (docs/cli.md), naming the series to choose from.
         if targets.isEmpty || targets == ["all"] {
             if targets.isEmpty, names.count > 1 {
-                throw CLIError("--target is required with several series; choose from: \(names.joined(separator: ", ")) (or 'all')")
+                throw CLIError.usage("--target is required with several series; choose from: \(MessageText.list(names)) (or 'all'; one series per column unless --column picks one)")
             }
             targets = names
+        } else if let unknown = targets.first(where: { !names.contains($0) }) {
+            throw CLIError.usage("--target '\(unknown)': no such series; the files hold \(MessageText.list(names)) (or 'all')")
         }
         let d = try ForecastDataset.build(series: all, targets: targets, window: config.window ?? 30,
                                           horizon: config.horizon ?? 1, transform: config.transform ?? .returns,
