@@ -16,7 +16,7 @@ public struct Flexctl: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "flexctl",
         abstract: "Flexible activation functions (Jie, Gao, Vasnev, Tran 2020): inspect, train and evaluate models.",
-        version: "0.1.0",
+        version: FlexctlVersion.description,
         subcommands: [
             ActivationCommand.self,
             BenchCommand.self,

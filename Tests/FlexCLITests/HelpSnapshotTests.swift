@@ -1,4 +1,5 @@
 import FlexCLI
+import FlexRuntime
 import Testing
 
 @Suite("help text")
@@ -27,9 +28,10 @@ struct HelpSnapshotTests {
         #expect(help.contains("--plot"))
     }
 
-    @Test("version is 0.1.0")
+    @Test("version is the release number and the recorded commit")
     func version() {
-        #expect(Flexctl.configuration.version == "0.1.0")
+        #expect(Flexctl.configuration.version == FlexctlVersion.description)
+        #expect(FlexctlVersion.description.hasPrefix(FlexctlVersion.number + " (commit "))
         #expect(Flexctl.configuration.commandName == "flexctl")
     }
 }

@@ -75,7 +75,7 @@ struct InspectReportTests {
     func textContents() throws {
         let checkpoint = try trainedCAECheckpoint()
         let text = try InspectCommand.report(checkpoint, file: "model.h5").text()
-        #expect(text.hasPrefix("file         model.h5\nformat       flexctl-checkpoint 1.0, written by flexctl 0.1.0"))
+        #expect(text.hasPrefix("file         model.h5\nformat       flexctl-checkpoint 1.0, written by flexctl 0.2.0"))
         #expect(text.contains("\ntask         image-autoencoder\n"))
         #expect(text.contains(checkpoint.fingerprint))
         #expect(text.contains("[16, 5, 5] code"))

@@ -1,4 +1,5 @@
 import Foundation
+import FlexRuntime
 import Testing
 
 private func run(_ arguments: [String], environment extra: [String: String] = [:]) throws -> RunResult {
@@ -40,12 +41,13 @@ struct ProcessTests {
         #expect(dir.contents() == ["p.svg"])
     }
 
-    @Test("--help on the command line matches the snapshot; --version prints 0.1.0")
+    @Test("--help on the command line matches the snapshot; --version prints the version and the commit")
     func helpAndVersion() throws {
         let help = try run(["activation", "--help"], environment: ["COLUMNS": "80"])
         #expect(help.status == 0)
         try Snapshot.check(help.stdout, named: "activation-help.txt")
         let version = try run(["--version"])
-        #expect(version.stdout == "0.1.0\n")
+        #expect(version.stdout == FlexctlVersion.description + "\n")
+        #expect(version.stdout.hasPrefix(FlexctlVersion.number + " (commit "))
     }
 }

@@ -19,7 +19,7 @@ public struct Checkpoint: Sendable {
     /// The minor format version this code writes (additions older readers may ignore).
     public static let formatMinorVersion = 0
     /// The flexctl version written into new checkpoints.
-    public static let currentFlexctlVersion = "0.1.0"
+    public static let currentFlexctlVersion = FlexctlVersion.number
 
     public var formatVersion: Int
     public var formatMinorVersion: Int
