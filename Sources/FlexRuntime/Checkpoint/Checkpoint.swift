@@ -1,8 +1,7 @@
 // A trained model as the checkpoint file holds it (docs/checkpoint-format.md). The reader is in
 // CheckpointReader.swift; the writer lives in FlexTraining (CheckpointWriter.swift).
 
-import Crypto
-
+// FoundationEssentials only for JSONEncoder (Codable activation functions).
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -74,7 +73,7 @@ public struct Checkpoint: Sendable {
     /// a zero byte, the rank and each dimension as little-endian uint64, then the values as little-endian
     /// IEEE float32. Returns `sha256:` + 64 lowercase hex digits.
     public static func fingerprint(of parameters: [(name: String, tensor: Tensor)]) -> String {
-        var hasher = SHA256()
+        let hasher = SHA256()
         func u64(_ v: Int) {
             withUnsafeBytes(of: UInt64(v).littleEndian) { hasher.update(bufferPointer: $0) }
         }
