@@ -19,7 +19,7 @@ import CFlexKernels
 
 extension Component.Kernel {
     /// The C kernels' number for this kernel.
-    var cKernel: Int32 {
+    package var cKernel: Int32 {
         let k: flexk_kernel
         switch self {
         case .identity: k = FLEXK_IDENTITY
