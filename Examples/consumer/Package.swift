@@ -6,7 +6,9 @@ import PackageDescription
 
 let package = Package(
     name: "consumer",
-    dependencies: [.package(path: "../..")],
+    // `name:` because a path dependency is otherwise identified by its folder name (a checkout of flexctl
+    // may be called anything).
+    dependencies: [.package(name: "flexctl", path: "../..")],
     targets: [
         .executableTarget(
             name: "consumer",

@@ -18,7 +18,8 @@ import Darwin
 #endif
 
 func fail(_ message: String, code: Int32 = 2) -> Never {
-    fputs("consumer: \(message)\n", stderr)
+    let line = Array("consumer: \(message)\n".utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     exit(code)
 }
 
