@@ -31,10 +31,12 @@ INLINE v8f ld8(const float *p) { v8f v; memcpy(&v, p, sizeof v); return v; }
 INLINE void st8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
 /// Swift's `a.replacing(with: b, where: mask)`: b in the lanes where mask is set, a elsewhere.
 INLINE v8f repl(v8f a, v8f b, v8i mask) { return (v8f)(((v8i)b & mask) | ((v8i)a & ~mask)); }
-/// The 8 lanes' sum as a tree: (0+4, 1+5, 2+6, 3+7), then pairs, then the last two.
+/// The 8 lanes' sum in lane order from −0, exactly as Swift's `SIMD.sum()` (so results, and the fingerprints of
+/// models trained with them, are bit for bit those of the Swift kernels this replaced).
 INLINE float sum8(v8f v) {
-    float s0 = v[0] + v[4], s1 = v[1] + v[5], s2 = v[2] + v[6], s3 = v[3] + v[7];
-    return (s0 + s2) + (s1 + s3);
+    float s = -0.0f;
+    for (int l = 0; l < 8; l++) s += v[l];
+    return s;
 }
 /// The first n (< 8) elements of p, zeros after.
 INLINE v8f ld_partial(const float *p, long n) {
@@ -510,8 +512,9 @@ static double FLEXK_VARIANT(mse)(const float *p, const float *t, float *out, lon
         tail += (double)d * (double)d;
         out[i] = scale * d;
     }
-    double s0 = acc[0] + acc[4], s1 = acc[1] + acc[5], s2 = acc[2] + acc[6], s3 = acc[3] + acc[7];
-    return ((s0 + s2) + (s1 + s3)) + tail;
+    double sum = -0.0;  // in lane order, as Swift's SIMD.sum()
+    for (int l = 0; l < 8; l++) sum += acc[l];
+    return sum + tail;
 }
 
 /// acc[i] += w·x[i] (one multiply-add per element).
