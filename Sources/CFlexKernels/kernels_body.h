@@ -58,8 +58,8 @@ INLINE void st_partial(float *p, v8f v, long n) {
 
 INLINE void put8(float *p, v8f v, int accumulate) { st8(p, accumulate ? ld8(p) + v : v); }
 
-static void FLEXK_VARIANT(gemm_nn)(long m, long n, long k, const float *a, long ars, long acs,
-                                   const float *b, long ldb, float *c, long ldc, int accumulate) {
+INLINE void gemm_nn_body(long m, long n, long k, const float *a, long ars, long acs, const float *b, long ldb,
+                         float *c, long ldc, int accumulate) {
     long i = 0;
     for (; i + 4 <= m; i += 4) {
         const float *a0 = a + i * ars, *a1 = a0 + ars, *a2 = a1 + ars, *a3 = a2 + ars;
@@ -146,6 +146,20 @@ static void FLEXK_VARIANT(gemm_nn)(long m, long n, long k, const float *a, long 
             float *cp = c + i * ldc + j;
             *cp = accumulate ? *cp + s : s;
         }
+    }
+}
+
+/// gemm_nn_body instantiated for the common cases — A row-contiguous (`acs` 1: convolutions, dense layers,
+/// LSTM) and overwrite vs accumulate — so those loops are compiled with the constants folded in (what the
+/// Swift version got from inlining into its callers).
+static void FLEXK_VARIANT(gemm_nn)(long m, long n, long k, const float *a, long ars, long acs,
+                                   const float *b, long ldb, float *c, long ldc, int accumulate) {
+    if (acs == 1) {
+        if (accumulate) gemm_nn_body(m, n, k, a, ars, 1, b, ldb, c, ldc, 1);
+        else gemm_nn_body(m, n, k, a, ars, 1, b, ldb, c, ldc, 0);
+    } else {
+        if (accumulate) gemm_nn_body(m, n, k, a, ars, acs, b, ldb, c, ldc, 1);
+        else gemm_nn_body(m, n, k, a, ars, acs, b, ldb, c, ldc, 0);
     }
 }
 
