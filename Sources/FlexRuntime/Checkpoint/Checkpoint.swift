@@ -73,7 +73,7 @@ public struct Checkpoint: Sendable {
     /// a zero byte, the rank and each dimension as little-endian uint64, then the values as little-endian
     /// IEEE float32. Returns `sha256:` + 64 lowercase hex digits.
     public static func fingerprint(of parameters: [(name: String, tensor: Tensor)]) -> String {
-        let hasher = SHA256()
+        var hasher = SHA256()
         func u64(_ v: Int) {
             withUnsafeBytes(of: UInt64(v).littleEndian) { hasher.update(bufferPointer: $0) }
         }
