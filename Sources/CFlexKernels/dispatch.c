@@ -80,3 +80,10 @@ double flexk_mse(const float *prediction, const float *target, float *gradient, 
 void flexk_add_scaled(float *acc, const float *x, float w, long count) {
     active_table->add_scaled(acc, x, w, count);
 }
+void flexk_col2im(const float *columns, long batch, long patch, long ohw, const int *table, float *image, long chw) {
+    active_table->col2im(columns, batch, patch, ohw, table, image, chw);
+}
+void flexk_max_pool(const float *x, float *y, int *argmax, long planes, long h, long w, long oh, long ow, long k,
+                    long s) {
+    active_table->max_pool(x, y, argmax, planes, h, w, oh, ow, k, s);
+}

@@ -539,6 +539,56 @@ static void FLEXK_VARIANT(add_scaled)(float *acc, const float *x, float w, long 
     for (; i < n; i++) acc[i] = SMADD(w, x[i], acc[i]);
 }
 
+// MARK: Scatter and pooling loops (Im2Col.swift `col2im`, MaxPool2d.swift)
+//
+// Scalar loops, here rather than in Swift so that they too get the AVX2 code generation that
+// `-target-cpu haswell` gave them before (they are a third of a CAE forward pass, `perf record`).
+
+/// The adjoint of im2col: image[b][table[r·ohw + p]] += columns[r·(batch·ohw) + b·ohw + p] wherever the table
+/// entry is not −1 (the window hangs over the padding there); rows in order, so sums keep their order.
+static void FLEXK_VARIANT(col2im)(const float *columns, long batch, long patch, long ohw, const int *table,
+                                  float *image, long chw) {
+    const long ld = batch * ohw;
+    for (long r = 0; r < patch; r++) {
+        const int *t = table + r * ohw;
+        const float *row = columns + r * ld;
+        for (long b = 0; b < batch; b++) {
+            float *dst = image + b * chw;
+            const float *src = row + b * ohw;
+            for (long p = 0; p < ohw; p++) {
+                const long o = t[p];
+                if (o >= 0) dst[o] += src[p];
+            }
+        }
+    }
+}
+
+/// Max pooling without padding over `planes` planes of h×w: y[plane][i][j] = max over the k×k window at
+/// (i·s, j·s); `argmax` (NULL for none) receives the flat input index of the chosen element. `!(v <= best)`
+/// also picks NaN, propagating it as PyTorch does; ties keep the first element in row-major order.
+static void FLEXK_VARIANT(max_pool)(const float *x, float *y, int *argmax, long planes, long h, long w, long oh,
+                                    long ow, long k, long s) {
+    for (long plane = 0; plane < planes; plane++) {
+        const float *xp = x + plane * h * w;
+        for (long i = 0; i < oh; i++) {
+            for (long j = 0; j < ow; j++) {
+                float best = -__builtin_inff();
+                long at = (i * s) * w + j * s;
+                for (long u = 0; u < k; u++) {
+                    const long row = (i * s + u) * w + j * s;
+                    for (long v = 0; v < k; v++) {
+                        const float val = xp[row + v];
+                        if (!(val <= best)) { best = val; at = row + v; }
+                    }
+                }
+                const long o = (plane * oh + i) * ow + j;
+                y[o] = best;
+                if (argmax) argmax[o] = (int)(plane * h * w + at);
+            }
+        }
+    }
+}
+
 #undef INLINE
 #undef MADD
 #undef SMADD

@@ -8,5 +8,6 @@
 #define FLEXK_TABLE(suffix) { \
     .gemm_nn = gemm_nn_##suffix, .gemm_nt = gemm_nt_##suffix, .vector_math = vector_math_##suffix, \
     .activation_forward = activation_forward_##suffix, .activation_backward = activation_backward_##suffix, \
-    .adam_update = adam_update_##suffix, .mse = mse_##suffix, .add_scaled = add_scaled_##suffix }
+    .adam_update = adam_update_##suffix, .mse = mse_##suffix, .add_scaled = add_scaled_##suffix, \
+    .col2im = col2im_##suffix, .max_pool = max_pool_##suffix }
 #endif

@@ -220,4 +220,45 @@ private func pseudoRandom(_ count: Int, seed: UInt64, scale: Float = 1) -> [Floa
         #expect(a.mse == b.mse && a.grad == b.grad, "MSE has no multiply-add: variants must agree exactly")
         #expect(close(a.acc, b.acc, 1e-6))
     }
+
+    /// col2im and max_pool (no multiply-adds: every variant must give exactly the reference's result): scatter
+    /// with padding entries (−1) and repeated targets; pooling with ties (first wins), NaN (propagated) and
+    /// −∞, with and without argmax.
+    @Test func scatterAndPoolingMatchTheReference() {
+        let batch = 3, patch = 5, ohw = 7, chw = 11
+        let columns = pseudoRandom(patch * batch * ohw, seed: 31)
+        let table: [Int32] = (0..<(patch * ohw)).map { i in i % 4 == 3 ? -1 : Int32((i * 7) % chw) }
+        var expected = [Float](repeating: 0.5, count: batch * chw)
+        for r in 0..<patch { for b in 0..<batch { for p in 0..<ohw where table[r * ohw + p] >= 0 {
+            expected[b * chw + Int(table[r * ohw + p])] += columns[r * batch * ohw + b * ohw + p]
+        } } }
+        var x = pseudoRandom(2 * 5 * 6, seed: 32)  // 2 planes of 5×6
+        x[1] = x[0]; x[7] = x[0]                   // ties in the first window
+        x[30 + 8] = .nan                           // a NaN in the second plane
+        x[30 + 0] = -.infinity; x[30 + 1] = -.infinity; x[30 + 6] = -.infinity; x[30 + 7] = -.infinity
+        let (planes, h, w, k, st) = (2, 5, 6, 2, 2)
+        let oh = (h - k) / st + 1, ow = (w - k) / st + 1
+        var pooled: [Float] = [], where_: [Int32] = []
+        for plane in 0..<planes { for i in 0..<oh { for j in 0..<ow {
+            var best = -Float.infinity, at = (i * st) * w + j * st
+            for u in 0..<k { for v in 0..<k {
+                let idx = (i * st + u) * w + j * st + v, val = x[plane * h * w + idx]
+                if !(val <= best) { best = val; at = idx }
+            } }
+            pooled.append(best); where_.append(Int32(plane * h * w + at))
+        } } }
+        for (name, t) in variants {
+            var image = [Float](repeating: 0.5, count: batch * chw)
+            t.col2im(columns, batch, patch, ohw, table, &image, chw)
+            #expect(image == expected, "\(name): col2im")
+            var y = [Float](repeating: 0, count: planes * oh * ow), arg = [Int32](repeating: -9, count: planes * oh * ow)
+            t.max_pool(x, &y, &arg, planes, h, w, oh, ow, k, st)
+            #expect(zip(y, pooled).allSatisfy { $0.bitPattern == $1.bitPattern }, "\(name): max_pool values \(y) vs \(pooled)")
+            #expect(arg == where_, "\(name): max_pool argmax")
+            #expect(y[oh * ow] == -.infinity && y[oh * ow + 1].isNaN, "\(name): −∞ window and NaN window")
+            var y2 = [Float](repeating: 0, count: planes * oh * ow)
+            t.max_pool(x, &y2, nil, planes, h, w, oh, ow, k, st)
+            #expect(zip(y2, pooled).allSatisfy { $0.bitPattern == $1.bitPattern })
+        }
+    }
 }

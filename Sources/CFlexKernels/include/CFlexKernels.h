@@ -66,6 +66,9 @@ typedef struct flexk_table {
                         const flexk_adam_coefficients *c);
     double (*mse)(const float *prediction, const float *target, float *gradient, long count, float scale);
     void (*add_scaled)(float *acc, const float *x, float w, long count);
+    void (*col2im)(const float *columns, long batch, long patch, long ohw, const int *table, float *image, long chw);
+    void (*max_pool)(const float *x, float *y, int *argmax, long planes, long h, long w, long oh, long ow, long k,
+                     long s);
 } flexk_table;
 
 /// The variant `path`, or NULL when this machine cannot run it (AVX2 + FMA on a CPU without them, or on a
@@ -93,6 +96,9 @@ void flexk_adam_update(float *theta, float *m, float *v, const float *g, long co
                        const flexk_adam_coefficients *c);
 double flexk_mse(const float *prediction, const float *target, float *gradient, long count, float scale);
 void flexk_add_scaled(float *acc, const float *x, float w, long count);
+void flexk_col2im(const float *columns, long batch, long patch, long ohw, const int *table, float *image, long chw);
+void flexk_max_pool(const float *x, float *y, int *argmax, long planes, long h, long w, long oh, long ow, long k,
+                    long s);
 
 #ifdef __cplusplus
 }
