@@ -564,8 +564,8 @@ static void FLEXK_VARIANT(col2im)(const float *columns, long batch, long patch, 
 }
 
 /// Max pooling without padding over `planes` planes of h×w: y[plane][i][j] = max over the k×k window at
-/// (i·s, j·s); `argmax` (NULL for none) receives the flat input index of the chosen element. `!(v <= best)`
-/// also picks NaN, propagating it as PyTorch does; ties keep the first element in row-major order.
+/// (i·s, j·s); `argmax` (NULL for none) receives the flat input index of the chosen element. A NaN in the window
+/// is chosen and propagated, as PyTorch does; ties keep the first element in row-major order.
 static void FLEXK_VARIANT(max_pool)(const float *x, float *y, int *argmax, long planes, long h, long w, long oh,
                                     long ow, long k, long s) {
     for (long plane = 0; plane < planes; plane++) {
@@ -578,7 +578,9 @@ static void FLEXK_VARIANT(max_pool)(const float *x, float *y, int *argmax, long 
                     const long row = (i * s + u) * w + j * s;
                     for (long v = 0; v < k; v++) {
                         const float val = xp[row + v];
-                        if (!(val <= best)) { best = val; at = row + v; }
+                        // PyTorch's rule (`val > max || isnan(val)`): once NaN is chosen, nothing replaces it. (The
+                        // Swift loop this replaced, `!(val <= best)`, let any later element replace a NaN.)
+                        if (val > best || val != val) { best = val; at = row + v; }
                     }
                 }
                 const long o = (plane * oh + i) * ow + j;
