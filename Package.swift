@@ -1,20 +1,12 @@
 // swift-tools-version: 6.1
-import Foundation
 import PackageDescription
 
-// Hot kernels are written with Swift SIMD types; on x86-64 we ask for AVX2 + FMA (haswell),
-// which every machine this project runs on has (see docs/benchmarks.md for the machine).
-#if arch(x86_64)
-let cpuFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
-#else
-let cpuFlags: [SwiftSetting] = []
-#endif
-let kernelSettings: [SwiftSetting] = cpuFlags
-
-// HDF5: the shared library found through pkg-config (CHDF5). Debian's static libhdf5.a is not position-independent
-// code, so it cannot go into the C API's shared library (libflexctl_c_shared.so); release builds of the CLI that
-// want it (it avoids loading libcurl's dependencies at start) add it at link time.
-let hdf5LinkerSettings: [LinkerSetting] = []
+// No unsafe flags and nothing that depends on the build host, so that flexctl's libraries can be used as a
+// package dependency (SwiftPM refuses unsafe flags in dependencies; Examples/consumer proves it):
+// - the hot kernels are C (CFlexKernels), compiled twice — for AVX2 + FMA and portable — and chosen once at
+//   start-up by a CPU check (see Sources/CFlexKernels/dispatch.c);
+// - C libraries come through pkg-config. The static libhdf5.a that release builds link (it avoids loading
+//   libcurl and some thirty libraries at every start, ~13 ms) is chosen by scripts/build-release, not here.
 
 let package = Package(
     name: "flexctl",
@@ -23,6 +15,10 @@ let package = Package(
         .executable(name: "flexctl", targets: ["flexctl"]),
         .library(name: "FlexRuntime", targets: ["FlexRuntime"]),
         .library(name: "FlexTraining", targets: ["FlexTraining"]),
+        // The runtime-side libraries an application embeds next to FlexRuntime.
+        .library(name: "FlexCodec", targets: ["FlexCodec"]),
+        .library(name: "FlexData", targets: ["FlexData"]),
+        .library(name: "FlexForecast", targets: ["FlexForecast"]),
         // The C API (one header, Sources/CFlexctl/include/flexctl.h; docs/c-api.md): libflexctl_c.a and
         // libflexctl_c_shared.so.
         .library(name: "flexctl_c", type: .static, targets: ["FlexctlCAPI", "CFlexctl"]),
@@ -32,7 +28,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: [
         // C libraries through pkg-config. No stable API: internal to flexctl.
@@ -43,11 +38,15 @@ let package = Package(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(
-            name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+            name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
             providers: [.apt(["libhdf5-dev"])]),
+        // OpenSSL's libcrypto, for SHA-256 only (the model fingerprint).
+        .systemLibrary(
+            name: "CLibCrypto", path: "Sources/CLibCrypto", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
         // A small Swift wrapper over the HDF5 C library (files, groups, float datasets, scalar attributes).
         // No stable API: internal to flexctl.
-        .target(name: "FlexHDF5", dependencies: ["CHDF5", "CFlexHDF5", "FlexIO"], linkerSettings: hdf5LinkerSettings),
+        .target(name: "FlexHDF5", dependencies: ["CHDF5", "CFlexHDF5", "FlexIO"]),
         // The isolated HDF5 reader: libhdf5 parses untrusted files in a child process. No stable API.
         .target(name: "CFlexHDF5", dependencies: ["CHDF5"]),
 
@@ -61,19 +60,24 @@ let package = Package(
         // longjmp error path never crosses Swift frames. No stable API: internal to flexctl.
         .target(name: "CFlexPNG", dependencies: ["CPNG"], linkerSettings: [.linkedLibrary("png16")]),
 
+        // The hot loops (matrix products, vector exp/sigmoid/tanh, activation passes, Adam, MSE) in C, each compiled
+        // for AVX2 + FMA and portably, dispatched once at start-up. No stable API: FlexRuntime and FlexTraining
+        // wrap them in Swift.
+        .target(name: "CFlexKernels"),
+
         // Runtime: tensors, forward kernels, activations. Never depends on training code.
         .target(
             name: "FlexRuntime",
             dependencies: [
-                "CFlexSupport", "FlexIO", "FlexHDF5", .product(name: "RealModule", package: "swift-numerics"),
-                .product(name: "Crypto", package: "swift-crypto"),
-            ],
-            swiftSettings: kernelSettings),
+                "CFlexSupport", "CFlexKernels", "CLibCrypto", "FlexIO", "FlexHDF5",
+                .product(name: "RealModule", package: "swift-numerics"),
+            ]),
         // Training: backward passes, loss, optimiser, regulariser.
         .target(
             name: "FlexTraining",
-            dependencies: ["FlexRuntime", "FlexIO", "FlexHDF5", .product(name: "RealModule", package: "swift-numerics")],
-            swiftSettings: kernelSettings),
+            dependencies: [
+                "FlexRuntime", "CFlexKernels", "FlexIO", "FlexHDF5", .product(name: "RealModule", package: "swift-numerics"),
+            ]),
         // Data loaders: IDX and CIFAR-10 images, PNG photo patches, investing.com and numeric CSV series with
         // date alignment, returns and normalisation. Shared by training and the runtime-side commands.
         .target(name: "FlexData", dependencies: ["FlexRuntime", "FlexIO", "FlexImageIO"]),
@@ -100,13 +104,14 @@ let package = Package(
                 "FlexRuntime", "FlexTraining", "FlexPlot", "FlexData", "FlexCodec", "FlexHDF5", "FlexIO", "FlexForecast",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        // Release builds for users (scripts/demo) add `--static-swift-stdlib`: a cold start then skips loading
-        // and relocating a dozen shared Swift libraries (docs/benchmarks.md, "Cold start").
+        // Release builds for users (scripts/build-release) add `--static-swift-stdlib` and the static libhdf5: a
+        // cold start then skips loading and relocating a dozen shared Swift libraries (docs/benchmarks.md,
+        // "Cold start").
         .executableTarget(name: "flexctl", dependencies: ["FlexCLI"]),
 
         .testTarget(
             name: "FlexRuntimeTests",
-            dependencies: ["FlexRuntime", .product(name: "PropertyBased", package: "swift-property-based")]),
+            dependencies: ["FlexRuntime", "CFlexKernels", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(
             name: "FlexTrainingTests",
             dependencies: [

@@ -7,7 +7,8 @@
 #define CHDF5_SHIM_H
 
 // Debian and Ubuntu keep the serial HDF5 headers in hdf5/serial/; other systems in the include root.
-// (No pkg-config here: it would link the shared libhdf5, see Package.swift.)
+// pkg-config (hdf5-serial) gives the include and library folders; release builds link the static archive
+// instead of libhdf5.so (scripts/build-release).
 #if __has_include(<hdf5/serial/hdf5.h>)
 #include <hdf5/serial/hdf5.h>
 #else

@@ -1,3 +1,4 @@
+import CFlexKernels
 import FlexRuntime
 import RealModule
 
@@ -140,49 +141,18 @@ public struct Adam: Codable, Sendable, Equatable {
         var oneMinusBeta1, beta2, oneMinusBeta2, bias2Sqrt, epsilon, weightDecay: Float
     }
 
-    /// The element-wise update, 8 lanes at a time; the tail runs the same lane operations one element at a time.
+    /// The element-wise update (C: `adam_update` in Sources/CFlexKernels/kernels_body.h, 8 lanes at a time, the
+    /// tail with the same lane operations one element at a time). The moments use PyTorch's lerp:
+    /// m + w·(g − m) for w < 0.5, else g + (w − 1)·(g − m), as one multiply-add.
     @inline(__always)
     static func update(theta: UnsafeMutablePointer<Float>?, m: UnsafeMutablePointer<Float>?,
                        v: UnsafeMutablePointer<Float>?, g: UnsafePointer<Float>?, count n: Int,
                        stepSize: Float, _ c: Coefficients) {
         guard n > 0, let theta, let m, let v, let g else { return }
-        typealias V8 = SIMD8<Float>
-        // PyTorch's lerp: m + w·(g − m) for w < 0.5, else g + (w − 1)·(g − m), as one fused multiply-add.
-        let smallWeight = abs(c.oneMinusBeta1) < 0.5
-        let lerpCoefficient = smallWeight ? c.oneMinusBeta1 : c.oneMinusBeta1 - 1
-        let w1 = V8(repeating: lerpCoefficient), b2 = V8(repeating: c.beta2), w2 = V8(repeating: c.oneMinusBeta2)
-        let bc2 = V8(repeating: c.bias2Sqrt), eps = V8(repeating: c.epsilon), wd = V8(repeating: c.weightDecay)
-        let negStep = V8(repeating: -stepSize)
-        let decay = c.weightDecay != 0
-        var i = 0
-        while i + 8 <= n {
-            let tp = UnsafeMutableRawPointer(theta + i), mp = UnsafeMutableRawPointer(m + i)
-            let vp = UnsafeMutableRawPointer(v + i)
-            var gi = UnsafeRawPointer(g + i).loadUnaligned(as: V8.self)
-            var th = tp.loadUnaligned(as: V8.self)
-            if decay { gi = gi.addingProduct(wd, th) }                       // g + w·θ
-            var mi = mp.loadUnaligned(as: V8.self)
-            mi = (smallWeight ? mi : gi).addingProduct(w1, gi - mi)          // lerp(m, g, 1 − β1)
-            var vi = vp.loadUnaligned(as: V8.self) * b2
-            vi = vi.addingProduct(w2 * gi, gi)                               // v·β2 + ((1 − β2)·g)·g
-            let denom = vi.squareRoot() / bc2 + eps                          // √v / √(1 − β2^t) + ε
-            th = th + (negStep * mi) / denom                                 // θ − (stepSize·m) / denom
-            tp.storeBytes(of: th, as: V8.self)
-            mp.storeBytes(of: mi, as: V8.self)
-            vp.storeBytes(of: vi, as: V8.self)
-            i += 8
-        }
-        while i < n {
-            var gi = g[i]
-            if decay { gi = gi.addingProduct(c.weightDecay, theta[i]) }
-            let mi = (smallWeight ? m[i] : gi).addingProduct(lerpCoefficient, gi - m[i])
-            let vi = (v[i] * c.beta2).addingProduct(c.oneMinusBeta2 * gi, gi)
-            let denom = vi.squareRoot() / c.bias2Sqrt + c.epsilon
-            theta[i] = theta[i] + (-stepSize * mi) / denom
-            m[i] = mi
-            v[i] = vi
-            i += 1
-        }
+        var coefficients = flexk_adam_coefficients(
+            one_minus_beta1: c.oneMinusBeta1, beta2: c.beta2, one_minus_beta2: c.oneMinusBeta2,
+            bias2_sqrt: c.bias2Sqrt, epsilon: c.epsilon, weight_decay: c.weightDecay)
+        flexk_adam_update(theta, m, v, g, n, stepSize, &coefficients)
     }
 }
 

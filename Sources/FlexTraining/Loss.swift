@@ -1,3 +1,4 @@
+import CFlexKernels
 import FlexRuntime
 
 /// Mean squared error over all elements, as PyTorch's `nn.MSELoss(reduction: 'mean')`.
@@ -28,25 +29,7 @@ public func meanSquaredError(prediction: Tensor, target: Tensor) throws(ShapeMis
         prediction.scalars.withUnsafeBufferPointer { pb in
             target.scalars.withUnsafeBufferPointer { tb in
                 let p = pb.baseAddress!, t = tb.baseAddress!, out = g.baseAddress!
-                var acc = SIMD8<Double>()
-                let s8 = SIMD8<Float>(repeating: scale)
-                var i = 0
-                while i + 8 <= n {
-                    let d = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
-                        - UnsafeRawPointer(t + i).loadUnaligned(as: SIMD8<Float>.self)
-                    let dd = SIMD8<Double>(d)
-                    acc += dd * dd
-                    UnsafeMutableRawPointer(out + i).storeBytes(of: s8 * d, as: SIMD8<Float>.self)
-                    i += 8
-                }
-                var tail = 0.0
-                while i < n {
-                    let d = p[i] - t[i]
-                    tail += Double(d) * Double(d)
-                    out[i] = scale * d
-                    i += 1
-                }
-                sum = acc.sum() + tail
+                sum = flexk_mse(p, t, out, n, scale)  // C: `mse` in Sources/CFlexKernels/kernels_body.h
             }
         }
     }

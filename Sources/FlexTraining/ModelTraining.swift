@@ -1,3 +1,4 @@
+import CFlexKernels
 import Dispatch
 import FlexRuntime
 import Synchronization
@@ -87,7 +88,9 @@ private func scaled(_ t: Tensor, _ w: Float) -> Tensor {
 private func addScaled(_ acc: inout Tensor, _ t: Tensor, _ w: Float) {
     acc.scalars.withUnsafeMutableBufferPointer { a in
         t.scalars.withUnsafeBufferPointer { b in
-            for i in 0..<a.count { a[i] = a[i].addingProduct(w, b[i]) }
+            precondition(a.count == b.count, "addScaled: \(a.count) vs \(b.count) elements")
+            guard let ap = a.baseAddress, let bp = b.baseAddress else { return }
+            flexk_add_scaled(ap, bp, w, a.count)  // a += w·b, one multiply-add per element (CFlexKernels)
         }
     }
 }

@@ -10,161 +10,30 @@
 // small feature maps and large ones alike, keeps the component dispatch outside the inner loops, and keeps
 // a block's streams in L1. The backward pass (FlexTraining) accumulates Σ_n dy·f_k and Σ_n dy·∂o/∂β per
 // element of the block and reduces them per unit at the end of the block.
+//
+// The per-kernel vector math and the component passes over one block are C (Sources/CFlexKernels/
+// kernels_body.h, "Activation kernels"), compiled for AVX2 + FMA and portably; they must agree with
+// `Component.Kernel.evaluate` (ActivationScalar.swift), the double-precision reference the tests use.
 
-package typealias V8 = SIMD8<Float>
+import CFlexKernels
 
-// MARK: Per-kernel vector math
-
-/// One kernel on eight lanes: f(z; β) and (f, ∂f/∂z, ∂f/∂β). Must agree with `Component.Kernel.evaluate`.
-package protocol VectorKernel {
-    static func value(_ z: V8, _ b: V8) -> V8
-    static func grad(_ z: V8, _ b: V8) -> (f: V8, dz: V8, db: V8)
-}
-
-package enum IdentityKernel: VectorKernel {
-    @inline(__always) package static func value(_ z: V8, _ b: V8) -> V8 { z }
-    @inline(__always) package static func grad(_ z: V8, _ b: V8) -> (f: V8, dz: V8, db: V8) { (z, V8(repeating: 1), V8()) }
-}
-
-package enum ReLUKernel: VectorKernel {
-    @inline(__always) package static func value(_ z: V8, _ b: V8) -> V8 { VectorMath.max(z, V8()) }
-    @inline(__always) package static func grad(_ z: V8, _ b: V8) -> (f: V8, dz: V8, db: V8) {
-        (VectorMath.max(z, V8()), V8().replacing(with: 1, where: z .> 0), V8())
-    }
-}
-
-package enum ELUKernel: VectorKernel {
-    @inline(__always) package static func value(_ z: V8, _ b: V8) -> V8 {
-        let em1 = VectorMath.expm1(VectorMath.min(z, V8()))
-        return (b * em1).replacing(with: z, where: z .> 0)
-    }
-    @inline(__always) package static func grad(_ z: V8, _ b: V8) -> (f: V8, dz: V8, db: V8) {
-        let (e, em1) = VectorMath.expAndExpm1(VectorMath.min(z, V8()))
-        let pos = z .> 0
-        return ((b * em1).replacing(with: z, where: pos), (b * e).replacing(with: 1, where: pos),
-                em1.replacing(with: 0, where: pos))
-    }
-}
-
-package enum NegatedELUKernel: VectorKernel {
-    @inline(__always) package static func value(_ z: V8, _ b: V8) -> V8 {
-        let em1 = VectorMath.expm1(-VectorMath.max(z, V8()))
-        return (-b * em1).replacing(with: z, where: z .< 0)
-    }
-    @inline(__always) package static func grad(_ z: V8, _ b: V8) -> (f: V8, dz: V8, db: V8) {
-        let (e, em1) = VectorMath.expAndExpm1(-VectorMath.max(z, V8()))
-        let neg = z .< 0
-        return ((-b * em1).replacing(with: z, where: neg), (b * e).replacing(with: 1, where: neg),
-                (-em1).replacing(with: 0, where: neg))
-    }
-}
-
-/// ELU(z; β) − ELU(−z; β) = z + sgn(z)·β(1 − e^−|z|); slope 1 + β e^−|z| everywhere (smooth at 0, where
-/// autograd would sum the halves' subgradients to 2β instead).
-package enum SymmetricELUKernel: VectorKernel {
-    @inline(__always) package static func value(_ z: V8, _ b: V8) -> V8 {
-        let em1 = VectorMath.expm1(-VectorMath.abs(z))          // ≤ 0
-        let t = b * em1
-        return z + t.replacing(with: -t, where: z .> 0)
-    }
-    @inline(__always) package static func grad(_ z: V8, _ b: V8) -> (f: V8, dz: V8, db: V8) {
-        let (e, em1) = VectorMath.expAndExpm1(-VectorMath.abs(z))
-        let pos = z .> 0
-        let sem1 = em1.replacing(with: -em1, where: pos)   // ∂f/∂β = −em1 for z > 0, em1 for z < 0, 0 at 0
-        let dz = 1 + b * e
-        return (z + b * sem1, dz, sem1)
-    }
-}
-
-package enum SigmoidKernel: VectorKernel {
-    @inline(__always) package static func value(_ z: V8, _ b: V8) -> V8 { VectorMath.sigmoid(z) }
-    @inline(__always) package static func grad(_ z: V8, _ b: V8) -> (f: V8, dz: V8, db: V8) {
-        let s = VectorMath.sigmoid(z)
-        return (s, s * (1 - s), V8())
-    }
-}
-
-package enum TanhKernel: VectorKernel {
-    @inline(__always) package static func value(_ z: V8, _ b: V8) -> V8 { VectorMath.tanh(z) }
-    @inline(__always) package static func grad(_ z: V8, _ b: V8) -> (f: V8, dz: V8, db: V8) {
-        let t = VectorMath.tanh(z)
-        return (t, 1 - t * t, V8())
-    }
-}
-
-package enum SigmoidRampKernel: VectorKernel {
-    @inline(__always) package static func value(_ z: V8, _ b: V8) -> V8 {
-        VectorMath.clamp(b * z + 0.5, 0, 1)
-    }
-    @inline(__always) package static func grad(_ z: V8, _ b: V8) -> (f: V8, dz: V8, db: V8) {
-        let u = b * z + 0.5
-        let inside = (u .> 0) .& (u .< 1)
-        return (VectorMath.clamp(u, 0, 1),
-                V8().replacing(with: b, where: inside), V8().replacing(with: z, where: inside))
-    }
-}
-
-package enum TanhRampKernel: VectorKernel {
-    @inline(__always) package static func value(_ z: V8, _ b: V8) -> V8 {
-        VectorMath.clamp(b * z, -1, 1)
-    }
-    @inline(__always) package static func grad(_ z: V8, _ b: V8) -> (f: V8, dz: V8, db: V8) {
-        let u = b * z
-        let inside = (u .> -1) .& (u .< 1)
-        return (VectorMath.clamp(u, -1, 1),
-                V8().replacing(with: b, where: inside), V8().replacing(with: z, where: inside))
-    }
-}
-
-package enum PReLUKernel: VectorKernel {
-    @inline(__always) package static func value(_ z: V8, _ b: V8) -> V8 { (b * z).replacing(with: z, where: z .> 0) }
-    @inline(__always) package static func grad(_ z: V8, _ b: V8) -> (f: V8, dz: V8, db: V8) {
-        let pos = z .> 0
-        return ((b * z).replacing(with: z, where: pos), b.replacing(with: 1, where: pos), z.replacing(with: 0, where: pos))
-    }
-}
-
-// MARK: Partial loads for tails
-
-@inline(__always)
-func loadPartial(_ p: FloatPointer, _ n: Int) -> V8 {
-    var v = V8()
-    for l in 0..<n { v[l] = p[l] }
-    return v
-}
-
-@inline(__always)
-func storePartial(_ v: V8, _ p: MutableFloatPointer, _ n: Int) {
-    for l in 0..<n { p[l] = v[l] }
-}
-
-// MARK: Component passes over one block
-
-@inline(__always)
-private func forwardLoop<K: VectorKernel>(_: K.Type, x: FloatPointer, y: MutableFloatPointer,
-                                          weight: FloatPointer?, beta: FloatPointer, count: Int, accumulate: Bool) {
-    let full = count & ~7
-    var i = 0
-    if let w = weight {
-        if accumulate {
-            while i < full { store8(load8(y + i).addingProduct(load8(w + i), K.value(load8(x + i), load8(beta + i))), y + i); i += 8 }
-        } else {
-            while i < full { store8(load8(w + i) * K.value(load8(x + i), load8(beta + i)), y + i); i += 8 }
+extension Component.Kernel {
+    /// The C kernels' number for this kernel.
+    package var cKernel: Int32 {
+        let k: flexk_kernel
+        switch self {
+        case .identity: k = FLEXK_IDENTITY
+        case .relu: k = FLEXK_RELU
+        case .elu: k = FLEXK_ELU
+        case .negatedELU: k = FLEXK_NEGATED_ELU
+        case .symmetricELU: k = FLEXK_SYMMETRIC_ELU
+        case .sigmoid: k = FLEXK_SIGMOID
+        case .tanh: k = FLEXK_TANH
+        case .sigmoidRamp: k = FLEXK_SIGMOID_RAMP
+        case .tanhRamp: k = FLEXK_TANH_RAMP
+        case .prelu: k = FLEXK_PRELU
         }
-    } else {
-        if accumulate {
-            while i < full { store8(load8(y + i) + K.value(load8(x + i), load8(beta + i)), y + i); i += 8 }
-        } else {
-            while i < full { store8(K.value(load8(x + i), load8(beta + i)), y + i); i += 8 }
-        }
-    }
-    if i < count {
-        let n = count - i
-        // Scratch rows (weight, beta) are padded to a multiple of 8, so full loads are in bounds.
-        var v = K.value(loadPartial(x + i, n), load8(beta + i))
-        if let w = weight { v *= load8(w + i) }
-        if accumulate { v += loadPartial(y + i, n) }
-        storePartial(v, y + i, n)
+        return Int32(k.rawValue)
     }
 }
 
@@ -172,50 +41,7 @@ private func forwardLoop<K: VectorKernel>(_: K.Type, x: FloatPointer, y: Mutable
 /// scratch rows padded to a multiple of 8 elements.
 package func activationForwardPass(_ kernel: Component.Kernel, x: FloatPointer, y: MutableFloatPointer,
                                    weight: FloatPointer?, beta: FloatPointer, count: Int, accumulate: Bool) {
-    switch kernel {
-    case .identity: forwardLoop(IdentityKernel.self, x: x, y: y, weight: weight, beta: beta, count: count, accumulate: accumulate)
-    case .relu: forwardLoop(ReLUKernel.self, x: x, y: y, weight: weight, beta: beta, count: count, accumulate: accumulate)
-    case .elu: forwardLoop(ELUKernel.self, x: x, y: y, weight: weight, beta: beta, count: count, accumulate: accumulate)
-    case .negatedELU: forwardLoop(NegatedELUKernel.self, x: x, y: y, weight: weight, beta: beta, count: count, accumulate: accumulate)
-    case .symmetricELU: forwardLoop(SymmetricELUKernel.self, x: x, y: y, weight: weight, beta: beta, count: count, accumulate: accumulate)
-    case .sigmoid: forwardLoop(SigmoidKernel.self, x: x, y: y, weight: weight, beta: beta, count: count, accumulate: accumulate)
-    case .tanh: forwardLoop(TanhKernel.self, x: x, y: y, weight: weight, beta: beta, count: count, accumulate: accumulate)
-    case .sigmoidRamp: forwardLoop(SigmoidRampKernel.self, x: x, y: y, weight: weight, beta: beta, count: count, accumulate: accumulate)
-    case .tanhRamp: forwardLoop(TanhRampKernel.self, x: x, y: y, weight: weight, beta: beta, count: count, accumulate: accumulate)
-    case .prelu: forwardLoop(PReLUKernel.self, x: x, y: y, weight: weight, beta: beta, count: count, accumulate: accumulate)
-    }
-}
-
-@inline(__always)
-private func backwardLoop<K: VectorKernel>(_: K.Type, x: FloatPointer, dy: FloatPointer,
-                                           dx: MutableFloatPointer?, accumulateDx: Bool,
-                                           weight: FloatPointer?, beta: FloatPointer, count: Int,
-                                           gradF: MutableFloatPointer?, gradBeta: MutableFloatPointer?) {
-    @inline(__always) func chunk(_ i: Int, _ z: V8, _ g: V8) -> V8 {
-        let b = load8(beta + i)
-        let (f, dz, db) = K.grad(z, b)
-        let w = weight.map { load8($0 + i) } ?? V8(repeating: 1)
-        if let gf = gradF { store8(load8(gf + i).addingProduct(g, f), gf + i) }
-        if let gb = gradBeta { store8(load8(gb + i).addingProduct(g * w, db), gb + i) }
-        return g * w * dz
-    }
-    let full = count & ~7
-    var i = 0
-    if let dx {
-        if accumulateDx {
-            while i < full { store8(load8(dx + i) + chunk(i, load8(x + i), load8(dy + i)), dx + i); i += 8 }
-        } else {
-            while i < full { store8(chunk(i, load8(x + i), load8(dy + i)), dx + i); i += 8 }
-        }
-    } else {
-        while i < full { _ = chunk(i, load8(x + i), load8(dy + i)); i += 8 }
-    }
-    if i < count {
-        let n = count - i
-        // dy is zero in the padding lanes, so the accumulators' padding lanes only ever receive 0.
-        let d = chunk(i, loadPartial(x + i, n), loadPartial(dy + i, n))
-        if let dx { storePartial(accumulateDx ? d + loadPartial(dx + i, n) : d, dx + i, n) }
-    }
+    flexk_activation_forward(kernel.cKernel, x, y, weight, beta, count, accumulate ? 1 : 0)
 }
 
 /// For i in 0..<count: dx[i] (= or +=) dy·w·f'(x), gradF[i] += dy·f(x), gradBeta[i] += dy·w·∂f/∂β.
@@ -224,18 +50,7 @@ package func activationBackwardPass(_ kernel: Component.Kernel, x: FloatPointer,
                                     dx: MutableFloatPointer?, accumulateDx: Bool,
                                     weight: FloatPointer?, beta: FloatPointer, count: Int,
                                     gradF: MutableFloatPointer?, gradBeta: MutableFloatPointer?) {
-    switch kernel {
-    case .identity: backwardLoop(IdentityKernel.self, x: x, dy: dy, dx: dx, accumulateDx: accumulateDx, weight: weight, beta: beta, count: count, gradF: gradF, gradBeta: gradBeta)
-    case .relu: backwardLoop(ReLUKernel.self, x: x, dy: dy, dx: dx, accumulateDx: accumulateDx, weight: weight, beta: beta, count: count, gradF: gradF, gradBeta: gradBeta)
-    case .elu: backwardLoop(ELUKernel.self, x: x, dy: dy, dx: dx, accumulateDx: accumulateDx, weight: weight, beta: beta, count: count, gradF: gradF, gradBeta: gradBeta)
-    case .negatedELU: backwardLoop(NegatedELUKernel.self, x: x, dy: dy, dx: dx, accumulateDx: accumulateDx, weight: weight, beta: beta, count: count, gradF: gradF, gradBeta: gradBeta)
-    case .symmetricELU: backwardLoop(SymmetricELUKernel.self, x: x, dy: dy, dx: dx, accumulateDx: accumulateDx, weight: weight, beta: beta, count: count, gradF: gradF, gradBeta: gradBeta)
-    case .sigmoid: backwardLoop(SigmoidKernel.self, x: x, dy: dy, dx: dx, accumulateDx: accumulateDx, weight: weight, beta: beta, count: count, gradF: gradF, gradBeta: gradBeta)
-    case .tanh: backwardLoop(TanhKernel.self, x: x, dy: dy, dx: dx, accumulateDx: accumulateDx, weight: weight, beta: beta, count: count, gradF: gradF, gradBeta: gradBeta)
-    case .sigmoidRamp: backwardLoop(SigmoidRampKernel.self, x: x, dy: dy, dx: dx, accumulateDx: accumulateDx, weight: weight, beta: beta, count: count, gradF: gradF, gradBeta: gradBeta)
-    case .tanhRamp: backwardLoop(TanhRampKernel.self, x: x, dy: dy, dx: dx, accumulateDx: accumulateDx, weight: weight, beta: beta, count: count, gradF: gradF, gradBeta: gradBeta)
-    case .prelu: backwardLoop(PReLUKernel.self, x: x, dy: dy, dx: dx, accumulateDx: accumulateDx, weight: weight, beta: beta, count: count, gradF: gradF, gradBeta: gradBeta)
-    }
+    flexk_activation_backward(kernel.cKernel, x, dy, dx, accumulateDx ? 1 : 0, weight, beta, count, gradF, gradBeta)
 }
 
 // MARK: Parameter broadcasting scratch

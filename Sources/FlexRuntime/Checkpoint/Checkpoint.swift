@@ -1,8 +1,7 @@
 // A trained model as the checkpoint file holds it (docs/checkpoint-format.md). The reader is in
 // CheckpointReader.swift; the writer lives in FlexTraining (CheckpointWriter.swift).
 
-import Crypto
-
+// FoundationEssentials only for JSONEncoder (Codable activation functions).
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else

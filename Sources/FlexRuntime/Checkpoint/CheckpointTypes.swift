@@ -365,8 +365,16 @@ public struct CheckpointError: Error, CustomStringConvertible, Equatable, Sendab
         public var description: String {
             func oneLine(_ s: String) -> String {
                 guard s.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) else { return s }
-                return s.replacingOccurrences(of: "\r\n", with: "\\r\\n").replacingOccurrences(of: "\n", with: "\\n")
-                    .replacingOccurrences(of: "\r", with: "\\r")
+                var out = ""
+                for ch in s {  // "\r\n" is one Character
+                    switch ch {
+                    case "\r\n": out += "\\r\\n"
+                    case "\n": out += "\\n"
+                    case "\r": out += "\\r"
+                    default: out.append(ch)
+                    }
+                }
+                return out
             }
             return path.isEmpty ? oneLine(message) : "\(oneLine(path)): \(oneLine(message))"
         }

@@ -1,3 +1,4 @@
+import CFlexKernels
 import Synchronization
 
 /// Offset tables by geometry, shared by all layers and threads.
@@ -85,21 +86,11 @@ public func im2col(_ image: FloatPointer, batch: Int, geometry g: ConvGeometry, 
 /// The adjoint of `im2col`: adds each column entry back into the image position it came from.
 /// `image` must be zeroed (or hold values to add to) by the caller.
 public func col2im(_ columns: FloatPointer, batch: Int, geometry g: ConvGeometry, image: MutableFloatPointer) {
-    let ohw = g.outputPixels, ld = batch * ohw, chw = g.channels * g.height * g.width
     let table = g.offsetTable()
     table.withUnsafeBufferPointer { tb in
-        for r in 0..<g.patchSize {
-            let t = tb.baseAddress! + r * ohw
-            let row = columns + r * ld
-            for b in 0..<batch {
-                let dst = image + b * chw
-                let src = row + b * ohw
-                for p in 0..<ohw {
-                    let o = Int(t[p])
-                    if o >= 0 { dst[o] += src[p] }
-                }
-            }
-        }
+        // C (`col2im` in Sources/CFlexKernels/kernels_body.h): rows in order, each entry added where its table
+        // offset is not −1.
+        flexk_col2im(columns, batch, g.patchSize, g.outputPixels, tb.baseAddress, image, g.channels * g.height * g.width)
     }
 }
 

@@ -3,6 +3,9 @@
 /// y[n, c, i, j] = max_{u, v < k} x[n, c, i·s + u, j·s + v];  input `[N, C, H, W]`, output
 /// `[N, C, ⌊(H − k)/s⌋ + 1, ⌊(W − k)/s⌋ + 1]`. Ties go to the first maximum in row-major window order
 /// (as PyTorch's CPU kernel), which is where the backward pass sends the gradient.
+
+import CFlexKernels
+
 public final class MaxPool2d: Layer, @unchecked Sendable {
     public var name: String
     public let kernelSize: Int, stride: Int
@@ -56,26 +59,9 @@ public final class MaxPool2d: Layer, @unchecked Sendable {
         output.scalars.withUnsafeMutableBufferPointer { y in
             input.scalars.withUnsafeBufferPointer { x in
                 idx.withUnsafeMutableBufferPointer { ib in
-                    for plane in 0..<planes {
-                        let xp = x.baseAddress! + plane * h * w
-                        for i in 0..<oh {
-                            for j in 0..<ow {
-                                var best = -Float.infinity
-                                var at = (i * s) * w + j * s
-                                for u in 0..<k {
-                                    let row = (i * s + u) * w + j * s
-                                    for v in 0..<k {
-                                        let val = xp[row + v]
-                                        // `!(val <= best)` also picks NaN, propagating it as PyTorch does.
-                                        if !(val <= best) { best = val; at = row + v }
-                                    }
-                                }
-                                let o = (plane * oh + i) * ow + j
-                                y[o] = best
-                                if !ib.isEmpty { ib[o] = Int32(plane * h * w + at) }
-                            }
-                        }
-                    }
+                    // C (`max_pool` in Sources/CFlexKernels/kernels_body.h): `!(v <= best)` also picks NaN.
+                    flexk_max_pool(x.baseAddress, y.baseAddress, ib.isEmpty ? nil : ib.baseAddress, planes, h, w,
+                                   oh, ow, k, s)
                 }
             }
         }
