@@ -9,7 +9,7 @@
  *
  * Build (from the repository root, after `swift build --product flexctl_c_shared`):
  *   cc -std=c11 -Wall -Wextra -o example examples/c/example.c -I Sources/CFlexctl/include \
- *      -L .build/debug -lflexctl_c_shared -Wl,-rpath,$PWD/.build/debug $(pkg-config --cflags --libs libpng)
+ *      -L .build/debug -lflexctl_c_shared -Wl,-rpath,$PWD/.build/debug $(pkg-config --cflags --libs libpng) -lm
  * Run:
  *   ./example models/cae3-p-e2-id-photos.h5 samples/images/chelsea-96.png /tmp/chelsea.flexz \
  *             models/lstm-p-sig-ramp-4-indices.h5 examples/data/four-indices.csv

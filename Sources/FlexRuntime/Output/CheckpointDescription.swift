@@ -21,7 +21,7 @@ public struct CheckpointDescription: Encodable, Sendable {
     public var input: Input
     /// The model's input per sample: `[C, H, W]` (one tile) or `[window, features]`.
     public var inputShape: [Int]
-    /// The model's output per sample: `[C, H, W]` or `[targets × horizon]`.
+    /// The model's output per sample: `[C, H, W]` (one tile) or `[targets]` (the values `horizon` steps ahead).
     public var outputShape: [Int]
     public var architecture: [LayerEntry]
     public var totalParameters: Int
