@@ -137,7 +137,7 @@ final class ModelHandle: Sendable {
     /// What `flexctl_model_describe` returns: the runtime's description of the checkpoint, the document
     /// `flexctl inspect --format json` prints. Made at open time (the statistics are one pass over α and β) so
     /// that the handle needs no lock and keeps no second copy of the weights.
-    let description: CheckpointDescription
+    let checkpointDescription: CheckpointDescription
 
     init(checkpoint c: Checkpoint, name: String, threads: Int) throws {
         self.name = name
@@ -160,7 +160,7 @@ final class ModelHandle: Sendable {
         self.engine = engine
         // The engine's model is `c.makeModel()`: describe it rather than building a second one.
         let model = engine.model
-        description = CheckpointDescription(
+        checkpointDescription = CheckpointDescription(
             checkpoint: c, model: model, file: name,
             activations: model.activationStatistics(bins: CheckpointDescription.histogramBins))
     }
@@ -278,7 +278,7 @@ public func flexctl_model_describe(_ model: OpaquePointer?, _ out: UnsafeMutable
     return run(errorMessage) {
         let out = try required(out, "out_json")
         let h = try handle(model)
-        out.pointee = try mallocString(h.description.json)
+        out.pointee = try mallocString(h.checkpointDescription.json)
     }
 }
 
