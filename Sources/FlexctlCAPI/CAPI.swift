@@ -130,9 +130,6 @@ final class ModelHandle: Sendable {
     let name: String
     let task: CheckpointTask
     let fingerprint: String
-    let flexctlVersion: String
-    let formatVersion: Int
-    let input: InputSpec
     let engine: Engine
     /// What `flexctl_model_describe` returns: the runtime's description of the checkpoint, the document
     /// `flexctl inspect --format json` prints. Made at open time (the statistics are one pass over α and β) so
@@ -143,9 +140,6 @@ final class ModelHandle: Sendable {
         self.name = name
         task = c.task
         fingerprint = c.fingerprint
-        flexctlVersion = c.flexctlVersion
-        formatVersion = c.formatVersion
-        input = c.input
         let engine: Engine
         switch c.task {
         case .imageAutoencoder:
