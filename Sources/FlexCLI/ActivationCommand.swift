@@ -298,8 +298,8 @@ public struct ActivationCommand: ParsableCommand {
 
     static func renderJSON(_ t: Table) -> String {
         JSONOutput.document(kind: "activation_table", ActivationJSON(
-            member: t.member, alpha: t.alpha.json, beta: t.beta.json, columns: machineColumns(t),
-            rows: t.rows.map { ActivationJSON.Row(columns: machineColumns(t), values: $0.json) }))
+            member: t.member, alpha: JSONNumber.list(t.alpha), beta: JSONNumber.list(t.beta), columns: machineColumns(t),
+            rows: t.rows.map { ActivationJSON.Row(columns: machineColumns(t), values: JSONNumber.list($0)) }))
     }
 
     /// Points per plot: enough that a curve looks smooth at any plot width flexctl draws.

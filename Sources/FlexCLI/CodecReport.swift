@@ -1,3 +1,5 @@
+import FlexRuntime
+
 /// What `compress --report` prints: sizes, the code, bits per pixel, PSNR and MSE of the decoded image against
 /// the input (8-bit, on the channels the model codes) and the time taken. JSON kind `compress_report`
 /// (docs/cli.md, "JSON output").

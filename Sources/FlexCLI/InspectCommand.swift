@@ -30,8 +30,8 @@ public struct InspectCommand: ParsableCommand {
         writeStandardOutput(report.rendered(output.resolved))
     }
 
-    /// Histogram bins for α and β.
-    public static let bins = 10
+    /// Histogram bins for α and β (the same in the text and in the JSON document).
+    public static let bins = CheckpointDescription.histogramBins
 
     /// Builds the report of a checkpoint (read from `file`, which the report names).
     public static func report(_ checkpoint: Checkpoint, file: String) throws -> Report {
@@ -48,11 +48,7 @@ public struct InspectCommand: ParsableCommand {
         public var activations: [ActivationSlotStatistics]
 
         /// The index of the encoder's last layer for an image auto-encoder with a valid split.
-        var codeLayer: Int? {
-            guard case let .image(s) = checkpoint.input, s.encoderLayers >= 1, s.encoderLayers <= model.layers.count
-            else { return nil }
-            return s.encoderLayers - 1
-        }
+        var codeLayer: Int? { CheckpointDescription.codeLayer(checkpoint, model: model) }
 
         /// The report in `format`.
         public func rendered(_ format: OutputFormat) -> String {
@@ -192,135 +188,11 @@ public struct InspectCommand: ParsableCommand {
 
         // MARK: JSON
 
-        /// The JSON document (kind `checkpoint`; docs/cli.md, "JSON output").
+        /// The JSON document (kind `checkpoint`; docs/cli.md, "JSON output"): the runtime's description of the
+        /// checkpoint, the same document the C API's `flexctl_model_describe` returns.
         public func json() -> String {
-            JSONOutput.document(kind: "checkpoint", InspectJSON(self))
+            CheckpointDescription(checkpoint: checkpoint, model: model, file: file, activations: activations).json
         }
-    }
-}
-
-/// `inspect`'s JSON document.
-struct InspectJSON: Encodable {
-    var file: String
-    var format: String
-    var formatVersion: Int
-    var formatMinorVersion: Int
-    var flexctlVersion: String
-    var storedType: String
-    var task: String
-    var fingerprint: String
-    var input: Input
-    var architecture: [Layer]
-    var totalParameters: Int
-    var activations: [Slot]
-    var provenance: Nullable<ProvenanceJSON>
-
-    /// The input specification's fields as the checkpoint stores them (those of the other kind left out), and
-    /// the code shape of an auto-encoder.
-    struct Input: Encodable {
-        var kind: String
-        var channels: Int?, height: Int?, width: Int?, pixelScaling: String?, encoderLayers: Int?, codeShape: [Int]?
-        var features: [String]?, targets: [String]?, window: Int?, horizon: Int?, transform: String?
-        var normalization: Normalization?
-        struct Normalization: Encodable { var mean: [JSONNumber], std: [JSONNumber] }
-    }
-
-    struct Layer: Encodable {
-        var layer: String
-        var kind: String
-        var summary: String
-        /// The layer as the checkpoint's architecture stores it.
-        var spec: LayerSpec
-        var outputShape: [Int]
-        var parameters: Int
-    }
-
-    struct Statistics: Encodable {
-        var label: String
-        var count: Int
-        var mean: JSONNumber, std: JSONNumber, min: JSONNumber, max: JSONNumber
-        var histogramRange: [JSONNumber]
-        var histogram: [Int]
-
-        init(_ label: String, _ s: ParameterStatistics) {
-            self.label = label
-            count = s.count
-            mean = JSONNumber(s.mean)
-            std = JSONNumber(s.std)
-            min = JSONNumber(s.min)
-            max = JSONNumber(s.max)
-            histogramRange = [s.range.lowerBound, s.range.upperBound].json
-            histogram = s.histogram
-        }
-    }
-
-    struct Slot: Encodable {
-        var slot: String
-        var layer: Int
-        var member: String
-        var units: Int
-        var alpha: [Statistics]
-        var beta: Nullable<Statistics>
-    }
-
-    struct ProvenanceJSON: Encodable {
-        var dataset: Nullable<String>
-        var trainSize: Nullable<Int>, validationSize: Nullable<Int>, testSize: Nullable<Int>
-        var seed: Nullable<Int>, epochs: Nullable<Int>
-        var optimizer: Nullable<Optimizer>
-        var regularizer: Nullable<Regularizer>
-        var created: Nullable<String>
-        var trainLoss: [JSONNumber], validationLoss: [JSONNumber]
-        var testLoss: Nullable<JSONNumber>
-        struct Optimizer: Encodable { var name: String, learningRate: JSONNumber, beta1: JSONNumber, beta2: JSONNumber, epsilon: JSONNumber }
-        struct Regularizer: Encodable { var delta1: JSONNumber, delta2: JSONNumber, delta3: JSONNumber, margin: JSONNumber }
-    }
-
-    init(_ r: InspectCommand.Report) {
-        let c = r.checkpoint, model = r.model
-        file = r.file
-        format = Checkpoint.formatName
-        formatVersion = c.formatVersion
-        formatMinorVersion = c.formatMinorVersion
-        flexctlVersion = c.flexctlVersion
-        storedType = c.storedType.rawValue
-        task = c.task.rawValue
-        fingerprint = c.fingerprint
-        switch c.input {
-        case let .image(s):
-            input = Input(kind: c.input.kindName, channels: s.channels, height: s.height, width: s.width,
-                          pixelScaling: s.pixelScaling.rawValue, encoderLayers: s.encoderLayers,
-                          codeShape: r.codeLayer.map { model.layerOutputShapes[$0] })
-        case let .series(s):
-            input = Input(kind: c.input.kindName, features: s.features, targets: s.targets, window: s.window,
-                          horizon: s.horizon, transform: s.transform.rawValue,
-                          normalization: .init(mean: s.normalization.mean.json, std: s.normalization.std.json))
-        }
-        architecture = model.layers.enumerated().map { i, layer in
-            Layer(layer: layer.name, kind: layer.spec.kindName, summary: layer.spec.summary, spec: layer.spec,
-                  outputShape: model.layerOutputShapes[i], parameters: layer.parameterCount)
-        }
-        totalParameters = model.parameterCount
-        activations = r.activations.map { a in
-            Slot(slot: a.path, layer: a.layer, member: a.member, units: a.units,
-                 alpha: a.alpha.map { Statistics($0.label, $0.statistics) },
-                 beta: Nullable(a.beta.map { Statistics("beta", $0) }))
-        }
-        provenance = Nullable(c.provenance.map { p in
-            ProvenanceJSON(
-                dataset: Nullable(p.dataset), trainSize: Nullable(p.trainSize), validationSize: Nullable(p.validationSize),
-                testSize: Nullable(p.testSize), seed: Nullable(p.seed), epochs: Nullable(p.epochs),
-                optimizer: Nullable(p.optimizer.map {
-                    .init(name: $0.name, learningRate: JSONNumber($0.learningRate), beta1: JSONNumber($0.beta1),
-                          beta2: JSONNumber($0.beta2), epsilon: JSONNumber($0.epsilon))
-                }),
-                regularizer: Nullable(p.regularizer.map {
-                    .init(delta1: JSONNumber($0.delta1), delta2: JSONNumber($0.delta2), delta3: JSONNumber($0.delta3),
-                          margin: JSONNumber($0.margin))
-                }),
-                created: Nullable(p.created), trainLoss: p.trainLoss.json, validationLoss: p.validationLoss.json,
-                testLoss: Nullable(p.testLoss.json))
-        })
     }
 }
 

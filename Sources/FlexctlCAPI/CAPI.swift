@@ -118,23 +118,29 @@ final class ModelHandle: Sendable {
     enum Engine: Sendable {
         case codec(ImageCodec)
         case forecaster(ForecastEngine.Model)
+
+        var model: Sequential {
+            switch self {
+            case let .codec(codec): codec.session.model
+            case let .forecaster(m): m.session.model
+            }
+        }
     }
 
     let name: String
     let task: CheckpointTask
     let fingerprint: String
-    let flexctlVersion: String
-    let formatVersion: Int
-    let input: InputSpec
     let engine: Engine
+    /// What `flexctl_model_describe` returns: the runtime's description of the checkpoint, the document
+    /// `flexctl inspect --format json` prints. Made at open time (the statistics are one pass over α and β) so
+    /// that the handle needs no lock and keeps no second copy of the weights.
+    let checkpointDescription: CheckpointDescription
 
     init(checkpoint c: Checkpoint, name: String, threads: Int) throws {
         self.name = name
         task = c.task
         fingerprint = c.fingerprint
-        flexctlVersion = c.flexctlVersion
-        formatVersion = c.formatVersion
-        input = c.input
+        let engine: Engine
         switch c.task {
         case .imageAutoencoder:
             do { engine = .codec(try ImageCodec(checkpoint: c, file: name, threads: threads)) } catch {
@@ -145,13 +151,12 @@ final class ModelHandle: Sendable {
                 throw Failure(.invalidCheckpoint, "\(error)")
             }
         }
-    }
-
-    var model: Sequential {
-        switch engine {
-        case let .codec(codec): codec.session.model
-        case let .forecaster(m): m.session.model
-        }
+        self.engine = engine
+        // The engine's model is `c.makeModel()`: describe it rather than building a second one.
+        let model = engine.model
+        checkpointDescription = CheckpointDescription(
+            checkpoint: c, model: model, file: name,
+            activations: model.activationStatistics(bins: CheckpointDescription.histogramBins))
     }
 
     func codec(for what: String) throws(Failure) -> ImageCodec {
@@ -267,7 +272,7 @@ public func flexctl_model_describe(_ model: OpaquePointer?, _ out: UnsafeMutable
     return run(errorMessage) {
         let out = try required(out, "out_json")
         let h = try handle(model)
-        out.pointee = try mallocString(describe(h))
+        out.pointee = try mallocString(h.checkpointDescription.json)
     }
 }
 

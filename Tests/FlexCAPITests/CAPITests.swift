@@ -203,7 +203,7 @@ struct CAPIBadInputTests {
 
 @Suite("C API: results equal the Swift libraries'")
 struct CAPIResultTests {
-    @Test("describe: schema, task, shapes, activations, fingerprint")
+    @Test("describe: the runtime's checkpoint description (inspect's document), byte for byte; its fields")
     func describe() throws {
         for (path, task) in [(caeModel, "image-autoencoder"), (lstmModel, "forecaster")] {
             let m = try openModel(path)
@@ -212,35 +212,84 @@ struct CAPIResultTests {
             #expect(flexctl_model_describe(m, &json, nil) == 0)
             let text = String(cString: try #require(json))
             free(json)
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
             let checkpoint = try Checkpoint.read(from: path)
+            // The same document `flexctl inspect --format json` prints (InspectCommandTests checks that side).
+            #expect(text == (try CheckpointDescription(checkpoint: checkpoint, file: path).json))
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
             let model = try checkpoint.makeModel()
-            #expect(object["schema_version"] as? Int == 1)
+            #expect(object["kind"] as? String == "checkpoint")
+            #expect(object["schema_version"] as? Int == JSONOutput.schemaVersion)
+            #expect(object["file"] as? String == path)
             #expect(object["task"] as? String == task)
             #expect(object["fingerprint"] as? String == checkpoint.fingerprint)
+            #expect(object["format_version"] as? Int == checkpoint.formatVersion)
+            #expect(object["flexctl_version"] as? String == checkpoint.flexctlVersion)
+            #expect(object["total_parameters"] as? Int == model.parameterCount)
             #expect(object["input_shape"] as? [Int] == model.inputShape)
             #expect(object["output_shape"] as? [Int] == model.outputShape)
             let slots = try #require(object["activations"] as? [[String: Any]])
-            let members = slots.map { $0["member"] as? String ?? "?" }
-            #expect(members == model.activationStatistics(bins: 1).map(\.member))
+            let statistics = model.activationStatistics(bins: 10)
+            #expect(slots.map { $0["member"] as? String ?? "?" } == statistics.map(\.member))
+            #expect(slots.map { $0["slot"] as? String ?? "?" } == statistics.map(\.path))
+            #expect(slots.map { $0["units"] as? Int ?? -1 } == statistics.map(\.units))
             #expect(!slots.isEmpty)
+            let input = try #require(object["input"] as? [String: Any])
             if task == "forecaster" {
-                #expect(object["code_shape"] is NSNull)
-                let series = try #require(object["series"] as? [String: Any])
+                #expect(input["kind"] as? String == "series")
+                #expect(input["code_shape"] == nil)
                 guard case let .series(spec) = checkpoint.input else { Issue.record("not a series spec"); return }
-                #expect(series["features"] as? [String] == spec.features)
-                #expect(series["window"] as? Int == spec.window)
+                #expect(input["features"] as? [String] == spec.features)
+                #expect(input["targets"] as? [String] == spec.targets)
+                #expect(input["window"] as? Int == spec.window)
+                #expect(input["horizon"] as? Int == spec.horizon)
+                #expect(input["transform"] as? String == spec.transform.rawValue)
                 var f = 0, t = 0, w = 0, h = 0
                 #expect(flexctl_model_series_info(m, &f, &t, &w, &h, nil) == 0)
                 let info: [Int] = [f, t, w, h]
                 let want: [Int] = [spec.features.count, spec.targets.count, spec.window, spec.horizon]
                 #expect(info == want)
             } else {
+                #expect(input["kind"] as? String == "image")
                 let session = try ImageCodecSession(checkpoint: checkpoint, threads: 1)
-                #expect(object["code_shape"] as? [Int] == session.codeShape)
-                #expect(object["series"] is NSNull)
+                #expect(input["code_shape"] as? [Int] == session.codeShape)
+                #expect([input["channels"], input["height"], input["width"]].map { $0 as? Int } == session.inputShape)
+                #expect(input["pixel_scaling"] as? String == session.input.pixelScaling.rawValue)
+                #expect(input["features"] == nil)
             }
         }
+    }
+
+    @Test("describe from memory: `file` is the name given to flexctl_model_open_memory, else <memory>")
+    func describeFromMemory() throws {
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: lstmModel)))
+        for (name, expected) in [("my model", "my model"), (nil, "<memory>")] as [(String?, String)] {
+            var model: OpaquePointer?
+            let r = bytes.withUnsafeBytes { b in
+                call { message in
+                    if let name {
+                        name.withCString { flexctl_model_open_memory(b.baseAddress, b.count, $0, 1, &model, message) }
+                    } else {
+                        flexctl_model_open_memory(b.baseAddress, b.count, nil, 1, &model, message)
+                    }
+                }
+            }
+            #expect(r.status == 0, "\(r.message ?? "")")
+            let m = try #require(model)
+            defer { flexctl_model_close(m) }
+            var json: UnsafeMutablePointer<CChar>?
+            #expect(flexctl_model_describe(m, &json, nil) == 0)
+            let text = String(cString: try #require(json))
+            free(json)
+            let checkpoint = try Checkpoint.read(from: lstmModel)
+            #expect(text == (try CheckpointDescription(checkpoint: checkpoint, file: expected).json))
+        }
+    }
+
+    @Test("flexctl.h's FLEXCTL_DESCRIBE_SCHEMA_VERSION is the documents' schema version")
+    func schemaVersionMacro() throws {
+        let header = try String(contentsOfFile: repositoryRoot + "/Sources/CFlexctl/include/flexctl.h", encoding: .utf8)
+        let line = try #require(header.split(separator: "\n").first { $0.hasPrefix("#define FLEXCTL_DESCRIBE_SCHEMA_VERSION ") })
+        #expect(Int(line.split(separator: " ").last ?? "") == JSONOutput.schemaVersion, "\(line)")
     }
 
     @Test("compress gives the bytes ImageCodec gives; decompress the image it gives (gray and RGB, with stride)")

@@ -131,10 +131,13 @@ struct CAPIExampleTests {
         let run = try runProgram(exe, [rgbModel, repositoryRoot + "/samples/images/chelsea-96.png", flexz, lstmModel,
                                        pricesCSV])
         #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
-        #expect(run.stdout.contains("describe: {\"schema_version\": 1"), "\(run.stdout)")
+        let checkpoint = try Checkpoint.read(from: rgbModel)
+        let description = try CheckpointDescription(checkpoint: checkpoint, file: rgbModel)
+        #expect(run.stdout.contains("describe: \(description.json.utf8.count) bytes of JSON, schema_version 1, "
+            + "task \"image-autoencoder\", \(description.totalParameters) parameters, "
+            + "fingerprint \"\(checkpoint.fingerprint)\""), "\(run.stdout)")
         #expect(run.stdout.contains("image: 96x96, 3 channel(s)"), "\(run.stdout)")
         // The .flexz the C program wrote is the one the codec makes from the same PNG.
-        let checkpoint = try Checkpoint.read(from: rgbModel)
         let codec = try ImageCodec(checkpoint: checkpoint, file: rgbModel, threads: 1)
         let image = try ImageFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: repositoryRoot + "/samples/images/chelsea-96.png"))), name: "chelsea")
         let expected = try codec.compress(image, bits: 8, fingerprint: checkpoint.fingerprint).file.serialized()
@@ -156,7 +159,7 @@ struct CAPIExampleTests {
         try #require(FileManager.default.fileExists(atPath: library), "\(library) not built")
         let run = try runProgram(python, [repositoryRoot + "/examples/python/example.py", library], directory: repositoryRoot)
         #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
-        #expect(run.stdout.contains("describe: task image-autoencoder"), "\(run.stdout)")
+        #expect(run.stdout.contains("describe: task image-autoencoder, input [1, 28, 28], code [8, 2, 2]"), "\(run.stdout)")
         #expect(run.stdout.contains("truncated .flexz refused: invalid data"), "\(run.stdout)")
         let f = try expectedForecast()
         let lines = forecastLines(run.stdout)

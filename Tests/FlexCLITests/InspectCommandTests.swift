@@ -100,7 +100,12 @@ struct InspectReportTests {
     func json() throws {
         let checkpoint = try trainedCAECheckpoint()
         let text = try InspectCommand.report(checkpoint, file: "model.h5").json()
+        // The runtime's description, the document the C API's flexctl_model_describe returns.
+        #expect(text == (try CheckpointDescription(checkpoint: checkpoint, file: "model.h5").json))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        #expect(object["kind"] as? String == "checkpoint")
+        #expect(object["schema_version"] as? Int == 1)
+        #expect(object["file"] as? String == "model.h5")
         #expect(object["task"] as? String == "image-autoencoder")
         #expect(object["fingerprint"] as? String == checkpoint.fingerprint)
         #expect(object["format_version"] as? Int == 1)
@@ -117,6 +122,8 @@ struct InspectReportTests {
         #expect(alpha["histogram_range"] as? [Double] == [0, 1])
         let input = try #require(object["input"] as? [String: Any])
         #expect(input["code_shape"] as? [Int] == [16, 5, 5])
+        #expect(object["input_shape"] as? [Int] == [1, 28, 28])
+        #expect(object["output_shape"] as? [Int] == [1, 28, 28])
         let provenance = try #require(object["provenance"] as? [String: Any])
         #expect((provenance["train_loss"] as? [Double])?.count == 6)
         #expect((provenance["optimizer"] as? [String: Any])?["learning_rate"] as? Double == 0.01)

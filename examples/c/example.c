@@ -1,6 +1,7 @@
 /*
  * A plain C program using the flexctl C API (docs/c-api.md):
- *   1. opens an image auto-encoder checkpoint and prints its description (JSON);
+ *   1. opens an image auto-encoder checkpoint and prints a few fields of its description (the JSON document
+ *      `flexctl inspect --format json` prints);
  *   2. compresses the pixels of a PNG image (read with libpng) to .flexz bytes, writes them to a file, decompresses
  *      them and prints the PSNR of the round trip;
  *   3. opens the forecaster checkpoint, reads a numeric CSV of prices (a header, then `date,v1,v2,...` rows in the
@@ -8,7 +9,7 @@
  *
  * Build (from the repository root, after `swift build --product flexctl_c_shared`):
  *   cc -std=c11 -Wall -Wextra -o example examples/c/example.c -I Sources/CFlexctl/include \
- *      -L .build/debug -lflexctl_c_shared -Wl,-rpath,$PWD/.build/debug $(pkg-config --cflags --libs libpng)
+ *      -L .build/debug -lflexctl_c_shared -Wl,-rpath,$PWD/.build/debug $(pkg-config --cflags --libs libpng) -lm
  * Run:
  *   ./example models/cae3-p-e2-id-photos.h5 samples/images/chelsea-96.png /tmp/chelsea.flexz \
  *             models/lstm-p-sig-ramp-4-indices.h5 examples/data/four-indices.csv
@@ -46,6 +47,24 @@ static unsigned char *read_png(const char *path, size_t *width, size_t *height, 
     *height = image.height;
     *channels = gray ? 1 : 3;
     return pixels;
+}
+
+/* The value of the first `"key"` in a JSON text, as written (a number, or a string with its quotes), copied into
+ * `out`; "?" when absent. Enough for the top-level scalars of the description, whose keys are unique (a real
+ * program would use a JSON parser). */
+static const char *json_value(const char *json, const char *key, char *out, size_t size) {
+    char quoted[64];
+    snprintf(quoted, sizeof quoted, "\"%s\"", key);
+    const char *p = strstr(json, quoted);
+    snprintf(out, size, "?");
+    if (!p) return out;
+    p += strlen(quoted);
+    while (*p == ' ' || *p == ':') p++;
+    size_t n = strcspn(p, ",\n}");
+    if (n >= size) n = size - 1;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return out;
 }
 
 /* Reads the numeric CSV: skips the header line, then each row's date and `series` values. Returns the number
@@ -94,8 +113,17 @@ int main(int argc, char **argv) {
     char *json = NULL;
     s = flexctl_model_describe(cae, &json, &error);
     if (s != FLEXCTL_OK) return fail("describe", s, error);
-    printf("describe: %s\n", json);
+    char version[32], task[64], fingerprint[96], parameters[32];
+    json_value(json, "schema_version", version, sizeof version);
+    printf("describe: %zu bytes of JSON, schema_version %s, task %s, %s parameters, fingerprint %s\n", strlen(json),
+           version, json_value(json, "task", task, sizeof task),
+           json_value(json, "total_parameters", parameters, sizeof parameters),
+           json_value(json, "fingerprint", fingerprint, sizeof fingerprint));
     flexctl_free(json);
+    if (atoi(version) != FLEXCTL_DESCRIBE_SCHEMA_VERSION) {
+        fprintf(stderr, "describe: schema_version %s, expected %d\n", version, FLEXCTL_DESCRIBE_SCHEMA_VERSION);
+        return 1;
+    }
 
     /* 2. Compress and decompress the image's pixels. */
     size_t width, height, channels;

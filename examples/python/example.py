@@ -113,8 +113,10 @@ print(f"flexctl {lib.flexctl_version().decode()}")
 with open("models/cae2-p-e2-relu-fashion-mnist.h5", "rb") as f:
     cae = Model(data=f.read())
 info = cae.describe()
-print(f"describe: task {info['task']}, input {info['input_shape']}, code {info['code_shape']}, "
-      f"{len(info['activations'])} activation slot(s), {info['fingerprint']}")
+# The description is the document `flexctl inspect --format json` prints (docs/cli.md, "JSON output").
+assert info["kind"] == "checkpoint" and info["schema_version"] == 1, (info["kind"], info["schema_version"])
+print(f"describe: task {info['task']}, input {info['input_shape']}, code {info['input']['code_shape']}, "
+      f"{len(info['activations'])} activation slot(s), {info['total_parameters']} parameters, {info['fingerprint']}")
 width, height = 40, 30
 pixels = bytes((x * 6 + y * 2) % 256 for y in range(height) for x in range(width))
 flexz = cae.compress(pixels, width, height, 1)
@@ -134,7 +136,7 @@ cae.close()
 
 # The forecaster, with the prices of examples/data/four-indices.csv.
 lstm = Model(path="models/lstm-p-sig-ramp-4-indices.h5", threads=1)
-spec = lstm.describe()["series"]
+spec = lstm.describe()["input"]  # kind "series": features, targets, window, horizon, transform, normalization
 features, targets = spec["features"], spec["targets"]
 with open("examples/data/four-indices.csv") as f:
     header = f.readline().rstrip("\n").split(",")

@@ -34,7 +34,8 @@ extern "C" {
 /* The version of this interface: bumped when a declaration in this header changes incompatibly. */
 #define FLEXCTL_API_VERSION 1
 
-/* Schema version of the JSON written by flexctl_model_describe. */
+/* Schema version of the JSON written by flexctl_model_describe (its `schema_version`; the same as every flexctl
+ * JSON document's). */
 #define FLEXCTL_DESCRIBE_SCHEMA_VERSION 1
 
 /* The .flexz quantisation the flexctl CLI uses by default (bits per code value, 1...16). */
@@ -94,8 +95,11 @@ flexctl_status flexctl_model_open_memory(const void *bytes, size_t size, const c
 /* Closes a handle (NULL is ignored). */
 void flexctl_model_close(flexctl_model *model);
 
-/* The model as JSON (snake_case keys): schema_version, task, fingerprint, input_shape, code_shape (null for a
- * forecaster), activations (one object per activation slot), and the task's input specification. */
+/* The checkpoint as JSON: the document `flexctl inspect --format json` prints (kind "checkpoint", schema in
+ * docs/cli.md "JSON output"; snake_case keys): schema_version, file (the path or the open_memory name), task,
+ * fingerprint, format and flexctl versions, input (the input specification; for an image model also its
+ * code_shape), input_shape, output_shape, architecture, total_parameters, activations (per activation slot,
+ * with alpha/beta statistics) and provenance. */
 flexctl_status flexctl_model_describe(const flexctl_model *model, char **out_json, char **error_message);
 
 /* A forecaster's sizes: input features (series), predicted targets, window (rows per input), horizon. */
@@ -119,7 +123,7 @@ flexctl_status flexctl_decompress(const flexctl_model *model, const uint8_t *byt
 /* Forecasts `steps` steps (1...1000) after the last row of `values` with a forecaster and the checkpoint's
  * pipeline (transform, normalisation with the training statistics). `values` holds `rows` rows of `series`
  * values, row-major, oldest first, one column per model feature in the model's order (see
- * flexctl_model_describe, "features"); `series` must equal the model's feature count. Steps after the first
+ * flexctl_model_describe, input.features); `series` must equal the model's feature count. Steps after the first
  * feed predictions back (the model must predict its features, horizon 1).
  * Outputs (each `steps * targets` doubles, row-major [step][target], free with flexctl_free):
  *   *out_values: forecasts in the transform's units (e.g. returns as fractions);

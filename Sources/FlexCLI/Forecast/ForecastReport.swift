@@ -177,7 +177,7 @@ public enum ForecastReport {
             for (j, name) in f.targets.enumerated() {
                 rows.append(.init(step: st + 1, date: Nullable(f.dates[st]?.description), series: name,
                                   changePercent: JSONNumber(change(f, step: st, target: j) * 100),
-                                  price: Nullable(f.levels[st][j].json)))
+                                  price: Nullable(JSONNumber.optional(f.levels[st][j]))))
             }
         }
         return JSONOutput.document(kind: "forecast", ForecastJSON(
