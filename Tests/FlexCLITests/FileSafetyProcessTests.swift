@@ -165,10 +165,21 @@ struct FileSafetyProcessTests {
         try FileManager.default.createDirectory(atPath: dir.file("out"), withIntermediateDirectories: true)
         for (i, sig) in [SIGTERM, SIGINT, SIGHUP].enumerated() {
             let out = dir.file("out/big\(i).pgm")
-            let (r, killed, seen) = try Self.signalDuringWrite(
+            // The signal races the end of the write: on a loaded machine the process can finish (exit 0, output
+            // complete) before the signal is sent. That outcome is allowed but tests nothing, so such a run is
+            // repeated (up to 5 times) until one dies of the signal.
+            var (r, killed, seen) = try Self.signalDuringWrite(
                 ["decompress", dir.file("big.flexz"), "--model", Self.cae2, "-o", out], folder: dir.file("out"), signal: sig)
+            var attempts = 1
+            while !killed, seen, r.status == 0, attempts < 5 {
+                if let b = Self.bytes(out) { #expect(b.count == pgm.count) }
+                unlink(out)
+                (r, killed, seen) = try Self.signalDuringWrite(
+                    ["decompress", dir.file("big.flexz"), "--model", Self.cae2, "-o", out], folder: dir.file("out"), signal: sig)
+                attempts += 1
+            }
             #expect(seen, "the temporary file of the output never appeared: \(r.stderr)")
-            #expect(killed, "expected death by signal \(sig): status \(r.status), \(r.stderr)")
+            #expect(killed, "expected death by signal \(sig) in \(attempts) runs: status \(r.status), \(r.stderr)")
             #expect(Self.temporaries(in: dir.file("out")).isEmpty)
             // The signal may only arrive after the file was moved into place: then it is complete.
             if let b = Self.bytes(out) { #expect(b.count == pgm.count) }

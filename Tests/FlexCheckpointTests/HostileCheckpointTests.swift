@@ -64,7 +64,10 @@ final class HostileCheckpointTests: XCTestCase {
                 XCTAssertTrue(text.hasPrefix(path), "\(file): the message must name the file:\n\(text)")
                 for s in secrets { XCTAssertFalse(text.contains(s), "\(file): another file's content leaked:\n\(text)") }
             }
-            XCTAssertLessThan(MonotonicClock.seconds(since: start), 5, "\(file) took too long")
+            // A bound against unbounded work (a hang or a computation of minutes), not a speed test: the largest
+            // file here (lstm-compute-bomb.h5) takes about 2.4 s in a debug build on an idle machine and was seen
+            // at 6–8 s with the machine's 2 cores loaded 4×.
+            XCTAssertLessThan(MonotonicClock.seconds(since: start), 20, "\(file) took too long")
         }
     }
 
