@@ -39,6 +39,14 @@ import Testing
         for (a, b) in zip(read.parameters, original.parameters) { #expect(a.tensor == b.tensor, "\(a.name)") }
         let x = Tensor(shape: [2, 3, 16, 16], scalars: (0..<1536).map { Float(($0 * 37) % 101) / 100 })
         #expect(try read.makeModel().forward(x) == original.makeModel().forward(x))
+        // What `flexctl inspect` shows for the layers.
+        let model = try read.makeModel()
+        let description = CheckpointDescription(checkpoint: read, model: model, file: path,
+                                                activations: model.activationStatistics(bins: CheckpointDescription.histogramBins))
+        #expect(description.architecture.map(\.kind) == ["Conv2d", "GDN", "ConvTranspose2d", "IGDN"])
+        #expect(description.architecture[1].summary == "GDN(8)" && description.architecture[1].parameters == 72)
+        #expect(description.architecture[3].summary == "IGDN(3)" && description.architecture[3].parameters == 12)
+        #expect(description.activations.isEmpty)
     }
 
     @Test func badGDNFieldsAreRefused() throws {
