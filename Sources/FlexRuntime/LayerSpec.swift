@@ -16,8 +16,12 @@ public enum LayerSpec: Sendable, Equatable, Codable {
     /// A multi-layer, batch-first LSTM over `[N, T, inputSize]` returning the top layer's last hidden state
     /// `[N, hiddenSize]`. Gates i, f, o use `gate`; the candidate g and the cell output use `cell`.
     case lstm(inputSize: Int, hiddenSize: Int, numLayers: Int, gate: ActivationFunction, cell: ActivationFunction)
+    /// GDN (`inverse` false) or IGDN over the channels of `[N, channels, H, W]` (CompressAI's `GDN`, beta_min
+    /// 1e-6); stored (reparametrised) `beta` `[channels]`, `gamma` `[channels, channels]`. See `GDN`.
+    case gdn(channels: Int, inverse: Bool)
 
-    /// The PyTorch-style kind name: `Conv2d`, `ConvTranspose2d`, `MaxPool2d`, `Linear`, `Activation`, `LSTM`.
+    /// The PyTorch-style kind name: `Conv2d`, `ConvTranspose2d`, `MaxPool2d`, `Linear`, `Activation`, `LSTM`,
+    /// `GDN`, `IGDN`.
     public var kindName: String {
         switch self {
         case .conv2d: "Conv2d"
@@ -26,6 +30,7 @@ public enum LayerSpec: Sendable, Equatable, Codable {
         case .dense: "Linear"
         case .activation: "Activation"
         case .lstm: "LSTM"
+        case let .gdn(_, inverse): inverse ? "IGDN" : "GDN"
         }
     }
 
@@ -39,6 +44,7 @@ public enum LayerSpec: Sendable, Equatable, Codable {
         case let .dense(i, o): "Linear(\(i), \(o))"
         case let .activation(f, u): "\(f.name)(units=\(u))"
         case let .lstm(i, h, l, g, c): "LSTM(\(i), \(h), layers=\(l), gate=\(g.name), cell=\(c.name))"
+        case let .gdn(c, inverse): "\(inverse ? "IGDN" : "GDN")(\(c))"
         }
     }
 
@@ -59,6 +65,9 @@ public enum LayerSpec: Sendable, Equatable, Codable {
             return Activation(name: name, function: f, units: u)
         case let .lstm(i, h, l, g, c):
             return LSTM(name: name, inputSize: i, hiddenSize: h, numLayers: l, gate: g, cell: c, rng: &rng)
+        case let .gdn(c, inverse):
+            // Deterministic (β = 1, γ = 0.1·I as CompressAI); draws nothing from `rng`.
+            return GDN(name: name, channels: c, inverse: inverse)
         }
     }
 
@@ -118,6 +127,12 @@ public enum LayerSpec: Sendable, Equatable, Codable {
             let steps = input.first ?? 0
             let perStep = product([4, h, max(i, h) + h])
             return (product([steps, l, 8, h]), product([steps, l, perStep]))
+        case let .gdn(c, _):
+            // Squares and normaliser for one pixel block plus the effective β, γ; the normaliser's matrix
+            // product (C² per pixel) dominates the work.
+            let block = min(GDN.pixelBlock, max(inSpatial, 1))
+            let (workspace, overflow) = product([2, c, block]).addingReportingOverflow(product([c, c + 1]))
+            return (overflow ? Int.max : workspace, product([c, c + 4, inSpatial]))
         }
     }
 
@@ -130,6 +145,7 @@ public enum LayerSpec: Sendable, Equatable, Codable {
         case .dense: ["inFeatures", "outFeatures"]
         case .activation: ["", "units"]
         case .lstm: ["inputSize", "hiddenSize", "numLayers", "", ""]
+        case .gdn: ["channels"]
         }
     }
 
@@ -169,6 +185,8 @@ public enum LayerSpec: Sendable, Equatable, Codable {
             let weights = sum(product(4, h, max(i, h)), product(4, h, h), product(8, h))
             let slots = product(5, h, max(g.alphaWidth, c.alphaWidth) + 1)
             return sum(weights, slots).flatMap { product($0, l) }
+        case let .gdn(c, _):
+            return sum(product(c, c), c)
         }
     }
 
@@ -214,6 +232,8 @@ public enum LayerSpec: Sendable, Equatable, Codable {
             try positive(u, "units")
         case let .lstm(i, h, l, _, _):
             try positive(i, "inputSize"); try positive(h, "hiddenSize"); try positive(l, "numLayers")
+        case let .gdn(c, _):
+            try positive(c, "channels")
         }
     }
 }
@@ -253,10 +273,12 @@ extension LayerSpec {
         "Linear": ["in_features", "out_features"],
         "Activation": ["activation", "units"],
         "LSTM": ["input_size", "hidden_size", "num_layers", "gate", "cell"],
+        "GDN": ["channels"],
+        "IGDN": ["channels"],
     ]
 
     /// The kinds in the documented order.
-    public static let jsonKinds = ["Conv2d", "ConvTranspose2d", "MaxPool2d", "Linear", "Activation", "LSTM"]
+    public static let jsonKinds = ["Conv2d", "ConvTranspose2d", "MaxPool2d", "Linear", "Activation", "LSTM", "GDN", "IGDN"]
 
     /// Decodes `{"kind": ..., fields}`; unknown kinds, unknown activation members, missing or extra fields
     /// are errors whose description says what was expected.
@@ -285,6 +307,8 @@ extension LayerSpec {
             self = .dense(inFeatures: try int("in_features"), outFeatures: try int("out_features"))
         case "Activation":
             self = .activation(try act("activation"), units: try int("units"))
+        case "GDN", "IGDN":
+            self = .gdn(channels: try int("channels"), inverse: kind == "IGDN")
         default:
             self = .lstm(inputSize: try int("input_size"), hiddenSize: try int("hidden_size"),
                          numLayers: try int("num_layers"), gate: try act("gate"), cell: try act("cell"))
@@ -316,6 +340,7 @@ extension LayerSpec {
         case let .dense(i, o): [i, o]
         case let .activation(_, u): [nil, u]
         case let .lstm(i, h, l, _, _): [i, h, l, nil, nil]
+        case let .gdn(c, _): [c]
         }
     }
 }

@@ -137,7 +137,7 @@ func expectProblem(_ error: CheckpointError?, _ path: String, _ message: String,
 
     @Test func unknownLayerKind() throws {
         let error = try Fixture.readError { try Fixture.editAttribute($0, "architecture") { $0.replacingOccurrences(of: "MaxPool2d", with: "AvgPool2d") } }
-        expectProblem(error, "/", "attribute 'architecture': layer 2: field 'kind': unknown layer kind 'AvgPool2d'; valid kinds: Conv2d, ConvTranspose2d, MaxPool2d, Linear, Activation, LSTM")
+        expectProblem(error, "/", "attribute 'architecture': layer 2: field 'kind': unknown layer kind 'AvgPool2d'; valid kinds: Conv2d, ConvTranspose2d, MaxPool2d, Linear, Activation, LSTM, GDN, IGDN")
     }
 
     @Test func unknownActivationMember() throws {

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Reference values for the GDN / IGDN tests (Tests/FlexTrainingTests/GDNReferenceValues.swift).
+
+An independent float64 numpy implementation of CompressAI's GDN(channels, inverse, beta_min=1e-6,
+gamma_init=0.1) -- forward, and the gradients of L = sum(w * y) with respect to the input and the *stored*
+(reparametrised) beta and gamma, with CompressAI's LowerBound backward rule (the gradient passes where the
+stored value is at or above the bound, or where the gradient is negative). It prints a Swift source file; the
+Swift tests compare flexctl's float32 layer with these constants and need neither Python nor numpy.
+
+Inputs are rounded to float32 first, then everything is computed in float64 from exactly those numbers.
+Some stored beta / gamma entries are below their bounds, so the clamp is active there; the script asserts that
+both branches of the LowerBound gate (passed through and blocked) occur among them for GDN and for IGDN.
+
+Regenerate (from the package root):
+    python3 Tests/FlexTrainingTests/Reference/gdn_reference.py > Tests/FlexTrainingTests/GDNReferenceValues.swift
+"""
+import numpy as np
+
+PEDESTAL = 2.0 ** -36
+BETA_BOUND = float(np.float32((1e-6 + PEDESTAL) ** 0.5))   # CompressAI stores the bound as a float32 buffer
+GAMMA_BOUND = float(np.float32(PEDESTAL ** 0.5))            # 2^-18
+
+
+def f32(a):
+    return np.asarray(a, dtype=np.float32).astype(np.float64)
+
+
+def counting(shape, mult, mod, shift, scale, k):
+    """Counting-range values as in Tests/FlexKnownAnswerTests/Reference/reference.py (no symmetry, no ties)."""
+    n = int(np.prod(shape))
+    i = np.arange(n)
+    v = (((i * mult + shift) % mod) - (mod - 1) / 2) * scale + ((((3 * i + k) % 41) - 20) * scale / 64)
+    return f32(v.reshape(shape))
+
+
+def value(p, bound):
+    return np.maximum(p, bound) ** 2 - PEDESTAL
+
+
+def forward(x, beta_p, gamma_p, inverse):
+    beta = value(beta_p, BETA_BOUND)
+    gamma = value(gamma_p, GAMMA_BOUND)
+    norm = beta[None, :, None, None] + np.einsum("ij,njhw->nihw", gamma, x * x)
+    return x * (np.sqrt(norm) if inverse else 1 / np.sqrt(norm)), norm
+
+
+def gradients(x, beta_p, gamma_p, w, inverse):
+    """Analytic float64 gradients (checked against central differences below)."""
+    y, norm = forward(x, beta_p, gamma_p, inverse)
+    gamma = value(gamma_p, GAMMA_BOUND)
+    e = 0.5 if inverse else -0.5
+    q = e * w * y / norm                                   # dL/dnorm
+    dx = w * norm ** e + 2 * x * np.einsum("ik,nihw->nkhw", gamma, q)
+    dbeta_v = q.sum(axis=(0, 2, 3))
+    dgamma_v = np.einsum("nihw,njhw->ij", q, x * x)
+
+    def through(p, bound, dv):
+        g = 2 * np.maximum(p, bound) * dv
+        return np.where((p >= bound) | (g < 0), g, 0.0)
+    return y, dx, through(beta_p, BETA_BOUND, dbeta_v), through(gamma_p, GAMMA_BOUND, dgamma_v), dbeta_v, dgamma_v
+
+
+def self_check(x, beta_p, gamma_p, w, inverse, dx, dbv, dgv):
+    """Central differences of L in float64 w.r.t. x and the effective beta / gamma values."""
+    h = 1e-6
+    beta = value(beta_p, BETA_BOUND)
+    gamma = value(gamma_p, GAMMA_BOUND)
+
+    def loss(xx, bb, gg):
+        norm = bb[None, :, None, None] + np.einsum("ij,njhw->nihw", gg, xx * xx)
+        return float(np.sum(w * xx * (np.sqrt(norm) if inverse else 1 / np.sqrt(norm))))
+    for idx in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[idx] += h
+        xm[idx] -= h
+        assert abs((loss(xp, beta, gamma) - loss(xm, beta, gamma)) / (2 * h) - dx[idx]) < 1e-6 * max(1, abs(dx[idx]))
+    for i in range(beta.size):
+        bp, bm = beta.copy(), beta.copy()
+        bp[i] += h * 1e-3
+        bm[i] -= h * 1e-3
+        num = (loss(x, bp, gamma) - loss(x, bm, gamma)) / (2e-3 * h)
+        assert abs(num - dbv[i]) < 1e-4 * max(1, abs(dbv[i])), (num, dbv[i])
+    for idx in np.ndindex(gamma.shape):
+        gp, gm = gamma.copy(), gamma.copy()
+        gp[idx] += h
+        gm[idx] -= h
+        num = (loss(x, beta, gp) - loss(x, beta, gm)) / (2 * h)
+        assert abs(num - dgv[idx]) < 1e-6 * max(1, abs(dgv[idx])), (num, dgv[idx])
+
+
+def swift(values):
+    """float64 values as Swift literals with 17 significant digits."""
+    return "[" + ", ".join(repr(float(v)) for v in np.asarray(values).reshape(-1)) + "]"
+
+
+def main():
+    n, c, h, w_ = 2, 4, 3, 5
+    x = counting((n, c, h, w_), 7, 23, 3, 0.25, 0)
+    w = counting((n, c, h, w_), 11, 29, 5, 0.125, 1)
+    # Stored parameters: beta[1] and beta[3] below their bound (clamped), the others above; gamma a positive
+    # matrix with a few entries below 2^-18 (one negative, one zero, one just below the bound).
+    beta_p = f32([1.1, 4e-4, 0.6, -0.3])
+    gamma_p = counting((c, c), 5, 19, 2, 0.05, 2) + 0.3
+    gamma_p[0, 2] = -0.2
+    gamma_p[1, 3] = 0.0
+    gamma_p[2, 0] = 1e-6
+    gamma_p[3, 1] = -0.05
+    gamma_p = f32(gamma_p)
+    active_beta = beta_p < BETA_BOUND
+    active_gamma = gamma_p < GAMMA_BOUND
+    print("// GENERATED by Tests/FlexTrainingTests/Reference/gdn_reference.py with numpy "
+          f"{np.__version__} (float64). Do not edit; regenerate with")
+    print("//     python3 Tests/FlexTrainingTests/Reference/gdn_reference.py > "
+          "Tests/FlexTrainingTests/GDNReferenceValues.swift")
+    print("// CompressAI GDN / IGDN (beta_min 1e-6) on a fixed input: forward y and, for L = sum(w * y), dL/dx and")
+    print("// dL/d(stored beta, gamma) with CompressAI's LowerBound gradient rule.")
+    print()
+    print("enum GDNReference {")
+    print(f"    static let shape = [{n}, {c}, {h}, {w_}]")
+    print(f"    static let x: [Float] = {swift(x)}")
+    print(f"    static let weighting: [Float] = {swift(w)}")
+    print(f"    static let betaStored: [Float] = {swift(beta_p)}")
+    print(f"    static let gammaStored: [Float] = {swift(gamma_p)}")
+    for inverse in (False, True):
+        y, dx, db, dg, dbv, dgv = gradients(x, beta_p, gamma_p, w, inverse)
+        self_check(x, beta_p, gamma_p, w, inverse, dx, dbv, dgv)
+        gate_b = 2 * np.maximum(beta_p, BETA_BOUND) * dbv < 0
+        gate_g = 2 * np.maximum(gamma_p, GAMMA_BOUND) * dgv < 0
+        passed = int(np.sum(active_beta & gate_b) + np.sum(active_gamma & gate_g))
+        blocked = int(np.sum(active_beta & ~gate_b) + np.sum(active_gamma & ~gate_g))
+        assert passed > 0 and blocked > 0, (inverse, passed, blocked)
+        name = "igdn" if inverse else "gdn"
+        print(f"    // {'IGDN' if inverse else 'GDN'}: {passed} clamped entries pass their (negative) gradient, "
+              f"{blocked} are blocked.")
+        print(f"    static let {name}Output: [Double] = {swift(y)}")
+        print(f"    static let {name}InputGradient: [Double] = {swift(dx)}")
+        print(f"    static let {name}BetaGradient: [Double] = {swift(db)}")
+        print(f"    static let {name}GammaGradient: [Double] = {swift(dg)}")
+    print("}")
+
+
+if __name__ == "__main__":
+    main()
