@@ -35,6 +35,9 @@ let package = Package(
             name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]),
         .systemLibrary(
+            name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
+            providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(
             name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(
@@ -59,6 +62,9 @@ let package = Package(
         // PNG decoding with libpng's classic API (samples as stored, no gamma), in C so that libpng's
         // longjmp error path never crosses Swift frames. No stable API: internal to flexctl.
         .target(name: "CFlexPNG", dependencies: ["CPNG"], linkerSettings: [.linkedLibrary("png16")]),
+        // JPEG decoding with libjpeg-turbo from memory, limits checked before allocating, in C so that
+        // libjpeg's longjmp error path never crosses Swift frames. No stable API: internal to flexctl.
+        .target(name: "CFlexJPEG", dependencies: ["CJPEG"], linkerSettings: [.linkedLibrary("jpeg")]),
 
         // The hot loops (matrix products, vector exp/sigmoid/tanh, activation passes, Adam, MSE) in C, each compiled
         // for AVX2 + FMA and portably, dispatched once at start-up. No stable API: FlexRuntime and FlexTraining
@@ -81,12 +87,12 @@ let package = Package(
         // Data loaders: IDX and CIFAR-10 images, PNG photo patches, investing.com and numeric CSV series with
         // date alignment, returns and normalisation. Shared by training and the runtime-side commands.
         .target(name: "FlexData", dependencies: ["FlexRuntime", "FlexIO", "FlexImageIO"]),
-        // The image codec: PNG/PGM/PPM reading and writing, tiling, quantisation, the .flexz container.
+        // The image codec: PNG/PGM/PPM reading and writing, JPEG reading, tiling, quantisation, the .flexz container.
         .target(name: "FlexCodec", dependencies: ["FlexRuntime", "FlexIO", "FlexImageIO"]),
         // Image and compression I/O shared by the codec, the data loaders and the plotter: the one PNG reader
-        // (CFlexPNG, samples as stored), the PNG writer (libpng's simplified API), and zlib (CRC-32,
-        // deflate/inflate, streaming gzip). No stable API: internal to flexctl.
-        .target(name: "FlexImageIO", dependencies: ["CPNG", "CFlexPNG", "CZlib", "FlexIO"]),
+        // (CFlexPNG, samples as stored), the JPEG reader (CFlexJPEG), the PNG writer (libpng's simplified API),
+        // and zlib (CRC-32, deflate/inflate, streaming gzip). No stable API: internal to flexctl.
+        .target(name: "FlexImageIO", dependencies: ["CPNG", "CFlexPNG", "CFlexJPEG", "CZlib", "FlexIO"]),
         // Line plots to SVG and PNG.
         .target(name: "FlexPlot", dependencies: ["FlexImageIO", "FlexIO"]),
         // The forecasting engine (forecaster loading, series resolution, k-step forecasts, backtests), shared by
@@ -132,7 +138,7 @@ let package = Package(
             name: "FlexDataTests", dependencies: ["FlexData", "CZlib"], exclude: ["Reference"],
             resources: [.copy("Fixtures")]),
         .testTarget(
-            name: "FlexCodecTests", dependencies: ["FlexCodec", "FlexRuntime", "FlexImageIO", "CPNG"], exclude: ["Fixtures/make_pngs.py"],
+            name: "FlexCodecTests", dependencies: ["FlexCodec", "FlexRuntime", "FlexImageIO", "CPNG"], exclude: ["Fixtures/make_pngs.py", "Fixtures/jpeg-tools"],
             resources: [.copy("Fixtures")]),
         // The shipped models in models/ against the data they were trained on.
         .testTarget(name: "FlexModelTests", dependencies: ["FlexRuntime", "FlexData"]),

@@ -32,19 +32,20 @@ public struct CompressCommand: ParsableCommand {
 struct CompressImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image",
-        abstract: "Compress an image (PNG, PGM, PPM) with a CAE checkpoint into a .flexz file.",
+        abstract: "Compress an image (PNG, JPEG, PGM, PPM) with a CAE checkpoint into a .flexz file.",
         discussion: """
         Images of any size are cut into tiles of the model's input size (edge pixels repeated to fill the \
         last tiles) and stitched back by decompress. An RGB image given to a gray model is coded as its \
         BT.601 luma (and decodes as gray); a gray image given to an RGB model is coded with gray replicated \
         (and decodes as gray). Alpha is dropped, with a note. The code is quantised per channel to --bits \
         bits and compressed with zlib; the file records the model's fingerprint (docs/flexz-format.md). \
-        INPUT "-" reads standard input and OUTPUT "-" writes standard output. A folder as INPUT compresses \
-        every .png/.pgm/.ppm in it into the --output folder. Outputs are written atomically; existing files are \
-        replaced only with --overwrite, and the input never.
+        INPUT "-" reads standard input and OUTPUT "-" writes standard output. The format is recognised by \
+        content; a JPEG's EXIF orientation is not applied. A folder as INPUT compresses every \
+        .png/.jpg/.jpeg/.pgm/.ppm in it into the --output folder. Outputs are written atomically; existing files \
+        are replaced only with --overwrite, and the input never.
         """)
 
-    @Argument(help: ArgumentHelp("The image (PNG, PGM, PPM), '-' for standard input, or a folder.", valueName: "input"),
+    @Argument(help: ArgumentHelp("The image (PNG, JPEG, PGM, PPM), '-' for standard input, or a folder.", valueName: "input"),
               completion: .file())
     var input: String
 
@@ -70,8 +71,9 @@ struct CompressImageCommand: ParsableCommand {
     var overwrite = false
 
     func validate() throws {
-        if let o = output, o != "-", !isDirectory(input), let f = ImageFile.format(forPath: o) {
-            throw ValidationError("--output '\(o)': a .\(f.rawValue) name for a .flexz file; use a .flexz name")
+        if let o = output, o != "-", !isDirectory(input), ImageFile.isReadable(path: o) {
+            let ext = o.split(separator: ".").last.map(String.init) ?? o
+            throw ValidationError("--output '\(o)': a .\(ext) name for a .flexz file; use a .flexz name")
         }
         try OptionBounds.bits.check(bits, "--bits")
         try OptionBounds.threads.check(threads, "--threads")
@@ -123,7 +125,7 @@ struct CompressImageCommand: ParsableCommand {
 
     private func compressFolder(_ m: CodecModel, output: String) throws {
         let files = try imageFiles(in: input)
-        guard !files.isEmpty else { throw CLIError("\(input): no .png, .pgm or .ppm files in this folder") }
+        guard !files.isEmpty else { throw CLIError("\(input): no .png, .jpg, .jpeg, .pgm or .ppm files in this folder") }
         try checkFolderOutputs(files.map { replacingExtension($0, with: "flexz") }, sources: files, folder: output, overwrite: overwrite)
         var bytesIn = 0, bytesOut = 0
         try runFolderJob(files, into: output, noun: "images", verb: "compressed") { f in
@@ -178,7 +180,8 @@ public struct DecompressCommand: ParsableCommand {
 
     public func validate() throws {
         if let o = output, o != "-", !isDirectory(o), !isDirectory(input), ImageFile.format(forPath: o) == nil {
-            throw ValidationError("--output '\(o)': unsupported extension; use .png, .pgm or .ppm")
+            let jpeg = ImageFile.isReadable(path: o)  // .jpg/.jpeg: read by compress, never written
+            throw ValidationError("--output '\(o)': unsupported extension; use .png, .pgm or .ppm\(jpeg ? " (flexctl reads JPEG but does not write it)" : "")")
         }
         try OptionBounds.threads.check(threads, "--threads")
         try checkFolderOutputOption(input: input, output: output, fileExtensions: ["png", "pgm", "ppm"])
@@ -475,12 +478,14 @@ func folderEntries(_ folder: String) throws -> [String] {
     }
 }
 
+/// The images a folder job compresses: the names with an extension `ImageFile.decode` reads (PNG, JPEG, PGM,
+/// PPM, any case).
 func imageFiles(in folder: String) throws -> [String] {
-    try folderEntries(folder).filter { ImageFile.format(forPath: $0) != nil }.sorted()
+    try folderEntries(folder).filter { ImageFile.isReadable(path: $0) }.sorted()
 }
 
 /// Checks a folder job's output names before any work: two inputs may not map to the same output (a.png and
-/// a.ppm both → a.flexz), and existing outputs are refused unless `overwrite`.
+/// a.jpg both → a.flexz), and existing outputs are refused unless `overwrite`.
 func checkFolderOutputs(_ names: [String], sources: [String], folder: String, overwrite: Bool) throws {
     var seen: [String: String] = [:]
     for (n, src) in zip(names, sources) {

@@ -52,27 +52,30 @@ public enum ImageFormat: String, Sendable {
 }
 
 /// Reading and writing images: PNG (every bit depth, gray, gray+alpha, RGB, RGBA, palette with or without
-/// transparency, interlaced; samples as stored, gAMA/sRGB/iCCP/cHRM ignored) through FlexPlot's reader, binary
-/// PGM (P5) and PPM (P6) with any maxval. Writing PNG goes through libpng's simplified API.
+/// transparency, interlaced; samples as stored, gAMA/sRGB/iCCP/cHRM ignored) through FlexImageIO's reader,
+/// binary PGM (P5) and PPM (P6) with any maxval; JPEG (baseline or progressive, gray or colour) is read through
+/// libjpeg-turbo, never written. Writing PNG goes through libpng's simplified API.
 public enum ImageFile {
     /// The largest image accepted, in pixels (checked from the header, before any pixel memory is allocated).
     public static let maximumPixels = PNGLimits.maximumPixels  // 67,108,864 (e.g. 8192 × 8192)
     /// The largest width or height accepted.
     public static let maximumSide = PNGLimits.maximumSide
 
-    /// Decodes PNG, PGM or PPM bytes (recognised by their signature, not the file name) to 8 bits per channel,
-    /// from the samples as stored: 16-bit PNG samples become round(v / 257); PNM samples with maxval M become
-    /// round(v · 255 / M).
+    /// Decodes PNG, JPEG, PGM or PPM bytes (recognised by their signature, not the file name) to 8 bits per
+    /// channel, from the samples as stored: 16-bit PNG samples become round(v / 257); PNM samples with maxval M
+    /// become round(v · 255 / M); JPEG samples are libjpeg-turbo's output after its colour conversion to RGB
+    /// (gray stays gray), as `djpeg` writes them.
     public static func decode(_ bytes: [UInt8], name: String) throws(CodecError) -> RasterImage {
-        if bytes.isEmpty { throw CodecError(file: name, "empty file (0 bytes); expected a PNG, PGM or PPM image") }
-        if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return try decodePNG(bytes, name: name) }
+        if bytes.isEmpty { throw CodecError(file: name, "empty file (0 bytes); expected a PNG, JPEG, PGM or PPM image") }
+        if bytes.starts(with: pngSignature) { return try decodePNG(bytes, name: name) }
+        if bytes.starts(with: jpegSignature) { return try decodeJPEG(bytes, name: name) }
         if bytes.count >= 2, bytes[0] == UInt8(ascii: "P"), bytes[1] == UInt8(ascii: "5") || bytes[1] == UInt8(ascii: "6") {
             return try decodePNM(bytes, name: name)
         }
         if bytes.count >= 2, bytes[0] == UInt8(ascii: "P"), (UInt8(ascii: "1")...UInt8(ascii: "4")).contains(bytes[1]) {
             throw CodecError(file: name, "plain (ASCII) or bitmap PNM (P\(Character(UnicodeScalar(bytes[1])))) is not supported; use binary PGM (P5) or PPM (P6), or PNG")
         }
-        throw CodecError(file: name, "not an image: expected a PNG, binary PGM (P5) or PPM (P6) file (the first bytes are \(bytes.prefix(8).map { hex($0) }.joined(separator: " ")))")
+        throw CodecError(file: name, "not an image: expected a PNG, JPEG, binary PGM (P5) or PPM (P6) file (the first bytes are \(bytes.prefix(8).map { hex($0) }.joined(separator: " ")))")
     }
 
     static func checkSize(_ w: Int, _ h: Int, name: String) throws(CodecError) {
@@ -86,6 +89,15 @@ public enum ImageFile {
     static func decodePNG(_ bytes: [UInt8], name: String) throws(CodecError) -> RasterImage {
         let image: PNGImage
         do { image = try FlexImageIO.decodePNG(bytes, name: name, maximumSide: maximumSide, maximumPixels: maximumPixels) }
+        catch { throw CodecError(file: name, error.reason) }
+        return RasterImage(width: image.width, height: image.height, channels: image.channels, pixels: image.pixels)
+    }
+
+    /// JPEG through FlexImageIO's reader (libjpeg-turbo): gray or RGB, under the same size limits as PNG. The
+    /// EXIF orientation is not applied.
+    static func decodeJPEG(_ bytes: [UInt8], name: String) throws(CodecError) -> RasterImage {
+        let image: JPEGImage
+        do { image = try FlexImageIO.decodeJPEG(bytes, name: name, maximumSide: maximumSide, maximumPixels: maximumPixels) }
         catch { throw CodecError(file: name, error.reason) }
         return RasterImage(width: image.width, height: image.height, channels: image.channels, pixels: image.pixels)
     }
@@ -155,9 +167,23 @@ public enum ImageFile {
 
     /// The output format for a file name's extension (.png, .pgm, .ppm; anything else: nil).
     public static func format(forPath path: String) -> ImageFormat? {
+        extensionOf(path).flatMap(ImageFormat.init(rawValue:))
+    }
+
+    /// The extensions of the files `decode` reads (lowercase): the formats `encode` writes, and JPEG, which is
+    /// read only. Folder jobs pick their inputs by these; `decode` itself goes by content.
+    public static let readableExtensions: Set<String> = ["png", "pgm", "ppm", "jpg", "jpeg"]
+
+    /// Whether a file name has one of `readableExtensions` (in any case).
+    public static func isReadable(path: String) -> Bool {
+        extensionOf(path).map(readableExtensions.contains) ?? false
+    }
+
+    /// The lowercase extension after the last dot of the file name, if any.
+    private static func extensionOf(_ path: String) -> String? {
         let name = path.split(separator: "/").last.map(String.init) ?? path
         guard let dot = name.lastIndex(of: ".") else { return nil }
-        return ImageFormat(rawValue: name[name.index(after: dot)...].lowercased())
+        return name[name.index(after: dot)...].lowercased()
     }
 }
 

@@ -4,9 +4,9 @@ import FlexRuntime
 import Foundation
 import Testing
 
-/// Mutation fuzzing of the image readers (`ImageFile.decode`: PNG through libpng, binary PGM/PPM), seeded from
-/// every fixture. Each mutant must decode within the size limits or throw a `CodecError` that names the file
-/// and says something; a crash or a trap ends the whole test process, so surviving is the main assertion.
+/// Mutation fuzzing of the image readers (`ImageFile.decode`: PNG through libpng, JPEG through libjpeg-turbo,
+/// binary PGM/PPM), seeded from every fixture. Each mutant must decode within the size limits or throw a
+/// `CodecError` that names the file and says something; a crash or a trap ends the whole test process, so surviving is the main assertion.
 @Suite("image readers: mutation fuzzing")
 struct ImageFuzzTests {
     /// Offsets of every chunk's length and type and of IHDR's fields (width, height, depth, colour type, ...).
@@ -115,6 +115,40 @@ struct ImageFuzzTests {
         #expect(slowest < 2, "slowest case took \(slowest) s")
     }
 
+    /// Every JPEG fixture (baseline, progressive, restart markers, arithmetic, gray, 4:2:0/4:2:2/4:4:4, RGB,
+    /// CMYK) mutated two ways in turn: structure mutations (bytes anywhere, half of them on segment lengths and
+    /// on SOF, DHT, DQT, SOS and DRI fields: sizes, component counts, sampling factors, table slots, spectral
+    /// selection), and 1–8 random bit flips in the entropy-coded data only, which libjpeg must either decode or
+    /// report as corrupt.
+    @Test func mutatedJPEGsDecodeOrGiveOneError() throws {
+        let names = JPEGReaderTests.decodable.map(\.jpeg) + ["jpeg-cmyk.jpg"]
+        let seeds = try names.map { try Fixtures.bytes($0) }
+        let fields = seeds.map { JPEGMarkers.fields($0) }
+        let data = seeds.map { b in
+            JPEGMarkers.segments(b).compactMap { s in s.dataEnd.map { (s.payload + s.length)..<$0 } }
+        }
+        var m = Mutator(seed: 0x4A50_4547)
+        var decoded = 0, refused = 0
+        let cases = fuzzCases(4000)
+        let slowest = slowestCase(cases) { i in
+            let k = (i / 2) % seeds.count
+            var b = seeds[k]
+            if i % 2 == 0 {
+                m.mutate(&b, endian: .big, fields: fields[k])
+            } else {
+                for _ in 0..<(1 + m.below(8)) {
+                    let scan = data[k][m.below(data[k].count)]
+                    guard !scan.isEmpty else { continue }
+                    b[scan.lowerBound + m.below(scan.count)] ^= 1 << UInt8(m.below(8))
+                }
+            }
+            if Self.check(b, name: "fuzz.jpg") { decoded += 1 } else { refused += 1 }
+        }
+        #expect(decoded + refused == cases)
+        #expect(decoded > cases / 20 && refused > cases / 5, "decoded \(decoded), refused \(refused)")
+        #expect(slowest < 2, "slowest case took \(slowest) s")
+    }
+
     /// Header numbers replaced by extreme decimal texts, plus byte mutations anywhere.
     @Test func mutatedPNMsDecodeOrGiveOneError() throws {
         let seeds = try ["gray.pgm", "gray10.pgm", "rgb.ppm"].map { try Fixtures.bytes($0) }
@@ -158,7 +192,8 @@ struct ImageFuzzTests {
     /// Random bytes behind each signature: the readers' first checks.
     @Test func randomBytesBehindSignatures() {
         var m = Mutator(seed: 0x5241_4E44)
-        let prefixes: [[UInt8]] = [pngSignature, pngSignature + [0, 0, 0, 13] + Array("IHDR".utf8), Array("P5".utf8), Array("P6 ".utf8), []]
+        let prefixes: [[UInt8]] = [pngSignature, pngSignature + [0, 0, 0, 13] + Array("IHDR".utf8), Array("P5".utf8), Array("P6 ".utf8), [],
+                                   jpegSignature, jpegSignature + [0xC0, 0, 17, 8]]
         let cases = fuzzCases(5000)
         let slowest = slowestCase(cases) { i in
             var b = prefixes[i % prefixes.count] + (0..<m.below(200)).map { _ in m.byte() }
