@@ -105,6 +105,59 @@ struct CodecProcessTests {
         #expect(bad.status == 1 && bad.stderr.contains("bad.png") && bad.stdout.contains("compressed 5 of 6"))
     }
 
+    /// JPEG input (libjpeg-turbo): FlexCodecTests' fixtures, made with cjpeg, with djpeg's output beside them.
+    @Test("JPEG input: compress photo.jpg, decompress it; folders pick .jpg/.jpeg; CMYK and .jpg outputs refused")
+    func jpegInput() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let fixtures = Self.repo + "/Tests/FlexCodecTests/Fixtures"
+        try FileManager.default.copyItem(atPath: fixtures + "/jpeg-rgb420.jpg", toPath: dir.file("photo.jpg"))
+        let c = try runFlexctl(["compress", dir.file("photo.jpg"), "--model", Self.cae3, "-o", dir.file("x.flexz")])
+        #expect(c.status == 0, "\(c.stderr)")
+        let d = try runFlexctl(["decompress", dir.file("x.flexz"), "--model", Self.cae3, "-o", dir.file("x.ppm")])
+        #expect(d.status == 0, "\(d.stderr)")
+        // The reconstruction is measured against the samples djpeg decodes from the JPEG: the codec saw those.
+        let header = Array("P6\n61 45\n255\n".utf8)
+        let out = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir.file("x.ppm"))))
+        let reference = [UInt8](try Data(contentsOf: URL(fileURLWithPath: fixtures + "/jpeg-rgb420.ppm")))
+        #expect(out.starts(with: header) && reference.starts(with: header) && out.count == reference.count)
+        let mse = zip(out.dropFirst(header.count), reference.dropFirst(header.count))
+            .reduce(0.0) { $0 + pow(Double($1.0) - Double($1.1), 2) } / Double(reference.count - header.count)
+        let psnr = 10 * log10(255 * 255 / mse)
+        // CAE3 reconstructs photos at about 28 dB (docs/benchmarks.md); a JPEG read wrongly (channels, colour
+        // conversion, rows) would be far off.
+        #expect(psnr > 25, "PSNR \(psnr) dB")
+        // Standard input: recognised by content, the same .flexz.
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "'\(flexctlBinary()!.path)' compress - --model '\(Self.cae3)' -o - < '\(dir.file("photo.jpg"))' > '\(dir.file("s.flexz"))'"]
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("s.flexz"))) == Data(contentsOf: URL(fileURLWithPath: dir.file("x.flexz"))))
+
+        // A folder job takes .jpg and .jpeg in any case, next to PNG, and leaves other files alone.
+        try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: fixtures + "/jpeg-rgb420.jpg", toPath: dir.file("in/a.jpg"))
+        try FileManager.default.copyItem(atPath: fixtures + "/jpeg-rgb420-progressive.jpg", toPath: dir.file("in/b.JPEG"))
+        try FileManager.default.copyItem(atPath: Self.photo, toPath: dir.file("in/c.png"))
+        try Data("notes".utf8).write(to: URL(fileURLWithPath: dir.file("in/notes.txt")))
+        let f = try runFlexctl(["compress", dir.file("in"), "--model", Self.cae3, "-o", dir.file("z")])
+        #expect(f.status == 0 && f.stdout.contains("compressed 3 of 3"), "\(f.stdout)\(f.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("z")).sorted() == ["a.flexz", "b.flexz", "c.flexz"])
+
+        // CMYK: refused with what was found and what is expected; nothing written.
+        try FileManager.default.copyItem(atPath: fixtures + "/jpeg-cmyk.jpg", toPath: dir.file("cmyk.jpg"))
+        let k = try runFlexctl(["compress", dir.file("cmyk.jpg"), "--model", Self.cae3, "-o", dir.file("k.flexz")])
+        #expect(k.status == 1 && k.stderr.contains("cmyk.jpg: JPEG with 4 components (CMYK) is not supported; expected gray"), "\(k.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("k.flexz")))
+        // JPEG is read, never written.
+        let o1 = try runFlexctl(["compress", dir.file("photo.jpg"), "--model", Self.cae3, "-o", dir.file("y.jpg")])
+        #expect(o1.status == 64 && o1.stderr.contains("a .jpg name for a .flexz file"), "\(o1.stderr)")
+        let o2 = try runFlexctl(["decompress", dir.file("x.flexz"), "--model", Self.cae3, "-o", dir.file("y.jpeg")])
+        #expect(o2.status == 64 && o2.stderr.contains("flexctl reads JPEG but does not write it"), "\(o2.stderr)")
+    }
+
     @Test("bad input: a clear message, non-zero exit, nothing written, the input never overwritten")
     func badInput() throws {
         let dir = try TempDir()
