@@ -1,0 +1,125 @@
+import RealModule
+
+/// Where each parameter of one channel's density lives in a flat block of `Double`s (docs/entropy-model.md).
+///
+/// The density of a channel is a chain of K = filters.count + 1 layers with widths e = (1, filters..., 1):
+/// layer k maps e[k] values to e[k+1]. One block holds, for every layer, the matrix [e[k+1], e[k]] (row-major),
+/// then every bias [e[k+1]], then every factor [e[k+1]] of the first K − 1 layers. The same layout serves the
+/// transformed parameters (softplus(Ĥ), b, tanh(a)) that the evaluation reads and the gradient accumulators.
+struct DensityLayout: Sendable {
+    /// (1, filters..., 1).
+    let widths: [Int]
+    let matrixOffset: [Int]
+    let biasOffset: [Int]
+    let factorOffset: [Int]
+    /// Doubles per channel.
+    let blockSize: Int
+    /// Doubles of tape per evaluated point: every layer's input, then tanh of every pre-activation but the last.
+    let tapeSize: Int
+    let tapeInputOffset: [Int]
+    let tapeTanhOffset: [Int]
+    let maxWidth: Int
+
+    var layers: Int { widths.count - 1 }
+
+    init(filters: [Int]) {
+        widths = [1] + filters + [1]
+        let k = widths.count - 1
+        var offset = 0
+        var m = [Int](), b = [Int](), f = [Int]()
+        for i in 0..<k { m.append(offset); offset += widths[i + 1] * widths[i] }
+        for i in 0..<k { b.append(offset); offset += widths[i + 1] }
+        for i in 0..<(k - 1) { f.append(offset); offset += widths[i + 1] }
+        matrixOffset = m; biasOffset = b; factorOffset = f; blockSize = offset
+        var t = 0
+        var ti = [Int](), tt = [Int]()
+        for i in 0..<k { ti.append(t); t += widths[i] }
+        for i in 0..<(k - 1) { tt.append(t); t += widths[i + 1] }
+        tapeInputOffset = ti; tapeTanhOffset = tt; tapeSize = t
+        maxWidth = widths.max() ?? 1
+    }
+}
+
+/// The logistic function, evaluated so that no input produces NaN: for x → −∞, exp(−x) overflows to +∞ and
+/// the quotient is 0; for x → +∞ it is 1.
+@inline(__always)
+func sigmoid(_ x: Double) -> Double { 1 / (1 + Double.exp(-x)) }
+
+/// softplus(x) = log(1 + eˣ), written as max(x, 0) + log(1 + e^−|x|) so that no input overflows.
+@inline(__always)
+func softplus(_ x: Double) -> Double { max(x, 0) + Double.log(onePlus: Double.exp(-abs(x))) }
+
+/// One channel's cumulative logit f_K(…f_1(x)) (its sigmoid is the cumulative c(x)).
+///
+/// `p` points at the channel's transformed block (softplus(Ĥ), b, tanh(a)); `scratch` holds 2·maxWidth
+/// doubles. When `tape` is non-nil it receives what `backpropagate` needs (layer inputs and tanh values).
+@inline(__always)
+func cumulativeLogit(_ x: Double, layout: DensityLayout, p: UnsafePointer<Double>,
+                     scratch: UnsafeMutablePointer<Double>, tape: UnsafeMutablePointer<Double>?) -> Double {
+    let w = layout.widths
+    var input = scratch, output = scratch + layout.maxWidth
+    input[0] = x
+    let k = w.count - 1
+    for layer in 0..<k {
+        let nIn = w[layer], nOut = w[layer + 1]
+        if let tape { (tape + layout.tapeInputOffset[layer]).update(from: input, count: nIn) }
+        let m = p + layout.matrixOffset[layer], b = p + layout.biasOffset[layer]
+        for i in 0..<nOut {
+            var z = b[i]
+            for j in 0..<nIn { z += m[i * nIn + j] * input[j] }
+            output[i] = z
+        }
+        if layer < k - 1 {
+            // g(z) = z + tanh(a) ⊙ tanh(z): monotone because |tanh(a)| < 1.
+            let t = p + layout.factorOffset[layer]
+            for i in 0..<nOut {
+                let th = Double.tanh(output[i])
+                if let tape { tape[layout.tapeTanhOffset[layer] + i] = th }
+                output[i] += t[i] * th
+            }
+        }
+        swap(&input, &output)
+    }
+    return input[0]
+}
+
+/// Backpropagates g = ∂L/∂(logit) through one taped evaluation: adds ∂L/∂softplus(Ĥ), ∂L/∂b and ∂L/∂tanh(a)
+/// into `grad` (same layout as `p`) and returns ∂L/∂x. `scratch` holds 2·maxWidth doubles.
+@inline(__always)
+func backpropagateLogit(_ g: Double, layout: DensityLayout, p: UnsafePointer<Double>,
+                        tape: UnsafePointer<Double>, grad: UnsafeMutablePointer<Double>,
+                        scratch: UnsafeMutablePointer<Double>) -> Double {
+    let w = layout.widths
+    let k = w.count - 1
+    var gOut = scratch, gIn = scratch + layout.maxWidth
+    gOut[0] = g
+    var layer = k - 1
+    while layer >= 0 {
+        let nIn = w[layer], nOut = w[layer + 1]
+        if layer < k - 1 {
+            // out = z + t ⊙ tanh z: ∂out/∂z = 1 + t (1 − tanh² z), ∂out/∂t = tanh z.
+            let t = p + layout.factorOffset[layer], th = tape + layout.tapeTanhOffset[layer]
+            let gt = grad + layout.factorOffset[layer]
+            for i in 0..<nOut {
+                let go = gOut[i]
+                gt[i] += go * th[i]
+                gOut[i] = go * (1 + t[i] * (1 - th[i] * th[i]))
+            }
+        }
+        let m = p + layout.matrixOffset[layer]
+        let gm = grad + layout.matrixOffset[layer], gb = grad + layout.biasOffset[layer]
+        let v = tape + layout.tapeInputOffset[layer]
+        for j in 0..<nIn { gIn[j] = 0 }
+        for i in 0..<nOut {
+            let gz = gOut[i]
+            gb[i] += gz
+            for j in 0..<nIn {
+                gm[i * nIn + j] += gz * v[j]
+                gIn[j] += m[i * nIn + j] * gz
+            }
+        }
+        swap(&gOut, &gIn)
+        layer -= 1
+    }
+    return gOut[0]
+}
