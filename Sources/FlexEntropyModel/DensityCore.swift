@@ -49,23 +49,29 @@ func sigmoid(_ x: Double) -> Double { 1 / (1 + Double.exp(-x)) }
 @inline(__always)
 func softplus(_ x: Double) -> Double { max(x, 0) + Double.log(onePlus: Double.exp(-abs(x))) }
 
+/// Two points evaluated together: the density is always needed at pairs (y − ½, y + ½), and running the two
+/// chains in the lanes of one SIMD2 lets their multiply-adds and divisions overlap instead of waiting on one
+/// serial chain of layers (the division in tanh was the largest single stall).
+typealias Pair = SIMD2<Double>
+
 /// tanh through one expm1 of a non-positive argument: tanh|x| = −e/(2 + e) with e = expm1(−2|x|) ∈ (−1, 0].
 /// Accurate to a few ulps everywhere (no cancellation near 0, no overflow for large |x|) and about twice as fast
 /// as glibc's tanh, which was over half of the evaluation time (docs/entropy-model.md, "Performance").
 @inline(__always)
-func fastTanh(_ x: Double) -> Double {
-    let e = Double.expMinusOne(-2 * abs(x))
+func fastTanh(_ x: Pair) -> Pair {
+    let e = Pair(Double.expMinusOne(-2 * abs(x[0])), Double.expMinusOne(-2 * abs(x[1])))
     let t = -e / (2 + e)
-    return x < 0 ? -t : t
+    return t.replacing(with: -t, where: x .< 0)
 }
 
-/// One channel's cumulative logit f_K(…f_1(x)) (its sigmoid is the cumulative c(x)).
+/// One channel's cumulative logit f_K(…f_1(x)) at two points (its sigmoid is the cumulative c(x)).
 ///
 /// `p` points at the channel's transformed block (softplus(Ĥ), b, tanh(a)); `scratch` holds 2·maxWidth
-/// doubles. When `tape` is non-nil it receives what `backpropagate` needs (layer inputs and tanh values).
+/// pairs. When `tape` is non-nil it receives what `backpropagateLogit` needs (layer inputs and tanh values,
+/// `layout.tapeSize` pairs).
 @inline(__always)
-func cumulativeLogit(_ x: Double, layout: DensityLayout, p: UnsafePointer<Double>,
-                     scratch: UnsafeMutablePointer<Double>, tape: UnsafeMutablePointer<Double>?) -> Double {
+func cumulativeLogit(_ x: Pair, layout: DensityLayout, p: UnsafePointer<Double>,
+                     scratch: UnsafeMutablePointer<Pair>, tape: UnsafeMutablePointer<Pair>?) -> Pair {
     let w = layout.widths
     var input = scratch, output = scratch + layout.maxWidth
     input[0] = x
@@ -75,7 +81,7 @@ func cumulativeLogit(_ x: Double, layout: DensityLayout, p: UnsafePointer<Double
         if let tape { (tape + layout.tapeInputOffset[layer]).update(from: input, count: nIn) }
         let m = p + layout.matrixOffset[layer], b = p + layout.biasOffset[layer]
         for i in 0..<nOut {
-            var z = b[i]
+            var z = Pair(repeating: b[i])
             for j in 0..<nIn { z += m[i * nIn + j] * input[j] }
             output[i] = z
         }
@@ -93,12 +99,13 @@ func cumulativeLogit(_ x: Double, layout: DensityLayout, p: UnsafePointer<Double
     return input[0]
 }
 
-/// Backpropagates g = ∂L/∂(logit) through one taped evaluation: adds ∂L/∂softplus(Ĥ), ∂L/∂b and ∂L/∂tanh(a)
-/// into `grad` (same layout as `p`) and returns ∂L/∂x. `scratch` holds 2·maxWidth doubles.
+/// Backpropagates g = ∂L/∂(logit) (one value per lane) through one taped pair evaluation: adds ∂L/∂softplus(Ĥ),
+/// ∂L/∂b and ∂L/∂tanh(a), summed over both lanes, into `grad` (same layout as `p`) and returns ∂L/∂x per lane.
+/// `scratch` holds 2·maxWidth pairs.
 @inline(__always)
-func backpropagateLogit(_ g: Double, layout: DensityLayout, p: UnsafePointer<Double>,
-                        tape: UnsafePointer<Double>, grad: UnsafeMutablePointer<Double>,
-                        scratch: UnsafeMutablePointer<Double>) -> Double {
+func backpropagateLogit(_ g: Pair, layout: DensityLayout, p: UnsafePointer<Double>,
+                        tape: UnsafePointer<Pair>, grad: UnsafeMutablePointer<Double>,
+                        scratch: UnsafeMutablePointer<Pair>) -> Pair {
     let w = layout.widths
     let k = w.count - 1
     var gOut = scratch, gIn = scratch + layout.maxWidth
@@ -111,20 +118,20 @@ func backpropagateLogit(_ g: Double, layout: DensityLayout, p: UnsafePointer<Dou
             let t = p + layout.factorOffset[layer], th = tape + layout.tapeTanhOffset[layer]
             let gt = grad + layout.factorOffset[layer]
             for i in 0..<nOut {
-                let go = gOut[i]
-                gt[i] += go * th[i]
-                gOut[i] = go * (1 + t[i] * (1 - th[i] * th[i]))
+                let go = gOut[i], h = th[i]
+                gt[i] += (go * h).sum()
+                gOut[i] = go * (1 + t[i] * (1 - h * h))
             }
         }
         let m = p + layout.matrixOffset[layer]
         let gm = grad + layout.matrixOffset[layer], gb = grad + layout.biasOffset[layer]
         let v = tape + layout.tapeInputOffset[layer]
-        for j in 0..<nIn { gIn[j] = 0 }
+        for j in 0..<nIn { gIn[j] = Pair() }
         for i in 0..<nOut {
             let gz = gOut[i]
-            gb[i] += gz
+            gb[i] += gz.sum()
             for j in 0..<nIn {
-                gm[i * nIn + j] += gz * v[j]
+                gm[i * nIn + j] += (gz * v[j]).sum()
                 gIn[j] += m[i * nIn + j] * gz
             }
         }

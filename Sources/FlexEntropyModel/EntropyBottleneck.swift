@@ -277,11 +277,9 @@ extension EntropyBottleneck {
                                        likelihoods: ls.baseAddress!, dy: dys.baseAddress, grads: gp.baseAddress,
                                        bits: cb.baseAddress!)
             let work = { @Sendable (ch: Int) in
-                let scratchCount = 4 * l.maxWidth + 2 * l.tapeSize
-                let scratch = UnsafeMutablePointer<Double>.allocate(capacity: scratchCount)
+                let scratch = UnsafeMutablePointer<Pair>.allocate(capacity: 2 * l.maxWidth + l.tapeSize)
                 defer { scratch.deallocate() }
-                let s1 = scratch, s2 = scratch + 2 * l.maxWidth
-                let tapeLo = scratch + 4 * l.maxWidth, tapeHi = tapeLo + l.tapeSize
+                let tape = scratch + 2 * l.maxWidth
                 let p = UnsafePointer(ptrs.blocks + ch * l.blockSize)
                 let g = wantsGrad ? ptrs.grads! + ch * l.blockSize : nil
                 let yb = ptrs.y, lb = ptrs.likelihoods
@@ -290,8 +288,9 @@ extension EntropyBottleneck {
                     let base = (b * c + ch) * inner
                     for i in base..<(base + inner) {
                         let v = Double(yb[i])
-                        let lo = cumulativeLogit(v - 0.5, layout: l, p: p, scratch: s1, tape: wantsGrad ? tapeLo : nil)
-                        let hi = cumulativeLogit(v + 0.5, layout: l, p: p, scratch: s2, tape: wantsGrad ? tapeHi : nil)
+                        let logits = cumulativeLogit(Pair(v - 0.5, v + 0.5), layout: l, p: p, scratch: scratch,
+                                                     tape: wantsGrad ? tape : nil)
+                        let lo = logits[0], hi = logits[1]
                         // The sign trick: evaluate in the tail where the sigmoids are far from 1, so that their
                         // difference does not cancel (c(y+½) − c(y−½) = σ(−lo) − σ(−hi) when lo + hi > 0).
                         let s: Double = lo + hi > 0 ? -1 : 1
@@ -310,9 +309,8 @@ extension EntropyBottleneck {
                         let gd = d > 0 ? gl : (d < 0 ? -gl : 0)
                         // ∂d/∂hi = s σ'(s·hi), ∂d/∂lo = −s σ'(s·lo), σ' = σ(1 − σ).
                         let gHi = gd * s * sh * (1 - sh), gLo = -gd * s * sl * (1 - sl)
-                        let dxHi = backpropagateLogit(gHi, layout: l, p: p, tape: tapeHi, grad: g, scratch: s1)
-                        let dxLo = backpropagateLogit(gLo, layout: l, p: p, tape: tapeLo, grad: g, scratch: s2)
-                        ptrs.dy![i] = Float(dxHi + dxLo)
+                        let dx = backpropagateLogit(Pair(gLo, gHi), layout: l, p: p, tape: tape, grad: g, scratch: scratch)
+                        ptrs.dy![i] = Float(dx[0] + dx[1])
                     }
                 }
                 ptrs.bits[ch] = bits

@@ -16,15 +16,17 @@ extension EntropyBottleneck {
         var loss = 0.0
         var grad = Tensor(shape: quantiles.shape)
         var unused = [Double](repeating: 0, count: l.blockSize)
-        var scratch = [Double](repeating: 0, count: 2 * l.maxWidth)
-        var tape = [Double](repeating: 0, count: l.tapeSize)
+        var scratch = [Pair](repeating: Pair(), count: 2 * l.maxWidth)
+        var tape = [Pair](repeating: Pair(), count: l.tapeSize)
         blocks.withUnsafeBufferPointer { bp in
             for c in 0..<channels {
                 let p = bp.baseAddress! + c * l.blockSize
                 for j in 0..<3 {
                     let x = Double(quantiles.scalars[c * 3 + j])
                     let logit = scratch.withUnsafeMutableBufferPointer { s in
-                        tape.withUnsafeMutableBufferPointer { cumulativeLogit(x, layout: l, p: p, scratch: s.baseAddress!, tape: $0.baseAddress!) }
+                        tape.withUnsafeMutableBufferPointer {
+                            cumulativeLogit(Pair(x, x), layout: l, p: p, scratch: s.baseAddress!, tape: $0.baseAddress!)[0]
+                        }
                     }
                     let r = logit - targets[j]
                     loss += abs(r)
@@ -32,8 +34,9 @@ extension EntropyBottleneck {
                     let dx = scratch.withUnsafeMutableBufferPointer { s in
                         tape.withUnsafeBufferPointer { tp in
                             unused.withUnsafeMutableBufferPointer {
-                                backpropagateLogit(g, layout: l, p: p, tape: tp.baseAddress!, grad: $0.baseAddress!,
-                                                   scratch: s.baseAddress!)
+                                // Lane 1 repeats lane 0 with a zero gradient: it adds nothing.
+                                backpropagateLogit(Pair(g, 0), layout: l, p: p, tape: tp.baseAddress!,
+                                                   grad: $0.baseAddress!, scratch: s.baseAddress!)[0]
                             }
                         }
                     }
@@ -83,11 +86,12 @@ extension EntropyBottleneck {
         let blocks = transformedBlocks()
         var out = [ChannelPMF]()
         out.reserveCapacity(channels)
-        var scratch = [Double](repeating: 0, count: 2 * l.maxWidth)
-        func logit(_ x: Double, _ c: Int) -> Double {
+        var scratch = [Pair](repeating: Pair(), count: 2 * l.maxWidth)
+        func logits(_ x: Double, _ c: Int) -> Pair {
             blocks.withUnsafeBufferPointer { bp in
                 scratch.withUnsafeMutableBufferPointer {
-                    cumulativeLogit(x, layout: l, p: bp.baseAddress! + c * l.blockSize, scratch: $0.baseAddress!, tape: nil)
+                    cumulativeLogit(Pair(x - 0.5, x + 0.5), layout: l, p: bp.baseAddress! + c * l.blockSize,
+                                    scratch: $0.baseAddress!, tape: nil)
                 }
             }
         }
@@ -108,7 +112,8 @@ extension EntropyBottleneck {
             var firstLo = 0.0, lastHi = 0.0
             for q in minimum...maximum {
                 let x = m + Double(q)
-                let lo = logit(x - 0.5, c), hi = logit(x + 0.5, c)
+                let both = logits(x, c)
+                let lo = both[0], hi = both[1]
                 if q == minimum { firstLo = lo }
                 if q == maximum { lastHi = hi }
                 let s: Double = lo + hi > 0 ? -1 : 1
