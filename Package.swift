@@ -78,6 +78,10 @@ let package = Package(
             dependencies: [
                 "FlexRuntime", "CFlexKernels", "FlexIO", "FlexHDF5", .product(name: "RealModule", package: "swift-numerics"),
             ]),
+        // The factorized entropy model (Ballé et al. 2018's per-channel learned density): likelihoods, rate and its
+        // gradients, the quantiles' auxiliary loss, PMF export for the coder. Forward and backward together:
+        // they share one evaluation loop (docs/entropy-model.md).
+        .target(name: "FlexEntropyModel", dependencies: ["FlexRuntime", .product(name: "RealModule", package: "swift-numerics")]),
         // Data loaders: IDX and CIFAR-10 images, PNG photo patches, investing.com and numeric CSV series with
         // date alignment, returns and normalisation. Shared by training and the runtime-side commands.
         .target(name: "FlexData", dependencies: ["FlexRuntime", "FlexIO", "FlexImageIO"]),
@@ -118,6 +122,11 @@ let package = Package(
                 "FlexRuntime", "FlexTraining",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
+            exclude: ["Reference"]),
+        // Finite-difference and numpy float64 checks of the entropy model (Reference/ holds the numpy script).
+        .testTarget(
+            name: "FlexEntropyModelTests",
+            dependencies: ["FlexEntropyModel", "FlexRuntime", .product(name: "RealModule", package: "swift-numerics")],
             exclude: ["Reference"]),
         // Known answers from PyTorch (Reference/reference.py wrote Reference/reference.json).
         .testTarget(
