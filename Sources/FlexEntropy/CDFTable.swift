@@ -77,8 +77,8 @@ public struct CDFTable: Equatable, Sendable {
     /// via marginal analysis"). That beats the common alternatives: largest-remainder rounding of 2^16 · p
     /// minimises the absolute rounding error, not the bits, and the lifts to 1 it needs must be paid for by some
     /// symbol, which it picks without looking at the cost; CompressAI's pmf_to_quantized_cdf takes those units
-    /// from the largest frequency, also a heuristic. Cost: ≤ 2^16 heap steps of log K, about a millisecond, once
-    /// per table at export. Ties go to the lower index, so the result is deterministic; tables are built once and
+    /// from the largest frequency, also a heuristic. Cost: O(K log K) with the warm start below, once per table
+    /// at export. Ties go to the lower index, so the result is deterministic; tables are built once and
     /// stored as integers, so decoding never depends on this floating-point code.
     public init(quantizing pmf: [Double], minSymbol: Int32, tailMass: Double = 0) throws(EntropyError) {
         guard !pmf.isEmpty else { throw .emptyRange }
@@ -96,12 +96,32 @@ public struct CDFTable: Equatable, Sendable {
         }
         guard anyPositive else { throw .zeroMass }
 
+        // Warm start, so that the heap does O(K) steps rather than 2^16: with p normalised and λ the smallest
+        // saving the optimum takes, every unit f → f + 1 with saving > λ is taken, p·ln(1 + 1/f) ≥ p / (f + 1),
+        // and λ ≤ 1 / (2^16 − K) (each f_i ≤ 1 + p_i / λ, summed). So every unit with f + 1 < p_i (2^16 − K) is
+        // in the optimum: f_i ≥ ⌈p_i (2^16 − K)⌉ − 1. Starting two below that (a margin for rounding) gives the
+        // same result as the greedy from all ones — the units skipped are strictly above the threshold, so no
+        // tie-break differs. Weights are scaled by their maximum first so the sum cannot overflow.
+        let free = Int(Self.total) - k
+        let largest = weights.max()!
+        let scaledSum = weights.reduce(0) { $0 + $1 / largest }
         var freq = [UInt32](repeating: 1, count: k)
+        var assigned = k
+        for i in 0..<k {
+            let share = Double(free) * (weights[i] / largest) / scaledSum
+            let start = Int(share.rounded(.down)) - 2
+            if start > 1 {
+                freq[i] = UInt32(start)
+                assigned += start - 1
+            }
+        }
         // Max-heap of (saving of the next unit, index); symbols of zero mass never gain and stay out.
         var heap = MarginalHeap()
         heap.reserve(k)
-        for i in 0..<k where weights[i] > 0 { heap.push(gain: weights[i] * log1p(1.0), index: i) }
-        var remaining = Int(Self.total) - k
+        for i in 0..<k where weights[i] > 0 { heap.push(gain: weights[i] * log1p(1.0 / Double(freq[i])), index: i) }
+        var remaining = Int(Self.total) - assigned
+        // The warm start is below the optimum, whose sum is 2^16 (a failure here is a bug, not bad input).
+        precondition(remaining >= 0, "CDF warm start over-assigned \(-remaining) units")
         while remaining > 0 {
             let i = heap.popMax()
             freq[i] += 1

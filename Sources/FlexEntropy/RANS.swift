@@ -6,9 +6,11 @@
 /// Giesen's public-domain ryg_rans "rans_byte" (https://github.com/rygorous/ryg_rans and his blog series
 /// "rANS notes"): state x in [L, 256·L) with L = 2^23, bytes leave the bottom of the state before a symbol is
 /// pushed so that it stays below 2^31, and the decoder refills bytes while x < L. CompressAI's rans_interface
-/// (Bégaint et al. 2020), used for Ballé et al. 2018's factorized prior, codes with the same coder and escapes
-/// values outside the table via an overflow symbol followed by bypass-coded bits; the escape code here is our
-/// own (an Elias-gamma code, below). Written from the published description, not copied.
+/// (Bégaint et al. 2020), used for Ballé et al. 2018's factorized prior, codes with ryg_rans' 64-bit sibling
+/// (rans64, 32-bit words) at the same 16-bit precision and escapes values outside the table via an overflow
+/// symbol followed by bypass-coded 4-bit chunks; the escape code here is our own (an Elias-gamma code, below),
+/// cheaper for values just outside the range, the common case. Written from the published descriptions, not
+/// copied.
 ///
 /// Byte format (docs/entropy-coding.md): rANS decodes in the reverse order of encoding, so the encoder walks
 /// the symbols from last to first, collects the bytes it emits, appends the final state, and reverses the lot.
