@@ -128,6 +128,7 @@ struct RANSRoundTripTests {
         let ideal = idealBits(symbols, indices, tables)
         #expect(ideal / Double(n) >= 1, "entropy \(ideal / Double(n)) bits/symbol")
         let bits = Double(bytes.count * 8)
+        print("rANS coded size: seed \(seed): \(Int(bits)) bits, ideal \(ideal), overhead \((bits / ideal - 1) * 100)%")
         // The state flush is 32 bits; rANS at 32-bit state / 16-bit precision loses far less than 1% beyond it.
         #expect(bits <= ideal * 1.01 + 32, "\(bits) bits, ideal \(ideal)")
         #expect(bits >= ideal - 64, "\(bits) bits, below the ideal \(ideal): the ideal is miscomputed")
