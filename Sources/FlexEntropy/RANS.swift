@@ -16,8 +16,10 @@
 /// the symbols from last to first, collects the bytes it emits, appends the final state, and reverses the lot.
 /// The stream is the final encoder state as 4 bytes, little-endian (the decoder's initial state), then the
 /// renormalisation bytes in the order the decoder reads them. The decoder must end in the encoder's initial
-/// state L with every byte consumed: that is an integrity check (a corrupted stream passes it by chance about
-/// once in 2^31).
+/// state L with every byte consumed. That catches truncation, leftover bytes and most corruptions, but it is
+/// not a checksum: after a corrupted byte the decoder can fall back onto the encoder's trajectory a few symbols
+/// later, and escaped values' bypass bits are raw (measured: ~0.4% of single-byte corruptions pass; see
+/// docs/entropy-coding.md). Containers carry a CRC.
 ///
 /// Escape code, in decoding order, after the escape symbol (the table's last index): one bypass bit for the
 /// side (0: above the range, 1: below), then the distance d ≥ 1 from the nearest end of the range (value =
