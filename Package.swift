@@ -91,6 +91,10 @@ let package = Package(
         // (CFlexPNG, samples as stored), the PNG writer (libpng's simplified API), and zlib (CRC-32,
         // deflate/inflate, streaming gzip). No stable API: internal to flexctl.
         .target(name: "FlexImageIO", dependencies: ["CPNG", "CFlexPNG", "CZlib", "FlexIO"]),
+        // The entropy coder of the learned codec: integer CDF tables from probability mass functions and a
+        // 32-bit rANS coder with 16-bit precision and an escape for out-of-range values (docs/entropy-coding.md).
+        // Depends on nothing, so decoding is integer-only and reproducible everywhere.
+        .target(name: "FlexEntropy"),
         // Line plots to SVG and PNG.
         .target(name: "FlexPlot", dependencies: ["FlexImageIO", "FlexIO"]),
         // The forecasting engine (forecaster loading, series resolution, k-step forecasts, backtests), shared by
@@ -154,5 +158,7 @@ let package = Package(
         // The file reader and writer: FIFOs and devices as inputs, concurrent writers, signals, stale temporary
         // files, a full disk (a small tmpfs, when run as root).
         .testTarget(name: "FlexIOTests", dependencies: ["FlexIO"]),
+        // The entropy coder: round trips, coded size against the ideal, hostile streams, table building.
+        .testTarget(name: "FlexEntropyTests", dependencies: ["FlexEntropy"]),
     ]
 )
