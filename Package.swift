@@ -130,7 +130,7 @@ let package = Package(
         // Finite-difference and numpy float64 checks of the entropy model (Reference/ holds the numpy script).
         .testTarget(
             name: "FlexEntropyModelTests",
-            dependencies: ["FlexEntropyModel", "FlexRuntime", .product(name: "RealModule", package: "swift-numerics")],
+            dependencies: ["FlexEntropyModel", "FlexEntropy", "FlexRuntime", .product(name: "RealModule", package: "swift-numerics")],
             exclude: ["Reference"]),
         // Known answers from PyTorch (Reference/reference.py wrote Reference/reference.json).
         .testTarget(
