@@ -37,27 +37,32 @@ public struct StudentT: Sendable, Equatable {
         if s == .infinity { return 0 }
         let nu = degreesOfFreedom
         if nu == .infinity { return 0.5 * Double.erfc(s / 2.0.squareRoot()) }
-        // x = ν/(ν+s²), y = s²/(ν+s²), formed from r = s/√ν so that s² cannot overflow or underflow
-        // prematurely: with r ≥ 1, x = q/(1+q), y = 1/(1+q) for q = (1/r)²; else x = 1/(1+r²), y = r²/(1+r²).
+        // x = ν/(ν+s²), y = s²/(ν+s²) and their logs, from r² = s²/ν (one rounding when s² does not overflow)
+        // rather than from x: the tail is x^{ν/2}·(...), so x's own rounding would cost (ν/2)·ε relative.
+        // With r ≥ 1 they come from q = 1/r² instead, so that nothing overflows.
         let r = s / nu.squareRoot()
-        let x: Double, y: Double
+        let x: Double, y: Double, logX: Double, logY: Double
         if r >= 1 {
-            let q = (1 / r) * (1 / r)
+            let q = s * s < .infinity ? nu / (s * s) : (1 / r) * (1 / r)
             if q < 1e-300 {
                 // s/√ν > 1e150: x would be subnormal or 0. The tail's leading term,
                 // ½ I_x(ν/2, ½) ≈ x^{ν/2} / (ν B(ν/2, ½)), has relative error O(x) < 1e-300 here; log x is
                 // log ν − 2 log s. ν is then small (s is finite), so the log-gammas do not cancel badly.
-                let logX = Double.log(nu) - 2 * Double.log(s)
+                let logXLead = Double.log(nu) - 2 * Double.log(s)
                 let logB = Double.logGamma(nu / 2) + Double.logGamma(0.5) - Double.logGamma(nu / 2 + 0.5)
-                return Double.exp(nu / 2 * logX - logB) / nu
+                return Double.exp(nu / 2 * logXLead - logB) / nu
             }
             x = q / (1 + q)
             y = 1 / (1 + q)
+            logY = -Double.log(onePlus: q)
+            logX = Double.log(q) + logY
         } else {
-            let r2 = r * r
+            let r2 = s * s / nu
             x = 1 / (1 + r2)
             y = r2 / (1 + r2)
+            logX = -Double.log(onePlus: r2)
+            logY = r2 > 0 ? Double.log(r2) + logX : -.infinity
         }
-        return 0.5 * (try IncompleteBeta.evaluate(x: x, y: y, a: nu / 2, b: 0.5).lower)
+        return 0.5 * (try IncompleteBeta.evaluate(x: x, y: y, logX: logX, logY: logY, a: nu / 2, b: 0.5).lower)
     }
 }
