@@ -49,6 +49,16 @@ import Musl
         }
     }
 
+    /// I_½(a, a) = ½ by symmetry, for large a: the prefactor's Stirling form must not leave a·ε-sized errors
+    /// (an uncancelled a·u term costs ~1e-8 at a = 10⁸). What remains is the continued fraction's own rounding
+    /// near the mean, which grows with a (measured 5e-15, 1.3e-13, 6.7e-12, 9e-11 at 10⁴, 10⁶, 10⁸, 10¹²;
+    /// docs/statistics.md, "Accuracy").
+    @Test(arguments: [(10.0, 1e-14), (1e4, 1e-13), (1e6, 1e-12), (1e8, 5e-11), (1e12, 5e-10)])
+    func halfAtTheMean(a: Double, bound: Double) throws {
+        #expect(abs(try IncompleteBeta.regularized(x: 0.5, a: a, b: a) - 0.5) <= bound)
+        #expect(abs(try IncompleteBeta.complement(x: 0.5, a: a, b: a) - 0.5) <= bound)
+    }
+
     @Test func endpoints() throws {
         #expect(try IncompleteBeta.regularized(x: 0, a: 2, b: 3) == 0)
         #expect(try IncompleteBeta.regularized(x: 1, a: 2, b: 3) == 1)
@@ -68,10 +78,11 @@ import Musl
         }
     }
 
-    /// At a = b = 1e15 near x = ½ the continued fraction would need ~√1e15 terms: the cap turns that into an
-    /// error (quickly) instead of a value that has not converged.
+    /// At a = b = 1e20 near x = ½ the continued fraction would need millions of terms (54 000 at 1e15): the cap
+    /// turns that into an error (quickly) instead of a value that has not converged.
     @Test func iterationCapThrows() {
-        #expect(errorKind { () throws(StatisticsError) in try IncompleteBeta.regularized(x: 0.5, a: 1e15, b: 1e15) } == .noConvergence)
+        #expect(errorKind { () throws(StatisticsError) in try IncompleteBeta.regularized(x: 0.5, a: 1e20, b: 1e20) } == .noConvergence)
+        #expect(errorKind { () throws(StatisticsError) in try IncompleteBeta.complement(x: 0.4, a: 1e22, b: 1.5e22) } == .noConvergence)
     }
 
     /// Stirling's remainder against logΓ directly at moderate arguments, where logΓ itself is accurate.
