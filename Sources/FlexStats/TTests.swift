@@ -45,7 +45,10 @@ public func welchTTest(_ x: SampleSummary, _ y: SampleSummary, alternative: Alte
             "Welch's t-test: expected at least one sample with variance > 0, found both constant (means \(x.mean) and \(y.mean)); t and the df are undefined")
     }
     let t = (x.mean - y.mean) / se2.squareRoot()
-    let df = se2 * se2 / (vx * vx / Double(x.count - 1) + vy * vy / Double(y.count - 1))
+    // Welch–Satterthwaite in terms of the shares wx + wy = 1, so that it is scale-free: squaring s²/n directly
+    // underflows (or overflows) for data on a scale of 1e-80 (1e80), turning the df into 0/0.
+    let wx = vx / se2, wy = vy / se2
+    let df = 1 / (wx * wx / Double(x.count - 1) + wy * wy / Double(y.count - 1))
     return TTestResult(statistic: t, degreesOfFreedom: df, pValue: try pValue(statistic: t, degreesOfFreedom: df, alternative: alternative),
                        alternative: alternative)
 }

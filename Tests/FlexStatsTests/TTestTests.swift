@@ -61,6 +61,16 @@ import Testing
         #expect(abs(try welchTTest([5, 5, 5], y).degreesOfFreedom - 6) <= 1e-12)
     }
 
+    /// t and df do not depend on the data's scale, even where s⁴ would underflow or overflow.
+    @Test(arguments: [1e-150, 1e-80, 1e80, 1e150]) func scaleInvariance(scale: Double) throws {
+        let (x, y) = try #require(StatsReference.samples["closeMeans"])
+        let plain = try welchTTest(x, y)
+        let scaled = try welchTTest(x.map { $0 * scale }, y.map { $0 * scale })
+        #expect(mismatch(scaled.statistic, plain.statistic, 1e-13, "t") == nil)
+        #expect(mismatch(scaled.degreesOfFreedom, plain.degreesOfFreedom, 1e-13, "df") == nil)
+        #expect(mismatch(scaled.pValue, plain.pValue, 1e-12, "p") == nil)
+    }
+
     /// Both samples constant: the standard error is 0 and no p-value exists, whether the means differ or not.
     @Test func bothConstantThrows() {
         #expect(errorKind { () throws(StatisticsError) in try welchTTest([1, 1, 1], [2, 2]) } == .zeroVariance)
