@@ -47,7 +47,8 @@ public struct StudentT: Sendable, Equatable {
             if q < 1e-300 {
                 // s/√ν > 1e150: x would be subnormal or 0. The tail's leading term,
                 // ½ I_x(ν/2, ½) ≈ x^{ν/2} / (ν B(ν/2, ½)), has relative error O(x) < 1e-300 here; log x is
-                // log ν − 2 log s. ν is then small (s is finite), so the log-gammas do not cancel badly.
+                // log ν − 2 log s. The result is above 1e-300 only for ν < 2 (x^{ν/2} < 1e-150ν), where the
+                // log-gammas are small and do not cancel badly; for larger ν it underflows to 0, as it should.
                 let logXLead = Double.log(nu) - 2 * Double.log(s)
                 let logB = Double.logGamma(nu / 2) + Double.logGamma(0.5) - Double.logGamma(nu / 2 + 0.5)
                 return Double.exp(nu / 2 * logXLead - logB) / nu
