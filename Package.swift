@@ -82,6 +82,9 @@ let package = Package(
         // gradients, the quantiles' auxiliary loss, PMF export for the coder. Forward and backward together:
         // they share one evaluation loop (docs/entropy-model.md).
         .target(name: "FlexEntropyModel", dependencies: ["FlexRuntime", .product(name: "RealModule", package: "swift-numerics")]),
+        // Statistics for `flexctl experiment`: the regularised incomplete beta, Student's t CDF/tails, Welch's and
+        // the paired t-test, Holm's adjustment (docs/statistics.md). Pure Swift, no Foundation.
+        .target(name: "FlexStats", dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
         // Data loaders: IDX and CIFAR-10 images, PNG photo patches, investing.com and numeric CSV series with
         // date alignment, returns and normalisation. Shared by training and the runtime-side commands.
         .target(name: "FlexData", dependencies: ["FlexRuntime", "FlexIO", "FlexImageIO"]),
@@ -132,6 +135,8 @@ let package = Package(
             name: "FlexEntropyModelTests",
             dependencies: ["FlexEntropyModel", "FlexEntropy", "FlexRuntime", .product(name: "RealModule", package: "swift-numerics")],
             exclude: ["Reference"]),
+        // SciPy reference values (Reference/stats_reference.py printed StatsReferenceValues.swift) and hand-made ones.
+        .testTarget(name: "FlexStatsTests", dependencies: ["FlexStats"], exclude: ["Reference"]),
         // Known answers from PyTorch (Reference/reference.py wrote Reference/reference.json).
         .testTarget(
             name: "FlexKnownAnswerTests", dependencies: ["FlexRuntime", "FlexTraining"],
