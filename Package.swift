@@ -84,6 +84,13 @@ let package = Package(
             dependencies: [
                 "FlexRuntime", "CFlexKernels", "FlexIO", "FlexHDF5", .product(name: "RealModule", package: "swift-numerics"),
             ]),
+        // The factorized entropy model (Ballé et al. 2018's per-channel learned density): likelihoods, rate and its
+        // gradients, the quantiles' auxiliary loss, PMF export for the coder. Forward and backward together:
+        // they share one evaluation loop (docs/entropy-model.md).
+        .target(name: "FlexEntropyModel", dependencies: ["FlexRuntime", .product(name: "RealModule", package: "swift-numerics")]),
+        // Statistics for `flexctl experiment`: the regularised incomplete beta, Student's t CDF/tails, Welch's and
+        // the paired t-test, Holm's adjustment (docs/statistics.md). Pure Swift, no Foundation.
+        .target(name: "FlexStats", dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
         // Data loaders: IDX and CIFAR-10 images, PNG photo patches, investing.com and numeric CSV series with
         // date alignment, returns and normalisation. Shared by training and the runtime-side commands.
         .target(name: "FlexData", dependencies: ["FlexRuntime", "FlexIO", "FlexImageIO"]),
@@ -93,6 +100,10 @@ let package = Package(
         // (CFlexPNG, samples as stored), the JPEG reader (CFlexJPEG), the PNG writer (libpng's simplified API),
         // and zlib (CRC-32, deflate/inflate, streaming gzip). No stable API: internal to flexctl.
         .target(name: "FlexImageIO", dependencies: ["CPNG", "CFlexPNG", "CFlexJPEG", "CZlib", "FlexIO"]),
+        // The entropy coder of the learned codec: integer CDF tables from probability mass functions and a
+        // 32-bit rANS coder with 16-bit precision and an escape for out-of-range values (docs/entropy-coding.md).
+        // Depends on nothing, so decoding is integer-only and reproducible everywhere.
+        .target(name: "FlexEntropy"),
         // Line plots to SVG and PNG.
         .target(name: "FlexPlot", dependencies: ["FlexImageIO", "FlexIO"]),
         // The forecasting engine (forecaster loading, series resolution, k-step forecasts, backtests), shared by
@@ -125,6 +136,13 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             exclude: ["Reference"]),
+        // Finite-difference and numpy float64 checks of the entropy model (Reference/ holds the numpy script).
+        .testTarget(
+            name: "FlexEntropyModelTests",
+            dependencies: ["FlexEntropyModel", "FlexEntropy", "FlexRuntime", .product(name: "RealModule", package: "swift-numerics")],
+            exclude: ["Reference"]),
+        // SciPy reference values (Reference/stats_reference.py printed StatsReferenceValues.swift) and hand-made ones.
+        .testTarget(name: "FlexStatsTests", dependencies: ["FlexStats"], exclude: ["Reference"]),
         // Known answers from PyTorch (Reference/reference.py wrote Reference/reference.json).
         .testTarget(
             name: "FlexKnownAnswerTests", dependencies: ["FlexRuntime", "FlexTraining"],
@@ -151,5 +169,7 @@ let package = Package(
         // The file reader and writer: FIFOs and devices as inputs, concurrent writers, signals, stale temporary
         // files, a full disk (a small tmpfs, when run as root).
         .testTarget(name: "FlexIOTests", dependencies: ["FlexIO"]),
+        // The entropy coder: round trips, coded size against the ideal, hostile streams, table building.
+        .testTarget(name: "FlexEntropyTests", dependencies: ["FlexEntropy"]),
     ]
 )
