@@ -93,7 +93,7 @@ let package = Package(
         .target(name: "FlexStats", dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
         // Data loaders: IDX and CIFAR-10 images, PNG photo patches, investing.com and numeric CSV series with
         // date alignment, returns and normalisation. Shared by training and the runtime-side commands.
-        .target(name: "FlexData", dependencies: ["FlexRuntime", "FlexIO", "FlexImageIO"]),
+        .target(name: "FlexData", dependencies: ["FlexRuntime", "FlexIO", "FlexImageIO", "FlexStats"]),
         // The image codec: PNG/PGM/PPM reading and writing, JPEG reading, tiling, quantisation, the .flexz container.
         .target(name: "FlexCodec", dependencies: ["FlexRuntime", "FlexIO", "FlexImageIO"]),
         // Image and compression I/O shared by the codec, the data loaders and the plotter: the one PNG reader
@@ -153,7 +153,7 @@ let package = Package(
             name: "FlexCheckpointTests", dependencies: ["FlexRuntime", "FlexTraining", "FlexHDF5"],
             exclude: ["Interop", "Hostile"]),
         .testTarget(
-            name: "FlexDataTests", dependencies: ["FlexData", "CZlib"], exclude: ["Reference"],
+            name: "FlexDataTests", dependencies: ["FlexData", "FlexStats", "CZlib"], exclude: ["Reference"],
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "FlexCodecTests", dependencies: ["FlexCodec", "FlexRuntime", "FlexImageIO", "CPNG"], exclude: ["Fixtures/make_pngs.py", "Fixtures/jpeg-tools"],

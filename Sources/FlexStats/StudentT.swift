@@ -17,6 +17,14 @@ public struct StudentT: Sendable, Equatable {
         self.degreesOfFreedom = degreesOfFreedom
     }
 
+    /// P(|T| ≥ |t|), computed from the tail (accurate for small p-values): 1 at t = 0, 0 at ±∞.
+    /// - Throws: as `cdf`.
+    public func twoSidedPValue(_ t: Double) throws(StatisticsError) -> Double {
+        guard !t.isNaN else { throw StatisticsError(.invalidArgument, "Student's t: expected a number, found NaN") }
+        if t == 0 { return 1 }
+        return min(1, 2 * (try upperTail(abs(t))))
+    }
+
     /// P(T ≤ t). ±∞ give 0 and 1. - Throws: `.invalidArgument` for NaN; `.noConvergence` (see IncompleteBeta).
     public func cdf(_ t: Double) throws(StatisticsError) -> Double {
         guard !t.isNaN else { throw StatisticsError(.invalidArgument, "Student's t: expected a number, found NaN") }

@@ -1,6 +1,7 @@
 import FlexData
 import FlexRuntime
 import Foundation
+import FlexStats
 import Testing
 
 /// Error measures, Student's t, the Diebold–Mariano test with the HLN correction, and the backtest assembly.
@@ -11,25 +12,28 @@ import Testing
         abs(a - b) <= relative * max(abs(a), abs(b), 1e-300)
     }
 
-    @Test func studentTClosedForms() {
-        // df = 1 (Cauchy): P(|T| ≥ t) = 1 − (2/π) atan|t|; df = 2: 1 − |t|/sqrt(2 + t²).
+    @Test func studentTClosedForms() throws {
+        // The Diebold–Mariano p-value's distribution (FlexStats): df = 1 (Cauchy): P(|T| ≥ t) = 1 − (2/π) atan|t|;
+        // df = 2: 1 − |t|/sqrt(2 + t²).
+        let t1 = try StudentT(degreesOfFreedom: 1), t2 = try StudentT(degreesOfFreedom: 2)
+        let t7 = try StudentT(degreesOfFreedom: 7), t10 = try StudentT(degreesOfFreedom: 10)
         for t: Double in [0.0, 0.1, 0.5, 1, 2.5, 10, 300] {
             let cauchy: Double = 1 - 2 / Double.pi * atan(t)
             let root: Double = (2 + t * t).squareRoot()
             let two: Double = 2 / (root * (root + t))  // = 1 − t/sqrt(2 + t²), without cancellation
-            #expect(Self.close(StudentT.twoSidedPValue(t, degreesOfFreedom: 1), cauchy, relative: 1e-12))
-            #expect(Self.close(StudentT.twoSidedPValue(-t, degreesOfFreedom: 2), two, relative: 1e-12))
+            #expect(Self.close(try t1.twoSidedPValue(t), cauchy, relative: 1e-12))
+            #expect(Self.close(try t2.twoSidedPValue(-t), two, relative: 1e-12))
         }
-        #expect(StudentT.twoSidedPValue(0, degreesOfFreedom: 7) == 1)
-        #expect(StudentT.twoSidedPValue(.infinity, degreesOfFreedom: 7) == 0)
-        #expect(StudentT.twoSidedPValue(.nan, degreesOfFreedom: 7).isNaN)
+        #expect(try t7.twoSidedPValue(0) == 1)
+        #expect(try t7.twoSidedPValue(.infinity) == 0)
+        #expect(throws: StatisticsError.self) { try t7.twoSidedPValue(.nan) }
         // The 97.5% quantile of t(10) is 2.228138851986…
-        #expect(abs(StudentT.twoSidedPValue(2.228138851986, degreesOfFreedom: 10) - 0.05) < 1e-11)
-        #expect(abs(StudentT.cdf(-2.228138851986, degreesOfFreedom: 10) - 0.025) < 1e-11)
-        #expect(abs(StudentT.cdf(2.228138851986, degreesOfFreedom: 10) - 0.975) < 1e-11)
+        #expect(abs(try t10.twoSidedPValue(2.228138851986) - 0.05) < 1e-11)
+        #expect(abs(try t10.cdf(-2.228138851986) - 0.025) < 1e-11)
+        #expect(abs(try t10.cdf(2.228138851986) - 0.975) < 1e-11)
     }
 
-    @Test func studentTMatchesSciPy() {
+    @Test func studentTMatchesSciPy() throws {
         // 2 * scipy.stats.t.sf(abs(t), df)
         let cases: [(Double, Double, Double)] = [
             (10, 2.0, 0.07338803477074037), (453, 3.002, 0.002830384392732131),
@@ -37,7 +41,7 @@ import Testing
             (1000, -0.01, 0.9920232819321873), (30, 25.0, 1.2091822381287035e-21),
         ]
         for (df, t, p) in cases {
-            let ours = StudentT.twoSidedPValue(t, degreesOfFreedom: df)
+            let ours = try StudentT(degreesOfFreedom: df).twoSidedPValue(t)
             #expect(Self.close(ours, p, relative: 1e-9), "df \(df), t \(t): \(ours) vs SciPy \(p)")
         }
     }

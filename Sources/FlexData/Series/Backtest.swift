@@ -1,5 +1,5 @@
 // Forecast evaluation: error measures, naive baselines, the Diebold–Mariano test (with the Harvey–Leybourne–Newbold
-// correction) and Student's t distribution. See docs/forecasting.md.
+// correction; its t distribution is FlexStats'). See docs/forecasting.md.
 
 #if canImport(Glibc)
 import Glibc
@@ -8,6 +8,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import FlexStats
 
 /// Error measures of one forecaster on one series (or several pooled), in the units of the values given.
 public struct ForecastErrors: Sendable, Equatable {
@@ -114,69 +115,7 @@ public struct DieboldMarianoTest: Sendable, Equatable {
         let corrected = dm * factor
         return DieboldMarianoTest(count: n, horizon: h, meanDifferential: mean, longRunVariance: variance,
                                   statistic: dm, correctedStatistic: corrected, degreesOfFreedom: n - 1,
-                                  pValue: StudentT.twoSidedPValue(corrected, degreesOfFreedom: Double(n - 1)))
-    }
-}
-
-/// Student's t distribution.
-public enum StudentT {
-    /// P(|T| ≥ |t|) for T ~ t(ν): I_{ν/(ν+t²)}(ν/2, 1/2), the regularised incomplete beta function.
-    public static func twoSidedPValue(_ t: Double, degreesOfFreedom nu: Double) -> Double {
-        precondition(nu > 0, "StudentT: degrees of freedom must be positive, found \(nu)")
-        if t.isNaN { return .nan }
-        if t.isInfinite { return 0 }
-        let t2 = t * t
-        // x = ν/(ν + t²) and 1 − x = t²/(ν + t²), both computed without cancellation.
-        return regularizedIncompleteBeta(a: nu / 2, b: 0.5, x: nu / (nu + t2), oneMinusX: t2 / (nu + t2))
-    }
-
-    /// P(T ≤ t) for T ~ t(ν).
-    public static func cdf(_ t: Double, degreesOfFreedom nu: Double) -> Double {
-        let tail = twoSidedPValue(t, degreesOfFreedom: nu) / 2
-        return t < 0 ? tail : 1 - tail
-    }
-
-    /// I_x(a, b) for a, b > 0, x in [0, 1] (`oneMinusX` = 1 − x, passed separately for accuracy near 1), by the
-    /// continued fraction of Numerical Recipes §6.4 (modified Lentz), using I_x(a, b) = 1 − I_{1−x}(b, a) where
-    /// the fraction converges faster.
-    public static func regularizedIncompleteBeta(a: Double, b: Double, x: Double, oneMinusX y: Double) -> Double {
-        if x <= 0 { return 0 }
-        if y <= 0 { return 1 }
-        let front = exp(lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log(y))
-        if x < (a + 1) / (a + b + 2) {
-            return front * continuedFraction(a: a, b: b, x: x) / a
-        }
-        return 1 - front * continuedFraction(a: b, b: a, x: y) / b
-    }
-
-    private static func continuedFraction(a: Double, b: Double, x: Double) -> Double {
-        let tiny = 1e-300, eps = 1e-16
-        let qab = a + b, qap = a + 1, qam = a - 1
-        var c = 1.0
-        var d = 1 - qab * x / qap
-        if abs(d) < tiny { d = tiny }
-        d = 1 / d
-        var h = d
-        for m in 1...10_000 {
-            let md = Double(m), m2 = 2 * md
-            var aa = md * (b - md) * x / ((qam + m2) * (a + m2))
-            d = 1 + aa * d
-            if abs(d) < tiny { d = tiny }
-            c = 1 + aa / c
-            if abs(c) < tiny { c = tiny }
-            d = 1 / d
-            h *= d * c
-            aa = -(a + md) * (qab + md) * x / ((a + m2) * (qap + m2))
-            d = 1 + aa * d
-            if abs(d) < tiny { d = tiny }
-            c = 1 + aa / c
-            if abs(c) < tiny { c = tiny }
-            d = 1 / d
-            let delta = d * c
-            h *= delta
-            if abs(delta - 1) < eps { break }
-        }
-        return h
+                                  pValue: (try? StudentT(degreesOfFreedom: Double(n - 1)).twoSidedPValue(corrected)) ?? .nan)
     }
 }
 
