@@ -5,21 +5,6 @@
 // data a Huffman-coded image needs; the number of scans is bounded while decoding.
 import CFlexJPEG
 
-/// A JPEG that could not be read: `FILE: reason`.
-public struct JPEGReadError: Error, CustomStringConvertible, Equatable, Sendable {
-    /// The file as given by the caller.
-    public var file: String
-    /// What was wrong: expected vs found, or libjpeg-turbo's message.
-    public var reason: String
-
-    public init(file: String, reason: String) {
-        self.file = file
-        self.reason = reason
-    }
-
-    public var description: String { "\(file): \(reason)" }
-}
-
 /// A decoded JPEG: 8-bit samples after libjpeg-turbo's colour conversion (YCbCr → RGB, BT.601 full range as
 /// JFIF defines it; gray as stored), its accurate integer IDCT and smooth chroma upsampling — the samples
 /// `djpeg -pnm` writes. No gamma or ICC processing, and the EXIF orientation is not applied: rows come as
@@ -57,9 +42,9 @@ public enum JPEGLimits {
 /// `maximumCoefficientBytes` defaults to `coefficientBytesPerPixel · maximumPixels`.
 public func decodeJPEG(_ bytes: [UInt8], name: String, maximumSide: Int = PNGLimits.maximumSide,
                        maximumPixels: Int = PNGLimits.maximumPixels, maximumCoefficientBytes: Int? = nil,
-                       maximumScans: Int = JPEGLimits.maximumScans) throws(JPEGReadError) -> JPEGImage {
+                       maximumScans: Int = JPEGLimits.maximumScans) throws(ImageReadError) -> JPEGImage {
     guard bytes.starts(with: jpegSignature) else {
-        throw JPEGReadError(file: name, reason: "not a JPEG file: bytes 0–2 should be ff d8 ff, found \(bytes.prefix(3).map { jpegHex($0) }.joined(separator: " "))")
+        throw ImageReadError(file: name, reason: "not a JPEG file: bytes 0–2 should be ff d8 ff, found \(bytes.prefix(3).map { jpegHex($0) }.joined(separator: " "))")
     }
     let (perPixel, overflow) = maximumPixels.multipliedReportingOverflow(by: JPEGLimits.coefficientBytesPerPixel)
     let limits = flexjpeg_limits(
@@ -71,12 +56,12 @@ public func decodeJPEG(_ bytes: [UInt8], name: String, maximumSide: Int = PNGLim
     var header = flexjpeg_header()
     // Both phases run inside one withUnsafeBufferPointer: libjpeg reads the bytes in place, so their address
     // must not change between flexjpeg_begin and flexjpeg_finish.
-    let result: Result<JPEGImage, JPEGReadError> = bytes.withUnsafeBufferPointer { data in
+    let result: Result<JPEGImage, ImageReadError> = bytes.withUnsafeBufferPointer { data in
         var decoder: OpaquePointer?
         let begun = flexjpeg_begin(data.baseAddress, data.count, limits, &decoder, &header, &message, capacity)
         defer { flexjpeg_free(decoder) }
         guard begun == FLEXJPEG_OK, decoder != nil else {
-            return .failure(JPEGReadError(file: name, reason: jpegRefusal(begun, header, message, fileBytes: bytes.count,
+            return .failure(ImageReadError(file: name, reason: jpegRefusal(begun, header, message, fileBytes: bytes.count,
                                                                           maximumSide: maximumSide, maximumPixels: maximumPixels, limits: limits)))
         }
         let width = Int(header.width), height = Int(header.height), channels = Int(header.channels)
@@ -88,7 +73,7 @@ public func decodeJPEG(_ bytes: [UInt8], name: String, maximumSide: Int = PNGLim
             initialized = status == FLEXJPEG_OK ? total : 0
         }
         guard status == FLEXJPEG_OK else {
-            return .failure(JPEGReadError(file: name, reason: jpegRefusal(status, header, message, fileBytes: bytes.count,
+            return .failure(ImageReadError(file: name, reason: jpegRefusal(status, header, message, fileBytes: bytes.count,
                                                                           maximumSide: maximumSide, maximumPixels: maximumPixels, limits: limits)))
         }
         return .success(JPEGImage(width: width, height: height, channels: channels, pixels: pixels))

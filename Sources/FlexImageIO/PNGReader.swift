@@ -16,21 +16,6 @@ import Musl
 import Darwin
 #endif
 
-/// A PNG that could not be read: `FILE: reason`.
-public struct PNGReadError: Error, CustomStringConvertible, Equatable, Sendable {
-    /// The file as given by the caller.
-    public var file: String
-    /// What was wrong, e.g. a libpng message or the size limits.
-    public var reason: String
-
-    public init(file: String, reason: String) {
-        self.file = file
-        self.reason = reason
-    }
-
-    public var description: String { "\(file): \(reason)" }
-}
-
 /// A PNG's samples as stored in the file: no gamma, colour-space or alpha processing. Palette images come as
 /// RGB (RGBA with a tRNS chunk), gray of 1, 2 or 4 bits as 8-bit gray by bit replication (the PNG
 /// specification's scaling: 1 → 255, 0b10 → 0xAA, ...), and a tRNS colour key as an alpha channel (0 for
@@ -91,16 +76,16 @@ public func imageSizeLimitMessage(width: Int, height: Int, maximumSide: Int, max
 /// Decodes PNG bytes to their samples as stored (see `PNGSamples`). `name` labels errors. The size is checked
 /// against the limits before the pixel buffer is allocated; a damaged, truncated or non-PNG input throws.
 public func decodePNGSamples(_ bytes: [UInt8], name: String, maximumSide: Int = PNGLimits.maximumSide,
-                             maximumPixels: Int = PNGLimits.maximumPixels) throws(PNGReadError) -> PNGSamples {
+                             maximumPixels: Int = PNGLimits.maximumPixels) throws(ImageReadError) -> PNGSamples {
     guard bytes.starts(with: pngSignature) else {
-        throw PNGReadError(file: name, reason: "not a PNG file: bytes 0–7 should be the PNG signature 89 50 4e 47 0d 0a 1a 0a, found \(bytes.prefix(8).map { hexByte($0) }.joined(separator: " "))")
+        throw ImageReadError(file: name, reason: "not a PNG file: bytes 0–7 should be the PNG signature 89 50 4e 47 0d 0a 1a 0a, found \(bytes.prefix(8).map { hexByte($0) }.joined(separator: " "))")
     }
     // The size from IHDR (always the first chunk) for a clear message; libpng enforces the side limit again.
     if bytes.count >= 24, bytes[12..<16].elementsEqual("IHDR".utf8) {
         func be32(_ o: Int) -> Int { bytes[o..<(o + 4)].reduce(0) { $0 << 8 | Int($1) } }
         let w = be32(16), h = be32(20)
         if w >= 1, h >= 1, let m = imageSizeLimitMessage(width: w, height: h, maximumSide: maximumSide, maximumPixels: maximumPixels) {
-            throw PNGReadError(file: name, reason: m)
+            throw ImageReadError(file: name, reason: m)
         }
     }
     var message = [CChar](repeating: 0, count: 512)
@@ -116,19 +101,19 @@ public func decodePNGSamples(_ bytes: [UInt8], name: String, maximumSide: Int = 
     }
     defer { flexpng_free(decoder) }
     guard begun != 0, decoder != nil else {
-        throw PNGReadError(file: name, reason: "not a readable PNG (libpng: \(libpngMessage()))")
+        throw ImageReadError(file: name, reason: "not a readable PNG (libpng: \(libpngMessage()))")
     }
     let width = Int(header.width), height = Int(header.height), channels = Int(header.channels)
     let bitDepth = Int(header.bit_depth)
     if let m = imageSizeLimitMessage(width: width, height: height, maximumSide: maximumSide, maximumPixels: maximumPixels) {
-        throw PNGReadError(file: name, reason: m)
+        throw ImageReadError(file: name, reason: m)
     }
     // What libpng will write must be exactly what we allocate: checked, with overflow-checked arithmetic.
     let (samples, o1) = (width * height).multipliedReportingOverflow(by: channels)
     let (total, o2) = samples.multipliedReportingOverflow(by: bitDepth / 8)
     guard (1...4).contains(channels), bitDepth == 8 || bitDepth == 16, !o1, !o2,
           header.row_bytes == width * channels * bitDepth / 8 else {
-        throw PNGReadError(file: name, reason: "unsupported PNG layout (bit depth \(header.file_bit_depth), colour type \(header.file_color_type) decodes to \(channels) channels of \(bitDepth) bits, \(header.row_bytes) bytes a row)")
+        throw ImageReadError(file: name, reason: "unsupported PNG layout (bit depth \(header.file_bit_depth), colour type \(header.file_color_type) decodes to \(channels) channels of \(bitDepth) bits, \(header.row_bytes) bytes a row)")
     }
     // deflate compresses at most about 1032:1, so IDAT chunks smaller than 1/1032 of the image's samples
     // cannot hold it: a tiny file declaring a large image is refused before its pixel buffer is allocated.
@@ -136,7 +121,7 @@ public func decodePNGSamples(_ bytes: [UInt8], name: String, maximumSide: Int = 
     let sampleBytes = (width * height * fileChannels * Int(header.file_bit_depth) + 7) / 8
     let idat = idatBytes(bytes)
     guard idat * 1032 + 1024 >= sampleBytes else {
-        throw PNGReadError(file: name, reason: "corrupt or truncated PNG: a \(width)×\(height) image needs at least \(sampleBytes / 1032) bytes of compressed data, the IDAT chunks hold \(idat)")
+        throw ImageReadError(file: name, reason: "corrupt or truncated PNG: a \(width)×\(height) image needs at least \(sampleBytes / 1032) bytes of compressed data, the IDAT chunks hold \(idat)")
     }
     var failed = false
     let pixels = [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
@@ -147,7 +132,7 @@ public func decodePNGSamples(_ bytes: [UInt8], name: String, maximumSide: Int = 
         initialized = failed ? 0 : total
     }
     if failed {
-        throw PNGReadError(file: name, reason: "corrupt or truncated PNG (libpng: \(libpngMessage()))")
+        throw ImageReadError(file: name, reason: "corrupt or truncated PNG (libpng: \(libpngMessage()))")
     }
     return PNGSamples(width: width, height: height, channels: channels, bitDepth: bitDepth, bytes: pixels)
 }
@@ -156,7 +141,7 @@ public func decodePNGSamples(_ bytes: [UInt8], name: String, maximumSide: Int = 
 /// depths and tRNS). 16-bit samples v become round(v · 255 / 65535) = round(v / 257). No gamma or colour
 /// conversion at any bit depth: gAMA, sRGB, iCCP and cHRM chunks do not change the result.
 public func decodePNG(_ bytes: [UInt8], name: String, maximumSide: Int = PNGLimits.maximumSide,
-                      maximumPixels: Int = PNGLimits.maximumPixels) throws(PNGReadError) -> PNGImage {
+                      maximumPixels: Int = PNGLimits.maximumPixels) throws(ImageReadError) -> PNGImage {
     let s = try decodePNGSamples(bytes, name: name, maximumSide: maximumSide, maximumPixels: maximumPixels)
     var px = s.bytes
     if s.bitDepth == 16 {
@@ -175,16 +160,16 @@ public func decodePNG(_ bytes: [UInt8], name: String, maximumSide: Int = PNGLimi
 
 /// Reads the PNG file at `path` (see `decodePNG`) as 8-bit `channels`: 4 (RGBA; opaque alpha added when the
 /// file has none), 3 (RGB; alpha dropped) or 1 (gray files only; alpha dropped). Gray is replicated into
-/// R = G = B. Errors are `PNGReadError`s naming `path`.
-public func readPNG(path: String, channels: Int = 4) throws(PNGReadError) -> PNGImage {
+/// R = G = B. Errors are `ImageReadError`s naming `path`.
+public func readPNG(path: String, channels: Int = 4) throws(ImageReadError) -> PNGImage {
     guard channels == 1 || channels == 3 || channels == 4 else {
-        throw PNGReadError(file: path, reason: "unsupported channel count \(channels); expected 1 (gray), 3 (RGB) or 4 (RGBA)")
+        throw ImageReadError(file: path, reason: "unsupported channel count \(channels); expected 1 (gray), 3 (RGB) or 4 (RGBA)")
     }
     let image = try decodePNG(try readWholeFile(path), name: path)
     let c = image.channels, n = image.width * image.height
     if c == channels { return image }
     guard channels != 1 || c <= 2 else {
-        throw PNGReadError(file: path, reason: "a colour PNG read as gray; read it as RGB (3 channels) or RGBA (4)")
+        throw ImageReadError(file: path, reason: "a colour PNG read as gray; read it as RGB (3 channels) or RGBA (4)")
     }
     var out = [UInt8](repeating: 255, count: n * channels)
     for i in 0..<n {
@@ -200,9 +185,9 @@ public let maximumPNGFileBytes = 512 << 20
 
 /// The bytes of a regular file, through FlexIO (a FIFO, device or folder is refused before reading; at most
 /// `maximumPNGFileBytes`).
-private func readWholeFile(_ path: String) throws(PNGReadError) -> [UInt8] {
+private func readWholeFile(_ path: String) throws(ImageReadError) -> [UInt8] {
     do { return try readRegularFile(path, maxBytes: maximumPNGFileBytes) } catch {
-        throw PNGReadError(file: path, reason: error.reason)
+        throw ImageReadError(file: path, reason: error.reason)
     }
 }
 

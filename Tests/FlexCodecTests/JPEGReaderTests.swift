@@ -187,7 +187,7 @@ struct JPEGReaderTests {
     func coefficientMemoryBound() throws {
         // 61×45 at 4:2:0: 8×6 luma blocks and 4×3 per chroma component, 72 blocks of 128 bytes.
         let progressive = try Fixtures.bytes("jpeg-rgb420-progressive.jpg")
-        #expect(throws: JPEGReadError(file: "p.jpg", reason: "the 61×45 progressive JPEG needs 9216 bytes of coefficient memory; flexctl allows at most 9000")) {
+        #expect(throws: ImageReadError(file: "p.jpg", reason: "the 61×45 progressive JPEG needs 9216 bytes of coefficient memory; flexctl allows at most 9000")) {
             try decodeJPEG(progressive, name: "p.jpg", maximumCoefficientBytes: 9000)
         }
         #expect((try? decodeJPEG(progressive, name: "p.jpg", maximumCoefficientBytes: 9216)) != nil)
