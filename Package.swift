@@ -90,6 +90,11 @@ let package = Package(
         .target(name: "FlexEntropyModel", dependencies: ["FlexRuntime", .product(name: "RealModule", package: "swift-numerics")]),
         // Statistics for `flexctl experiment`: the regularised incomplete beta, Student's t CDF/tails, Welch's and
         // the paired t-test, Holm's adjustment (docs/statistics.md). Pure Swift, no Foundation.
+        // Training the learned image codec (issue 11): the rate–distortion loss, its optimiser and run folder.
+        .target(
+            name: "FlexCodecTraining",
+            dependencies: ["FlexRuntime", "FlexTraining", "FlexEntropyModel", "FlexEntropy", "FlexCodec", "FlexIO",
+                           "FlexHDF5", "CFlexKernels", .product(name: "RealModule", package: "swift-numerics")]),
         .target(name: "FlexStats", dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
         // Data loaders: IDX and CIFAR-10 images, PNG photo patches, investing.com and numeric CSV series with
         // date alignment, returns and normalisation. Shared by training and the runtime-side commands.
@@ -118,7 +123,7 @@ let package = Package(
         .target(
             name: "FlexCLI",
             dependencies: [
-                "FlexRuntime", "FlexTraining", "FlexPlot", "FlexData", "FlexCodec", "FlexHDF5", "FlexIO", "FlexForecast",
+                "FlexRuntime", "FlexTraining", "FlexPlot", "FlexData", "FlexCodec", "FlexHDF5", "FlexIO", "FlexForecast", "FlexCodecTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Release builds for users (scripts/build-release) add `--static-swift-stdlib` and the static libhdf5: a
@@ -171,5 +176,6 @@ let package = Package(
         .testTarget(name: "FlexIOTests", dependencies: ["FlexIO"]),
         // The entropy coder: round trips, coded size against the ideal, hostile streams, table building.
         .testTarget(name: "FlexEntropyTests", dependencies: ["FlexEntropy"]),
+        .testTarget(name: "FlexCodecTrainingTests", dependencies: ["FlexCodecTraining", "FlexEntropyModel", "FlexRuntime"]),
     ]
 )

@@ -24,7 +24,7 @@ public struct TrainCommand: ParsableCommand {
         count give the same result, interrupted or not. `flexctl export RUN_DIR --output MODEL.h5` writes \
         the inference checkpoint. See docs/training.md.
         """,
-        subcommands: [TrainCAECommand.self, TrainForecastCommand.self]
+        subcommands: [TrainCAECommand.self, TrainForecastCommand.self, TrainCodecCommand.self]
     )
 
     public init() {}
