@@ -76,13 +76,16 @@ let package = Package(
             name: "FlexRuntime",
             dependencies: [
                 "CFlexSupport", "CFlexKernels", "CLibCrypto", "FlexIO", "FlexHDF5",
+                // The learned codec's checkpoints hold CDFTables, validated by the reader.
+                "FlexEntropy",
                 .product(name: "RealModule", package: "swift-numerics"),
             ]),
         // Training: backward passes, loss, optimiser, regulariser.
         .target(
             name: "FlexTraining",
             dependencies: [
-                "FlexRuntime", "CFlexKernels", "FlexIO", "FlexHDF5", .product(name: "RealModule", package: "swift-numerics"),
+                "FlexRuntime", "FlexEntropy", "CFlexKernels", "FlexIO", "FlexHDF5",
+                .product(name: "RealModule", package: "swift-numerics"),
             ]),
         // The factorized entropy model (Ballé et al. 2018's per-channel learned density): likelihoods, rate and its
         // gradients, the quantiles' auxiliary loss, PMF export for the coder. Forward and backward together:
@@ -155,7 +158,7 @@ let package = Package(
         // Checkpoint format: round trips, h5dump, every bad input the reader reports.
         // Interop/ holds an h5py script and its output (run by its own test).
         .testTarget(
-            name: "FlexCheckpointTests", dependencies: ["FlexRuntime", "FlexTraining", "FlexHDF5"],
+            name: "FlexCheckpointTests", dependencies: ["FlexRuntime", "FlexTraining", "FlexHDF5", "FlexEntropy"],
             exclude: ["Interop", "Hostile"]),
         .testTarget(
             name: "FlexDataTests", dependencies: ["FlexData", "FlexStats", "CZlib"], exclude: ["Reference"],
@@ -165,7 +168,7 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         // The shipped models in models/ against the data they were trained on.
         .testTarget(name: "FlexModelTests", dependencies: ["FlexRuntime", "FlexData"]),
-        .testTarget(name: "FlexCLITests", dependencies: ["FlexCLI", "FlexPlot", "FlexImageIO", "FlexRuntime", "FlexIO", "FlexTraining", "FlexForecast"], exclude: ["Snapshots"]),
+        .testTarget(name: "FlexCLITests", dependencies: ["FlexCLI", "FlexPlot", "FlexImageIO", "FlexRuntime", "FlexIO", "FlexTraining", "FlexForecast", "FlexEntropy"], exclude: ["Snapshots"]),
         // The C API: bad inputs through the C functions, and the C and Python examples (examples/) compiled and
         // run against the built shared library.
         .testTarget(

@@ -50,6 +50,13 @@ public struct InspectCommand: ParsableCommand {
         /// The index of the encoder's last layer for an image auto-encoder with a valid split.
         var codeLayer: Int? { CheckpointDescription.codeLayer(checkpoint, model: model) }
 
+        /// The index of the analysis transform's last layer for a codec.
+        var latentLayer: Int? {
+            guard case let .codec(s) = checkpoint.input, s.analysisLayers >= 1, s.analysisLayers <= model.layers.count
+            else { return nil }
+            return s.analysisLayers - 1
+        }
+
         /// The report in `format`.
         public func rendered(_ format: OutputFormat) -> String {
             switch format {
@@ -83,6 +90,26 @@ public struct InspectCommand: ParsableCommand {
                 head.append(("input", "series, window \(s.window) × \(s.features.count) feature"
                     + "\(s.features.count == 1 ? "" : "s"), horizon \(s.horizon), transform \(s.transform)"))
                 head.append(("targets", s.targets.joined(separator: ", ")))
+            case let .codec(s):
+                head.append(("input", "codec, \(s.imageChannels)-channel images padded to multiples of \(s.stride), pixels "
+                    + "\(s.pixelScaling.rawValue) (x = \(s.pixelScaling == .minusOneToOne ? "p/127.5 − 1" : "p/255"))"))
+                let latent = s.analysisLayers >= 1 && s.analysisLayers <= model.layers.count
+                    ? " (\(formatShape(model.layerOutputShapes[s.analysisLayers - 1])) per \(s.stride)×\(s.stride) block)" : ""
+                head.append(("latents", "\(s.latentChannels) channels after the analysis, layers 0–\(s.analysisLayers - 1)\(latent)"))
+                head.append(("lambda", "\(num(s.lambda)) (rate–distortion weight in training)"))
+            }
+            if let e = c.entropyTables {
+                let d = CheckpointDescription.EntropyModel(e, density: c.entropyDensity)
+                let symbols = d.tables.map(\.symbols)
+                let medians = d.tables.map(\.median.value).filter(\.isFinite)
+                var text = "\(d.channels) tables, \(d.totalTableEntries) CDF entries (longest \(d.maxCdfLength)), "
+                    + "symbols \(d.minSymbol)…\(d.maxSymbol), \(symbols.min() ?? 0)–\(symbols.max() ?? 0) per table with the escape"
+                if let lo = medians.min(), let hi = medians.max() {
+                    text += ", medians \(num(lo))…\(num(hi))"
+                }
+                text += d.densityParameters.isEmpty ? ", no density parameters"
+                    : ", density parameters \(d.densityParameters.joined(separator: " "))"
+                head.append(("entropy model", text))
             }
             out += keyValueRows(head.map { [$0.0, $0.1] })
             if case let .series(s) = c.input {
@@ -101,7 +128,8 @@ public struct InspectCommand: ParsableCommand {
             var rows = [["layer", "kind", "output", "parameters"]]
             for (i, layer) in model.layers.enumerated() {
                 rows.append([layer.name, layer.spec.summary,
-                             formatShape(model.layerOutputShapes[i]) + (i == codeLayer ? " code" : ""),
+                             formatShape(model.layerOutputShapes[i]) + (i == codeLayer ? " code" : "")
+                                 + (i == latentLayer ? " latents" : ""),
                              String(layer.parameterCount)])
             }
             rows.append(["total", "", "", String(model.parameterCount)])

@@ -58,6 +58,7 @@ public enum ForecastEngine {
         switch task {
         case .imageAutoencoder: "image auto-encoder"
         case .forecaster: "forecaster"
+        case .imageCodec: "image codec"
         }
     }
 

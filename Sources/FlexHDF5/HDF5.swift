@@ -609,6 +609,14 @@ public final class HDF5Group: @unchecked Sendable {
         }
     }
 
+    /// Writes a new int32 dataset (`H5T_STD_I32LE`; the learned codec's entropy-coding tables).
+    public func writeInt32s(_ name: String, shape: [Int], values: [Int32]) throws(HDF5Error) {
+        precondition(shape.reduce(1, *) == values.count, "writeInt32s: shape \(shape) for \(values.count) values")
+        try locked { () throws(HDF5Error) in
+            try write(name, shape: shape, fileType: chdf5_std_i32le(), memType: chdf5_native_int32(), compress: false) { values.withUnsafeBytes { $0.baseAddress } }
+        }
+    }
+
     /// The data pointer is taken inside `data` only for the duration of the write (the arrays outlive it).
     private func write(_ name: String, shape: [Int], fileType: hid_t, memType: hid_t, compress: Bool,
                        data: () -> UnsafeRawPointer?) throws(HDF5Error) {

@@ -1,6 +1,8 @@
 // Writes checkpoints in the format of docs/checkpoint-format.md: atomically (a temporary file in the same
-// folder, renamed into place), float32 or float16, optionally compressed.
+// folder, renamed into place), float32 or float16, optionally compressed; a learned codec's entropy model
+// (integer tables and float32 medians, exactly) in `/entropy_model`.
 
+import FlexEntropy
 import FlexHDF5
 import FlexIO
 import FlexRuntime
@@ -13,8 +15,9 @@ import Darwin
 
 /// How `Checkpoint.write(to:options:)` stores a checkpoint.
 public struct CheckpointWriteOptions: Sendable {
-    /// Float type of the datasets. float16 rounds every value to nearest-even; the fingerprint written is
-    /// over the rounded values, i.e. over what the file holds.
+    /// Float type of the weights' datasets. float16 rounds every value to nearest-even; the fingerprint written
+    /// is over the rounded values, i.e. over what the file holds. A codec's entropy model is always exact:
+    /// int32 tables, float32 medians and density.
     public var dtype: StoredType = .float32
     /// Chunked datasets with the shuffle filter and gzip (deflate level 4).
     public var compress = false
@@ -56,13 +59,14 @@ extension Checkpoint {
         }
         // Check that the checkpoint is complete and consistent before touching the disk.
         do { _ = try makeModel() } catch { throw fail("", "not a consistent checkpoint: \(error.message)") }
-        for (name, t) in parameters {
+        for (name, t) in parameters + entropyDensity {
             if let i = t.scalars.firstIndex(where: { !$0.isFinite }) {
                 throw fail("", "refusing to write \(name): value \(i) is \(t.scalars[i]) (NaN or infinite)")
             }
         }
+        try checkEntropyModel(fail)
         let stored = parametersAsStored(options.dtype)
-        let fingerprint = Checkpoint.fingerprint(of: stored)
+        let fingerprint = Checkpoint.fingerprint(of: stored, entropyTables: entropyTables, entropyDensity: entropyDensity)
 
         // The file is built in memory and written by FlexIO's atomic writer: libhdf5 never writes to the disk
         // (its close path crashes after a failed write in 1.10.8), a full disk is one error, nothing is left
@@ -82,6 +86,37 @@ extension Checkpoint {
             throw fail("", error.isAlreadyExists ? "the file exists; refusing to overwrite it" : error.reason)
         }
         return fingerprint
+    }
+
+    /// What the reader requires of the entropy model, checked before touching the disk (the tables themselves
+    /// are valid by construction: `CDFTable` validates in every initialiser).
+    private func checkEntropyModel(_ fail: (String, String) -> CheckpointError) throws {
+        guard let e = entropyTables else {
+            if task == .imageCodec { throw fail("/entropy_model", "task image-codec needs its entropy-coding tables (entropyTables is nil)") }
+            if !entropyDensity.isEmpty { throw fail("/entropy_model/density", "density parameters without entropy-coding tables") }
+            return
+        }
+        guard task == .imageCodec else {
+            throw fail("/entropy_model", "only task image-codec has an entropy model, this checkpoint's task is \(task.rawValue)")
+        }
+        if case let .codec(s) = input, s.latentChannels != e.tables.count {
+            throw fail("/entropy_model", "expected one table per latent channel (latent_channels = \(s.latentChannels)), found \(e.tables.count)")
+        }
+        guard e.medians.count == e.tables.count else {
+            throw fail("/entropy_model/medians", "expected one median per table (\(e.tables.count)), found \(e.medians.count)")
+        }
+        guard (1...EntropyCodingTables.maxChannels).contains(e.tables.count) else {
+            throw fail("/entropy_model", "expected 1...\(EntropyCodingTables.maxChannels) tables, found \(e.tables.count)")
+        }
+        guard e.tables.count * e.maxCDFLength <= EntropyCodingTables.maxStoredEntries else {
+            throw fail("/entropy_model/cdf", "[\(e.tables.count), \(e.maxCDFLength)] would hold more than \(EntropyCodingTables.maxStoredEntries) entries")
+        }
+        if let c = e.medians.firstIndex(where: { !$0.isFinite }) {
+            throw fail("/entropy_model/medians", "refusing to write median \(c): \(e.medians[c]) (NaN or infinite)")
+        }
+        if let problem = EntropyCodingTables.densityProblem(entropyDensity, channels: e.tables.count) {
+            throw fail("/entropy_model/density", problem)
+        }
     }
 
     private func writeContents(_ file: HDF5File, stored: [(name: String, tensor: Tensor)], fingerprint: String,
@@ -135,6 +170,26 @@ extension Checkpoint {
             try g.writeDoubles("train_loss", shape: [p.trainLoss.count], values: p.trainLoss, compress: options.compress)
             try g.writeDoubles("validation_loss", shape: [p.validationLoss.count], values: p.validationLoss,
                                compress: options.compress)
+        }
+        if let e = entropyTables {
+            // Tables as int32 rows padded with zeros to the longest (the reader takes cdf_length[c] entries of
+            // row c); medians and density as float32 whatever the weights' dtype, so coding is bit-exact.
+            let g = try root.createGroup("entropy_model")
+            let m = e.tables.count, width = e.maxCDFLength
+            try g.writeFloats("medians", shape: [m], values: e.medians)
+            try g.writeInt32s("min_symbol", shape: [m], values: e.tables.map(\.minSymbol))
+            try g.writeInt32s("cdf_length", shape: [m], values: e.tables.map { Int32($0.cdf.count) })
+            var cdf = [Int32](repeating: 0, count: m * width)
+            for (c, t) in e.tables.enumerated() {
+                for (j, v) in t.cdf.enumerated() { cdf[c * width + j] = Int32(v) }
+            }
+            try g.writeInt32s("cdf", shape: [m, width], values: cdf)
+            if !entropyDensity.isEmpty {
+                let d = try g.createGroup("density")
+                for (name, t) in entropyDensity {
+                    try d.writeFloats(name, shape: t.shape, values: t.scalars, compress: options.compress)
+                }
+            }
         }
     }
 }

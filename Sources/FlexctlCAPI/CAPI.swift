@@ -146,6 +146,9 @@ final class ModelHandle: Sendable {
             do { engine = .codec(try ImageCodec(checkpoint: c, file: name, threads: threads)) } catch {
                 throw Failure(.invalidCheckpoint, "\(error)")
             }
+        case .imageCodec:
+            throw Failure(.wrongTask, "\(name): the C API does not run learned image codecs (task image-codec) yet; "
+                + "use flexctl compress/decompress")
         case .forecaster:
             do { engine = .forecaster(try ForecastEngine.model(checkpoint: c, path: name, threads: threads)) } catch {
                 throw Failure(.invalidCheckpoint, "\(error)")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlexCLI
+import FlexEntropy
 import FlexRuntime
 import FlexTraining
 import Foundation
@@ -63,8 +64,57 @@ func forecasterCheckpoint() throws -> Checkpoint {
     return Checkpoint(model: model, task: .forecaster, input: .series(input))
 }
 
+/// A small learned codec (N = 8, M = 2, GDN), untrained, with two hand-made tables and no density.
+func codecCheckpoint() throws -> Checkpoint {
+    let a = CodecArchitecture(channels: 8, latentChannels: 2, nonlinearity: .gdn)
+    let model = try Sequential(specs: a.analysis + a.synthesis, inputShape: [3, 16, 16], seed: 2)
+    let tables = EntropyCodingTables(medians: [0.5, -0.25], tables: [
+        try CDFTable(minSymbol: -3, cdf: [0, 100, 30000, 60000, 65000, 65536]),
+        try CDFTable(minSymbol: 2, cdf: [0, 65000, 65536]),
+    ])
+    return Checkpoint(model: model, task: .imageCodec, input: .codec(CodecInputSpec(a, lambda: 0.013)), entropyTables: tables)
+}
+
 @Suite("inspect: report")
 struct InspectReportTests {
+    @Test("a codec: task, latents, λ and the entropy model in text and JSON")
+    func codec() throws {
+        let checkpoint = try codecCheckpoint()
+        let report = try InspectCommand.report(checkpoint, file: "codec.h5")
+        let text = report.text()
+        #expect(text.contains("\ntask           image-codec\n"))
+        #expect(text.contains("\ninput          codec, 3-channel images padded to multiples of 16, pixels zero_to_one (x = p/255)\n"))
+        #expect(text.contains("\nlatents        2 channels after the analysis, layers 0–6 ([2, 1, 1] per 16×16 block)\n"))
+        #expect(text.contains("\nlambda         0.013 (rate–distortion weight in training)\n"))
+        #expect(text.contains("\nentropy model  2 tables, 9 CDF entries (longest 6), symbols -3…2, 2–5 per table with the escape, medians -0.25…0.5, no density parameters\n"))
+        #expect(text.contains("[2, 1, 1] latents"))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: Any])
+        #expect(object["task"] as? String == "image-codec")
+        let input = try #require(object["input"] as? [String: Any])
+        #expect(input["kind"] as? String == "codec")
+        #expect(input["latent_channels"] as? Int == 2)
+        #expect(input["analysis_layers"] as? Int == 7)
+        #expect(input["lambda"] as? Double == 0.013)
+        #expect(input["latent_shape"] as? [Int] == [2, 1, 1])
+        #expect(input["channels"] == nil && input["code_shape"] == nil)
+        let e = try #require(object["entropy_model"] as? [String: Any])
+        #expect(e["channels"] as? Int == 2)
+        #expect(e["total_table_entries"] as? Int == 9)
+        #expect(e["max_cdf_length"] as? Int == 6)
+        #expect(e["min_symbol"] as? Int == -3 && e["max_symbol"] as? Int == 2)
+        #expect(e["density_parameters"] as? [String] == [])
+        let tables = try #require(e["tables"] as? [[String: Any]])
+        #expect(tables.count == 2)
+        #expect(tables[0]["median"] as? Double == 0.5)
+        #expect(tables[0]["min_symbol"] as? Int == -3 && tables[0]["max_symbol"] as? Int == 0)
+        #expect(tables[0]["symbols"] as? Int == 5)
+        #expect(tables[0]["escape_probability"] as? Double == 536.0 / 65536)
+        #expect(tables[1]["min_symbol"] as? Int == 2 && tables[1]["max_symbol"] as? Int == 2)
+        // Other tasks' documents have no entropy_model key.
+        let cae = try InspectCommand.report(forecasterCheckpoint(), file: "f.h5").json()
+        #expect(!cae.contains("entropy_model"))
+    }
+
     @Test("text report of a trained CAE matches the snapshot")
     func textSnapshot() throws {
         let report = try InspectCommand.report(trainedCAECheckpoint(), file: "model.h5")

@@ -66,7 +66,7 @@ func expectProblem(_ error: CheckpointError?, _ path: String, _ message: String,
                              ("architecture", "string (JSON)"), ("input", "string (JSON)"), ("fingerprint", "string")] {
             expectProblem(error, "/", "missing root attribute '\(name)' (\(type))")
         }
-        expectProblem(error, "/data", "unexpected dataset at the root (a checkpoint has /layers and optionally /provenance)")
+        expectProblem(error, "/data", "unexpected dataset at the root (a checkpoint has /layers, optionally /provenance, and /entropy_model for task image-codec)")
     }
 
     // MARK: Root attributes
@@ -120,12 +120,12 @@ func expectProblem(_ error: CheckpointError?, _ path: String, _ message: String,
             _ = try f.root().createGroup("extras")
         }
         expectProblem(error, "/", "unexpected root attribute 'license' (format version 1.0 has format, format_version, format_minor_version, flexctl_version, task, architecture, input, fingerprint)")
-        expectProblem(error, "/extras", "unexpected group at the root (a checkpoint has /layers and optionally /provenance)")
+        expectProblem(error, "/extras", "unexpected group at the root (a checkpoint has /layers, optionally /provenance, and /entropy_model for task image-codec)")
     }
 
     @Test func unknownTask() throws {
         let error = try Fixture.readError { try $0.root().setAttribute("task", .string("classifier")) }
-        expectProblem(error, "/", "attribute 'task': expected one of \"image-autoencoder\", \"forecaster\", found \"classifier\"")
+        expectProblem(error, "/", "attribute 'task': expected one of \"image-autoencoder\", \"forecaster\", \"image-codec\", found \"classifier\"")
     }
 
     @Test func malformedFingerprint() throws {
@@ -172,7 +172,7 @@ func expectProblem(_ error: CheckpointError?, _ path: String, _ message: String,
 
     @Test func badInputSpecification() throws {
         let error = try Fixture.readError { try Fixture.editAttribute($0, "input") { $0.replacingOccurrences(of: #""kind":"image""#, with: #""kind":"video""#) } }
-        expectProblem(error, "/", "attribute 'input': field 'kind': unknown input kind 'video'; valid: image, series")
+        expectProblem(error, "/", "attribute 'input': field 'kind': unknown input kind 'video'; valid: image, series, codec")
         let error2 = try Fixture.readError(of: try Fixture.lstm()) { f in
             try Fixture.editAttribute(f, "input") {
                 $0.replacingOccurrences(of: #""transform":"returns""#, with: #""transform":"diff""#)

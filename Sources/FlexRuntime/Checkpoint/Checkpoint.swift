@@ -1,6 +1,8 @@
 // A trained model as the checkpoint file holds it (docs/checkpoint-format.md). The reader is in
 // CheckpointReader.swift; the writer lives in FlexTraining (CheckpointWriter.swift).
 
+import FlexEntropy
+
 // FoundationEssentials only for JSONEncoder (Codable activation functions).
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -32,13 +34,23 @@ public struct Checkpoint: Sendable {
     /// `sha256:` + 64 lowercase hex digits over the parameters (see `fingerprint(of:)`).
     public var fingerprint: String
     public var provenance: Provenance?
+    /// The learned codec's integer tables and medians (the group `/entropy_model`): required for the task
+    /// `image-codec`, absent for every other task. Covered by the fingerprint.
+    public var entropyTables: EntropyCodingTables?
+    /// The learned codec's float density parameters (`/entropy_model/density`), kept so that training can
+    /// fine-tune from the checkpoint: FlexEntropyModel's `EntropyBottleneck.parameterNames` in that order
+    /// (`matrix0`…, `bias0`…, `factor0`…, `quantiles`) with its shapes; may be empty (coding needs only the
+    /// tables). Covered by the fingerprint when present.
+    public var entropyDensity: [(name: String, tensor: Tensor)]
     /// The float type of the datasets in the file this was read from (`float32` for a new checkpoint).
     public var storedType: StoredType
     /// The file this checkpoint was read from, if any (the writer refuses to replace it).
     public var sourcePath: String?
 
-    /// A checkpoint of `model`'s current parameters; the fingerprint is over their float32 values.
-    public init(model: Sequential, task: CheckpointTask, input: InputSpec, provenance: Provenance? = nil) {
+    /// A checkpoint of `model`'s current parameters; the fingerprint is over their float32 values (and over the
+    /// entropy-coding tables and density of a codec).
+    public init(model: Sequential, task: CheckpointTask, input: InputSpec, provenance: Provenance? = nil,
+                entropyTables: EntropyCodingTables? = nil, entropyDensity: [(name: String, tensor: Tensor)] = []) {
         formatVersion = Self.formatVersion
         formatMinorVersion = Self.formatMinorVersion
         flexctlVersion = Self.currentFlexctlVersion
@@ -46,7 +58,9 @@ public struct Checkpoint: Sendable {
         architecture = model.specs
         self.input = input
         parameters = model.namedParameters
-        fingerprint = Self.fingerprint(of: parameters)
+        self.entropyTables = entropyTables
+        self.entropyDensity = entropyDensity
+        fingerprint = Self.fingerprint(of: parameters, entropyTables: entropyTables, entropyDensity: entropyDensity)
         self.provenance = provenance
         storedType = .float32
         sourcePath = nil
@@ -55,7 +69,8 @@ public struct Checkpoint: Sendable {
     /// Memberwise (used by the reader).
     public init(formatVersion: Int, formatMinorVersion: Int, flexctlVersion: String, task: CheckpointTask,
                 architecture: [LayerSpec], input: InputSpec, parameters: [(name: String, tensor: Tensor)],
-                fingerprint: String, provenance: Provenance?, storedType: StoredType, sourcePath: String?) {
+                fingerprint: String, provenance: Provenance?, storedType: StoredType, sourcePath: String?,
+                entropyTables: EntropyCodingTables? = nil, entropyDensity: [(name: String, tensor: Tensor)] = []) {
         self.formatVersion = formatVersion
         self.formatMinorVersion = formatMinorVersion
         self.flexctlVersion = flexctlVersion
@@ -67,26 +82,63 @@ public struct Checkpoint: Sendable {
         self.provenance = provenance
         self.storedType = storedType
         self.sourcePath = sourcePath
+        self.entropyTables = entropyTables
+        self.entropyDensity = entropyDensity
     }
 
     /// SHA-256 over the canonical weights: for each parameter in order, the UTF-8 bytes of its dotted name,
     /// a zero byte, the rank and each dimension as little-endian uint64, then the values as little-endian
     /// IEEE float32. Returns `sha256:` + 64 lowercase hex digits.
-    public static func fingerprint(of parameters: [(name: String, tensor: Tensor)]) -> String {
+    ///
+    /// A codec's entropy model follows the weights, only when present (so the fingerprints of checkpoints
+    /// without one are unchanged): the bytes `entropy_model` and a zero byte, M as uint64, then per channel the
+    /// median's float32 bits, `min_symbol` as int32, the CDF length as uint64 and the CDF entries as uint32
+    /// (all little-endian); then, if there are density parameters, `entropy_model/density` and a zero byte and
+    /// each density tensor exactly as a weight (its name without a prefix). The name bytes cannot be confused
+    /// with a weight's: every weight's name starts with `layers.`. A `.flexz` file that records the fingerprint
+    /// is thus bound to the exact tables its symbols were coded with.
+    public static func fingerprint(of parameters: [(name: String, tensor: Tensor)],
+                                   entropyTables: EntropyCodingTables? = nil,
+                                   entropyDensity: [(name: String, tensor: Tensor)] = []) -> String {
         var hasher = SHA256()
         func u64(_ v: Int) {
             withUnsafeBytes(of: UInt64(v).littleEndian) { hasher.update(bufferPointer: $0) }
         }
-        for (name, tensor) in parameters {
-            hasher.update(data: Array(name.utf8) + [0])
-            u64(tensor.rank)
-            for d in tensor.shape { u64(d) }
-            #if _endian(little)
-            tensor.scalars.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-            #else
-            let le = tensor.scalars.map { $0.bitPattern.littleEndian }
-            le.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-            #endif
+        func u32(_ v: UInt32) {
+            withUnsafeBytes(of: v.littleEndian) { hasher.update(bufferPointer: $0) }
+        }
+        func tensors(_ list: [(name: String, tensor: Tensor)]) {
+            for (name, tensor) in list {
+                hasher.update(data: Array(name.utf8) + [0])
+                u64(tensor.rank)
+                for d in tensor.shape { u64(d) }
+                #if _endian(little)
+                tensor.scalars.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+                #else
+                let le = tensor.scalars.map { $0.bitPattern.littleEndian }
+                le.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+                #endif
+            }
+        }
+        tensors(parameters)
+        if let e = entropyTables {
+            hasher.update(data: Array("entropy_model".utf8) + [0])
+            u64(e.tables.count)
+            for (c, table) in e.tables.enumerated() {
+                u32(c < e.medians.count ? e.medians[c].bitPattern : Float.nan.bitPattern)
+                u32(UInt32(bitPattern: table.minSymbol))
+                u64(table.cdf.count)
+                #if _endian(little)
+                table.cdf.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+                #else
+                let le = table.cdf.map(\.littleEndian)
+                le.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+                #endif
+            }
+            if !entropyDensity.isEmpty {
+                hasher.update(data: Array("entropy_model/density".utf8) + [0])
+                tensors(entropyDensity)
+            }
         }
         let digest = hasher.finalize()
         let hex = digest.map { b -> String in

@@ -1,6 +1,7 @@
 // The strict checkpoint reader: checks everything docs/checkpoint-format.md lists and reports every problem
 // it finds in one CheckpointError, each naming the HDF5 path and what was expected versus found.
 
+import FlexEntropy
 import FlexHDF5
 
 #if canImport(FoundationEssentials)
@@ -181,8 +182,8 @@ struct CheckpointReader {
         // Members of the root.
         let members = listMembers(root)
         if strict {
-            for (name, kind) in members where name != "layers" && name != "provenance" {
-                add(root.childPath(name), "unexpected \(kind.rawValue) at the root (a checkpoint has /layers and optionally /provenance)")
+            for (name, kind) in members where name != "layers" && name != "provenance" && name != "entropy_model" {
+                add(root.childPath(name), "unexpected \(kind.rawValue) at the root (a checkpoint has /layers, optionally /provenance, and /entropy_model for task image-codec)")
             }
         }
 
@@ -206,11 +207,28 @@ struct CheckpointReader {
             provenance = readProvenance(root, strict: strict)
         }
 
-        // Fingerprint over the weights as read (only when every parameter was read).
+        // The learned codec's entropy model: required for image-codec, refused for every other task.
+        var entropy: (tables: EntropyCodingTables, density: [(name: String, tensor: Tensor)])?
+        let hasEntropyModel = members.contains { $0.name == "entropy_model" }
+        if hasEntropyModel {
+            if let task, task != .imageCodec {
+                add("/entropy_model", "unexpected \(members.first { $0.name == "entropy_model" }!.kind.rawValue): only task image-codec has an entropy model, this checkpoint's task is \(task.rawValue)")
+            } else {
+                var latentChannels: Int?
+                if case let .codec(s)? = input { latentChannels = s.latentChannels }
+                entropy = readEntropyModel(root, latentChannels: latentChannels, strict: strict)
+            }
+        } else if task == .imageCodec {
+            add("/entropy_model", "missing group: task image-codec needs its entropy-coding tables (datasets medians, min_symbol, cdf_length, cdf)")
+        }
+        if hasEntropyModel || task == .imageCodec, entropy == nil { parametersComplete = false }
+
+        // Fingerprint over the weights (and a codec's entropy model) as read (only when all of it was read).
         if parametersComplete, let fingerprint {
-            let actual = Checkpoint.fingerprint(of: parameters)
+            let actual = Checkpoint.fingerprint(of: parameters, entropyTables: entropy?.tables,
+                                                entropyDensity: entropy?.density ?? [])
             if actual != fingerprint {
-                add("/", "fingerprint mismatch: the file says \(fingerprint), the weights hash to \(actual) (the weights were changed after the file was written, or the file is damaged)")
+                add("/", "fingerprint mismatch: the file says \(fingerprint), the weights\(entropy == nil ? "" : " and entropy model") hash to \(actual) (the weights were changed after the file was written, or the file is damaged)")
             }
         }
 
@@ -220,7 +238,8 @@ struct CheckpointReader {
             : (types.contains(.float(bits: 32)) || types.isEmpty ? .float32 : .float16)
         return Checkpoint(formatVersion: version, formatMinorVersion: minor, flexctlVersion: flexctlVersion, task: task,
                           architecture: architecture, input: input, parameters: parameters, fingerprint: fingerprint,
-                          provenance: provenance, storedType: stored, sourcePath: file)
+                          provenance: provenance, storedType: stored, sourcePath: file,
+                          entropyTables: entropy?.tables, entropyDensity: entropy?.density ?? [])
     }
 
     // MARK: Attributes
@@ -344,20 +363,26 @@ struct CheckpointReader {
         }
         guard let input else { return out }
         if let task {
-            switch (task, input) {
-            case (.imageAutoencoder, .image), (.forecaster, .series): break
-            default: add("/", "attribute 'input': task \(task.rawValue) needs an input of kind \(task == .forecaster ? "series" : "image"), found \(input.kindName)")
+            let kind = switch task {
+            case .imageAutoencoder: "image"
+            case .forecaster: "series"
+            case .imageCodec: "codec"
+            }
+            if input.kindName != kind {
+                add("/", "attribute 'input': task \(task.rawValue) needs an input of kind \(kind), found \(input.kindName)")
             }
         }
         checkInput(input, layerCount: specs.count)
         guard input.perSampleShape.allSatisfy({ $0 > 0 }), out.count == specs.count else { return out }
         // Each layer's input must be the previous layer's output.
         var shape = input.perSampleShape
+        var shapes: [[Int]] = []
         var operations = 0, activations = 0
         for i in 0..<specs.count {
             do {
                 let inputShape = shape
                 shape = try out[i]!.layer.outputShape(forInput: shape)
+                shapes.append(shape)
                 let values = shape.reduce(1) { $0.multipliedReportingOverflow(by: max($1, 0)).overflow ? Int.max : $0 * max($1, 0) }
                 if values > LayerSpec.maxActivationValues {
                     add("/layers/\(i)", "outputs \(formatShape(shape)) per sample, more than \(LayerSpec.maxActivationValues) values; not allowed")
@@ -397,6 +422,18 @@ struct CheckpointReader {
             if shape != [s.targets.count] {
                 add("/", "attribute 'architecture': a forecaster's output must be one value per target \(formatShape([s.targets.count])), found \(formatShape(shape))")
             }
+        case let .codec(s):
+            // Checked on the smallest image, stride × stride: the analysis must bring it to one latent position
+            // of M channels (so the stride is the transforms' own), and the synthesis back to the image.
+            if s.analysisLayers >= 1, s.analysisLayers < specs.count {
+                let latent = shapes[s.analysisLayers - 1]
+                if latent != [s.latentChannels, 1, 1] {
+                    add("/", "attribute 'architecture': the analysis transform (layers 0–\(s.analysisLayers - 1)) must turn a \(s.stride)×\(s.stride) image into latents [latent_channels, 1, 1] = \(formatShape([s.latentChannels, 1, 1])), found \(formatShape(latent))")
+                }
+            }
+            if shape != input.perSampleShape {
+                add("/", "attribute 'architecture': a codec's synthesis must output the image \(formatShape(input.perSampleShape)) (image_channels × stride × stride), found \(formatShape(shape))")
+            }
         }
         return out
     }
@@ -415,6 +452,25 @@ struct CheckpointReader {
             }
             if s.encoderLayers < 1 || s.encoderLayers >= layerCount {
                 add("/", "attribute 'input': 'encoder_layers' must be in 1...\(max(1, layerCount - 1)) for \(layerCount) layers, found \(s.encoderLayers)")
+            }
+        case let .codec(s):
+            if s.imageChannels < 1 || s.imageChannels > InputSpec.maxImageChannels {
+                add("/", "attribute 'input': 'image_channels' must be in 1...\(InputSpec.maxImageChannels), found \(s.imageChannels)")
+            }
+            if s.latentChannels < 1 || s.latentChannels > EntropyCodingTables.maxChannels {
+                add("/", "attribute 'input': 'latent_channels' must be in 1...\(EntropyCodingTables.maxChannels), found \(s.latentChannels)")
+            }
+            if s.analysisLayers < 1 || s.analysisLayers >= layerCount {
+                add("/", "attribute 'input': 'analysis_layers' must be in 1...\(max(1, layerCount - 1)) for \(layerCount) layers, found \(s.analysisLayers)")
+            }
+            if s.stride < 1 || s.stride > InputSpec.maxCodecStride {
+                add("/", "attribute 'input': 'stride' must be in 1...\(InputSpec.maxCodecStride), found \(s.stride)")
+            }
+            if s.pixelScaling != .zeroToOne {
+                add("/", "attribute 'input': 'pixel_scaling' must be \"zero_to_one\" for a codec (its decoder rounds 255·x̂), found \"\(s.pixelScaling.rawValue)\"")
+            }
+            if !(s.lambda.isFinite && s.lambda > 0) {
+                add("/", "attribute 'input': 'lambda' must be positive and finite, found \(s.lambda)")
             }
         case let .series(s):
             if s.features.isEmpty { add("/", "attribute 'input': 'features' must name at least one series, found none") }

@@ -1,10 +1,16 @@
 // The data a checkpoint carries besides its weights (docs/checkpoint-format.md): the task, the input
-// specification, the provenance, the stored float type and the reader's error report.
+// specification, the learned codec's entropy-coding tables, the provenance, the stored float type and the
+// reader's error report.
+
+import FlexEntropy
 
 /// What the model does.
 public enum CheckpointTask: String, Codable, Sendable, CaseIterable {
     case imageAutoencoder = "image-autoencoder"
     case forecaster
+    /// The learned image codec (analysis and synthesis transforms with an entropy model; input kind `codec`,
+    /// the group `/entropy_model` required).
+    case imageCodec = "image-codec"
 }
 
 /// How 8-bit pixels p map to model inputs.
@@ -36,6 +42,116 @@ public struct ImageInputSpec: Codable, Sendable, Equatable {
         case channels, height, width
         case pixelScaling = "pixel_scaling"
         case encoderLayers = "encoder_layers"
+    }
+}
+
+/// The input of the learned image codec: a fully convolutional transform pair, so there is no fixed image size.
+/// The first `analysisLayers` layers of the architecture are the analysis transform g_a (image → latents with
+/// `latentChannels` channels at 1/`stride` of the resolution), the rest the synthesis g_s (latents → image).
+public struct CodecInputSpec: Codable, Sendable, Equatable {
+    /// Channels the transforms see (3: gray images are coded as RGB with equal channels).
+    public var imageChannels: Int
+    /// M, the latent channels (one entropy-coding table each).
+    public var latentChannels: Int
+    /// How many leading layers form the analysis transform; the others are the synthesis.
+    public var analysisLayers: Int
+    /// Image sides are padded to a multiple of this before the analysis (16 for four stride-2 layers).
+    public var stride: Int
+    /// How 8-bit pixels map to the transforms' inputs (`zero_to_one`: x = p/255; the decoder rounds 255·x̂).
+    public var pixelScaling: PixelScaling
+    /// λ, the rate–distortion weight the codec was trained with (loss = rate + λ · distortion).
+    public var lambda: Double
+
+    public init(imageChannels: Int = 3, latentChannels: Int, analysisLayers: Int, stride: Int = 16,
+                pixelScaling: PixelScaling = .zeroToOne, lambda: Double) {
+        self.imageChannels = imageChannels
+        self.latentChannels = latentChannels
+        self.analysisLayers = analysisLayers
+        self.stride = stride
+        self.pixelScaling = pixelScaling
+        self.lambda = lambda
+    }
+
+    /// The input of `architecture` (`CodecArchitecture.analysis + .synthesis`) trained with `lambda`.
+    public init(_ architecture: CodecArchitecture, lambda: Double) {
+        self.init(imageChannels: architecture.imageChannels, latentChannels: architecture.latentChannels,
+                  analysisLayers: architecture.analysis.count, stride: CodecArchitecture.stride, lambda: lambda)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case stride, lambda
+        case imageChannels = "image_channels"
+        case latentChannels = "latent_channels"
+        case analysisLayers = "analysis_layers"
+        case pixelScaling = "pixel_scaling"
+    }
+}
+
+/// The learned codec's integer entropy-coding tables, one per latent channel c: a latent y is coded as the
+/// symbol q = round(y − medians[c]) with `tables[c]`, and a decoded symbol q stands for q + medians[c]. Stored in
+/// the checkpoint's `/entropy_model` group exactly (int32 tables, float32 medians), so decoding never depends on
+/// floating-point code that could differ between machines.
+public struct EntropyCodingTables: Sendable, Equatable {
+    /// Latent channels a checkpoint may have (the tables are per channel).
+    public static let maxChannels = 1_024
+    /// Entries of the stored `cdf` matrix ([M, L], padding included): bounds what a file makes the reader
+    /// allocate (16 MiB of int32), far above a real codec's (192 channels × a few hundred entries).
+    public static let maxStoredEntries = 1 << 22
+
+    public var medians: [Float]
+    public var tables: [CDFTable]
+
+    public init(medians: [Float], tables: [CDFTable]) {
+        self.medians = medians
+        self.tables = tables
+    }
+
+    /// The channels (tables); the checkpoint requires one median per table.
+    public var channelCount: Int { tables.count }
+    /// L, the longest CDF (the width of the stored `cdf` matrix).
+    public var maxCDFLength: Int { tables.map(\.cdf.count).max() ?? 0 }
+    /// CDF entries over all tables (without the padding of the stored matrix).
+    public var totalEntries: Int { tables.reduce(0) { $0 + $1.cdf.count } }
+    /// Density layers (CompressAI's filters (3, 3, 3, 3) make 5) and hidden widths (`EntropyBottleneck`'s
+    /// limit) a stored density may have.
+    public static let maxDensityLayers = 16
+    public static let maxDensityWidth = 64
+
+    /// The density parameters of `EntropyBottleneck` for `channels` and layer widths `widths` = (1, filters…, 1),
+    /// in its `parameterNames` order: `matrix{k}` [C, w(k+1), w(k)], `bias{k}` [C, w(k+1)], `factor{k}`
+    /// [C, w(k+1)] for all but the last layer, `quantiles` [C, 3]. The one statement of the stored layout,
+    /// shared by the checkpoint's reader and writer (FlexRuntime does not depend on FlexEntropyModel).
+    public static func densityLayout(channels c: Int, widths w: [Int]) -> [(name: String, shape: [Int])] {
+        let k = w.count - 1
+        return (0..<k).map { ("matrix\($0)", [c, w[$0 + 1], w[$0]]) } + (0..<k).map { ("bias\($0)", [c, w[$0 + 1]]) }
+            + (0..<max(k - 1, 0)).map { ("factor\($0)", [c, w[$0 + 1]]) } + [("quantiles", [c, 3])]
+    }
+
+    /// Whether `density` (names and shapes) is a stored density for `channels` channels: empty, or exactly
+    /// `densityLayout` for the widths its matrices give. Returns what is wrong, nil if nothing is.
+    public static func densityProblem(_ density: [(name: String, tensor: Tensor)], channels: Int) -> String? {
+        if density.isEmpty { return nil }
+        var widths = [1]
+        while let m = density.first(where: { $0.name == "matrix\(widths.count - 1)" }), m.tensor.rank == 3,
+              widths.count <= maxDensityLayers {
+            widths.append(m.tensor.shape[1])
+        }
+        guard widths.count >= 2, widths.last == 1, widths.allSatisfy({ (1...maxDensityWidth).contains($0) }) else {
+            return "expected matrix0 … matrix{K−1} (K ≤ \(maxDensityLayers)) with widths in 1...\(maxDensityWidth) ending at 1, found widths \(widths)"
+        }
+        let expected = densityLayout(channels: channels, widths: widths)
+        let found = density.map { ($0.name, $0.tensor.shape) }
+        guard found.map(\.0) == expected.map(\.name), found.map(\.1) == expected.map(\.shape) else {
+            let show = { (l: [(String, [Int])]) in l.map { "\($0.0) \($0.1)" }.joined(separator: ", ") }
+            return "expected \(show(expected.map { ($0.name, $0.shape) })), found \(show(found))"
+        }
+        return nil
+    }
+
+    /// The smallest and largest in-range symbol over all tables (escapes aside), nil without tables.
+    public var symbolRange: ClosedRange<Int32>? {
+        guard let lo = tables.map(\.minSymbol).min(), let hi = tables.map(\.maxSymbol).max() else { return nil }
+        return lo...hi
     }
 }
 
@@ -169,28 +285,36 @@ public enum InputSpec: Codable, Sendable, Equatable {
     public static let maxFeatures = 1_024
     /// Bytes of one series name.
     public static let maxNameBytes = 256
+    /// A codec's padding stride (sides are padded to a multiple of it; the architecture is checked on one
+    /// stride × stride image).
+    public static let maxCodecStride = 256
 
     case image(ImageInputSpec)
     case series(SeriesInputSpec)
+    case codec(CodecInputSpec)
 
-    /// Per-sample model input shape: `[C, H, W]` or `[window, features.count]`.
+    /// Per-sample model input shape: `[C, H, W]`, `[window, features.count]`, or for a codec (fully
+    /// convolutional, any size that is a multiple of the stride) the smallest image `[C, stride, stride]`.
     public var perSampleShape: [Int] {
         switch self {
         case let .image(s): [s.channels, s.height, s.width]
         case let .series(s): [s.window, s.features.count]
+        case let .codec(s): [s.imageChannels, s.stride, s.stride]
         }
     }
 
-    /// `image` or `series`.
+    /// `image`, `series` or `codec`.
     public var kindName: String {
         switch self {
         case .image: "image"
         case .series: "series"
+        case .codec: "codec"
         }
     }
 
     static let imageFields = ["kind", "channels", "height", "width", "pixel_scaling", "encoder_layers"]
     static let seriesFields = ["kind", "features", "targets", "window", "horizon", "transform", "normalization"]
+    static let codecFields = ["kind", "image_channels", "latent_channels", "analysis_layers", "stride", "pixel_scaling", "lambda"]
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: JSONKey.self)
@@ -199,13 +323,16 @@ public enum InputSpec: Codable, Sendable, Equatable {
         switch kind {
         case "image": fields = Self.imageFields
         case "series": fields = Self.seriesFields
+        case "codec": fields = Self.codecFields
         default:
             throw DecodingError.dataCorruptedError(forKey: JSONKey("kind"), in: c,
-                debugDescription: "unknown input kind '\(kind)'; valid: image, series")
+                debugDescription: "unknown input kind '\(kind)'; valid: image, series, codec")
         }
         try checkNoExtraFields(c, allowed: fields, what: "\(kind) input")
         if kind == "image" {
             self = .image(try ImageInputSpec(from: decoder))
+        } else if kind == "codec" {
+            self = .codec(try CodecInputSpec(from: decoder))
         } else {
             self = .series(try SeriesInputSpec(from: decoder))
             // Normalization: exactly mean and std.
@@ -220,6 +347,7 @@ public enum InputSpec: Codable, Sendable, Equatable {
         switch self {
         case let .image(s): try s.encode(to: encoder)
         case let .series(s): try s.encode(to: encoder)
+        case let .codec(s): try s.encode(to: encoder)
         }
     }
 
@@ -243,6 +371,13 @@ public enum InputSpec: Codable, Sendable, Equatable {
                     ("mean", JSONText.array(s.normalization.mean.map(JSONText.number))),
                     ("std", JSONText.array(s.normalization.std.map(JSONText.number))),
                 ])),
+            ])
+        case let .codec(s):
+            return JSONText.object([
+                ("kind", JSONText.string("codec")), ("image_channels", "\(s.imageChannels)"),
+                ("latent_channels", "\(s.latentChannels)"), ("analysis_layers", "\(s.analysisLayers)"),
+                ("stride", "\(s.stride)"), ("pixel_scaling", JSONText.string(s.pixelScaling.rawValue)),
+                ("lambda", JSONText.number(s.lambda)),
             ])
         }
     }

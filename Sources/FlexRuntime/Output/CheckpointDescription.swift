@@ -1,3 +1,5 @@
+import FlexEntropy
+
 /// What a checkpoint holds, as one JSON document of kind `checkpoint`: format, task, fingerprint, the input
 /// specification, the model's shapes, architecture, per-slot α/β statistics and provenance. The one description
 /// of a checkpoint: `flexctl inspect --format json` prints it and the C API's `flexctl_model_describe` returns it
@@ -27,16 +29,59 @@ public struct CheckpointDescription: Encodable, Sendable {
     public var totalParameters: Int
     public var activations: [Slot]
     public var provenance: Nullable<ProvenanceSummary>
+    /// A learned codec's entropy-coding tables (`/entropy_model`); left out for other tasks.
+    public var entropyModel: EntropyModel?
 
-    /// The input specification's fields as the checkpoint stores them (those of the other kind left out), and
-    /// the code shape of an auto-encoder (the encoder's output per tile).
+    /// The input specification's fields as the checkpoint stores them (those of the other kinds left out), the
+    /// code shape of an auto-encoder (the encoder's output per tile) and the latent shape of a codec (per
+    /// stride × stride block).
     public struct Input: Encodable, Sendable {
         public var kind: String
         public var channels: Int?, height: Int?, width: Int?, pixelScaling: String?, encoderLayers: Int?
         public var codeShape: [Int]?
+        public var imageChannels: Int?, latentChannels: Int?, analysisLayers: Int?, stride: Int?, lambda: JSONNumber?
+        public var latentShape: [Int]?
         public var features: [String]?, targets: [String]?, window: Int?, horizon: Int?, transform: String?
         public var normalization: Normalization?
         public struct Normalization: Encodable, Sendable { public var mean: [JSONNumber], std: [JSONNumber] }
+    }
+
+    /// The entropy model: totals over the tables, then one entry per latent channel.
+    public struct EntropyModel: Encodable, Sendable {
+        public var channels: Int
+        /// CDF entries over all tables (the stored matrix's padding not counted).
+        public var totalTableEntries: Int
+        /// The longest CDF (the stored matrix's width).
+        public var maxCdfLength: Int
+        /// The smallest and largest in-range symbol over all tables.
+        public var minSymbol: Int, maxSymbol: Int
+        /// The density parameters' names (empty: only the tables are stored).
+        public var densityParameters: [String]
+        public var tables: [Table]
+
+        public struct Table: Encodable, Sendable {
+            public var channel: Int
+            public var median: JSONNumber
+            public var minSymbol: Int, maxSymbol: Int
+            /// In-range symbols plus the escape.
+            public var symbols: Int
+            /// The escape's probability (its frequency / 2^16).
+            public var escapeProbability: JSONNumber
+        }
+
+        public init(_ e: EntropyCodingTables, density: [(name: String, tensor: Tensor)]) {
+            channels = e.channelCount
+            totalTableEntries = e.totalEntries
+            maxCdfLength = e.maxCDFLength
+            minSymbol = Int(e.symbolRange?.lowerBound ?? 0)
+            maxSymbol = Int(e.symbolRange?.upperBound ?? 0)
+            densityParameters = density.map(\.name)
+            tables = e.tables.enumerated().map { c, t in
+                Table(channel: c, median: JSONNumber(Double(c < e.medians.count ? e.medians[c] : .nan)),
+                      minSymbol: Int(t.minSymbol), maxSymbol: Int(t.maxSymbol), symbols: t.symbolCount,
+                      escapeProbability: JSONNumber(Double(t.frequency(ofIndex: t.escapeIndex)) / Double(CDFTable.total)))
+            }
+        }
     }
 
     public struct LayerEntry: Encodable, Sendable {
@@ -124,7 +169,14 @@ public struct CheckpointDescription: Encodable, Sendable {
                           horizon: s.horizon, transform: s.transform.rawValue,
                           normalization: .init(mean: JSONNumber.list(s.normalization.mean),
                                                std: JSONNumber.list(s.normalization.std)))
+        case let .codec(s):
+            let latent = s.analysisLayers >= 1 && s.analysisLayers <= model.layers.count
+                ? model.layerOutputShapes[s.analysisLayers - 1] : nil
+            input = Input(kind: c.input.kindName, pixelScaling: s.pixelScaling.rawValue, imageChannels: s.imageChannels,
+                          latentChannels: s.latentChannels, analysisLayers: s.analysisLayers, stride: s.stride,
+                          lambda: JSONNumber(s.lambda), latentShape: latent)
         }
+        entropyModel = c.entropyTables.map { EntropyModel($0, density: c.entropyDensity) }
         inputShape = model.inputShape
         outputShape = model.outputShape
         architecture = model.layers.enumerated().map { i, layer in
