@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlexCodecTraining
 import FlexIO
 import FlexRuntime
 import FlexTraining
@@ -41,6 +42,10 @@ public struct ExportCommand: ParsableCommand {
     public init() {}
 
     public func run() throws {
+        // A codec run (`train codec`) has state.h5 and no run.json.
+        if !pathExists(runDirectory + "/" + RunConfig.fileName), pathExists(runDirectory + "/" + TrainCodecCommand.stateFile) {
+            return try exportCodec()
+        }
         let folder = try RunFolder.open(runDirectory)
         let own = [folder.configPath, folder.statePath, folder.logPath, folder.path + "/loss.svg", folder.path + "/loss.png"]
         // Compared as files (`sameFile`): `run/./log.csv` or a hard link to run.json is still the run's file.
@@ -60,6 +65,33 @@ public struct ExportCommand: ParsableCommand {
         if let t = state.testLoss { line += ", test MSE \(NumberText.table(t))" }
         line += ", \(fingerprint)\n"
         writeOutput(line)
+    }
+
+    /// `export` of a codec run: its latest saved parameters with the entropy model's integer tables.
+    private func exportCodec() throws {
+        let statePath = runDirectory + "/" + TrainCodecCommand.stateFile
+        let own = [statePath, runDirectory + "/log.csv", runDirectory + "/test.csv"]
+        if own.contains(where: { sameFile($0, output) }) {
+            throw CLIError("--output \(output): that is one of the run's own files; write the checkpoint elsewhere")
+        }
+        let (state, parameters, _) = try CodecTrainingRun.read(from: statePath)
+        let model = try TrainableCodec(architecture: try state.architecture, crop: state.options.crop, seed: 0)
+        try model.load(parameters)
+        if state.stepsDone < state.options.steps {
+            writeError("note: \(runDirectory) has not finished (\(state.stepsDone) of \(state.options.steps) steps); exporting its latest saved state\n")
+        }
+        let test = state.tests.last
+        let provenance = Provenance(
+            dataset: state.trainFolders.joined(separator: ", "), seed: Int(truncatingIfNeeded: state.options.seed),
+            epochs: nil, optimizer: OptimizerSettings(learningRate: state.options.learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-8),
+            trainLoss: state.log.map(\.loss), validationLoss: state.tests.map(\.loss), testLoss: test?.loss,
+            created: isoTimestamp())
+        let checkpoint = try model.checkpoint(lambda: state.options.lambda, provenance: provenance)
+        let fingerprint = try checkpoint.write(
+            to: output, options: CheckpointWriteOptions(dtype: dtype.stored, compress: compress, overwrite: overwrite))
+        var line = "wrote \(output): image-codec N=\(state.channels) M=\(state.latentChannels) \(state.nonlinearity), λ=\(state.options.lambda), \(state.stepsDone) steps"
+        if let test { line += cFormat(", test %.4f bpp %.2f dB", test.bitsPerPixel, test.psnr) }
+        writeOutput(line + ", \(fingerprint)\n")
     }
 
     /// The checkpoint of a run's final parameters.

@@ -62,17 +62,17 @@ public struct CodecTrainingOptions: Codable, Sendable, Equatable {
     }
 }
 
-/// One optimiser step of a codec: the rate–distortion loss's gradients (`CodecModel.lossAndGradients`),
+/// One optimiser step of a codec: the rate–distortion loss's gradients (`TrainableCodec.lossAndGradients`),
 /// clipping to a global norm, Adam on the transforms and the density, a second Adam on the quantiles'
 /// auxiliary loss, and projection of any activation parameters back onto their feasible sets.
 public final class CodecTrainer {
-    public let model: CodecModel
+    public let model: TrainableCodec
     public var optimizer: Adam
     public var auxiliaryOptimizer: Adam
     public var options: CodecTrainingOptions
     public var threads: Int
 
-    public init(model: CodecModel, options: CodecTrainingOptions, threads: Int) {
+    public init(model: TrainableCodec, options: CodecTrainingOptions, threads: Int) {
         self.model = model
         self.options = options
         self.threads = max(1, threads)
@@ -81,7 +81,7 @@ public final class CodecTrainer {
     }
 
     public struct StepResult: Sendable {
-        public var evaluation: CodecModel.Evaluation
+        public var evaluation: TrainableCodec.Evaluation
         /// The auxiliary (quantile) loss before the step.
         public var auxiliaryLoss: Double
         /// The gradient's global L2 norm before clipping.

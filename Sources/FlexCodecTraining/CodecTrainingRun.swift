@@ -95,7 +95,7 @@ public final class CodecTrainingRun {
     public init(state: CodecRunState, parameters: [(name: String, tensor: Tensor)]?, optimizers: (Adam, Adam)?,
                 train: PhotoCrops, test: PhotoCrops?) throws {
         try state.options.validate()
-        let model = try CodecModel(architecture: try state.architecture, crop: state.options.crop, seed: state.options.seed)
+        let model = try TrainableCodec(architecture: try state.architecture, crop: state.options.crop, seed: state.options.seed)
         if let parameters { try model.load(parameters) }
         trainer = CodecTrainer(model: model, options: state.options, threads: state.threads)
         if let (main, aux) = optimizers {
@@ -178,7 +178,7 @@ public final class CodecTrainingRun {
         guard let test else { throw ConfigurationError("no test photos") }
         let model = trainer.model
         let count = test.photos.count
-        let results = UnsafeMutableBufferPointer<CodecModel.Evaluation>.allocate(capacity: count)
+        let results = UnsafeMutableBufferPointer<TrainableCodec.Evaluation>.allocate(capacity: count)
         defer { results.deallocate() }
         let failures = UnsafeMutableBufferPointer<String?>.allocate(capacity: count)
         failures.initialize(repeating: nil)
@@ -191,7 +191,7 @@ public final class CodecTrainingRun {
             }
         }
         if let f = failures.compactMap({ $0 }).first { throw ConfigurationError("test evaluation: \(f)") }
-        let total = results.reduce(CodecModel.Evaluation.zero, +)
+        let total = results.reduce(TrainableCodec.Evaluation.zero, +)
         return CodecTestRecord(step: state.stepsDone, bitsPerPixel: total.bitsPerPixel, psnr: total.psnr,
                                loss: total.loss(lambda: state.options.lambda))
     }
@@ -199,7 +199,7 @@ public final class CodecTrainingRun {
     // MARK: State file
 
     /// Writes state.h5 atomically: root attributes `format`, `format_version`, `state` (JSON), groups
-    /// `parameters` (every tensor by its `CodecModel.namedParameters` name), `adam_m`, `adam_v` (the main
+    /// `parameters` (every tensor by its `TrainableCodec.namedParameters` name), `adam_m`, `adam_v` (the main
     /// optimiser's moments by index) and `aux_m`, `aux_v` (the quantiles' optimiser).
     public func write(to path: String) throws {
         let encoder = JSONEncoder()
@@ -256,7 +256,7 @@ public final class CodecTrainingRun {
             throw fail("channels \(s.run.channels), latent channels \(s.run.latentChannels): expected 1...1024")
         }
         // The expected names and shapes come from a model built as the state describes it.
-        let expected = try CodecModel(architecture: try s.run.architecture, crop: s.run.options.crop, seed: 0).namedParameters
+        let expected = try TrainableCodec(architecture: try s.run.architecture, crop: s.run.options.crop, seed: 0).namedParameters
         let g = try root.group("parameters")
         var parameters: [(name: String, tensor: Tensor)] = []
         for (name, t) in expected {

@@ -6,8 +6,8 @@ import XCTest
 /// The codec's rate–distortion gradient checked by central finite differences of the same loss (same noise),
 /// for every kind of parameter: conv and transposed-conv weights and biases, GDN/IGDN, a flexible activation's
 /// α and β, and the density's matrices, biases and factors.
-final class CodecModelGradientTests: XCTestCase {
-    func loss(_ model: CodecModel, _ x: Tensor, lambda: Double, noise: UInt64) throws -> Double {
+final class TrainableCodecGradientTests: XCTestCase {
+    func loss(_ model: TrainableCodec, _ x: Tensor, lambda: Double, noise: UInt64) throws -> Double {
         try model.lossAndGradients(x, lambda: lambda, noise: noise, threads: 1).0.loss(lambda: lambda)
     }
 
@@ -26,7 +26,7 @@ final class CodecModelGradientTests: XCTestCase {
     func checkGradients(_ nonlinearity: CodecNonlinearity, lambda: Double, step h: Float, relative: Double, ofLargest: Double,
                         file: StaticString = #filePath, line: UInt = #line) throws {
         let arch = CodecArchitecture(channels: 4, latentChannels: 3, nonlinearity: nonlinearity)
-        let model = try CodecModel(architecture: arch, crop: 16, seed: 7)
+        let model = try TrainableCodec(architecture: arch, crop: 16, seed: 7)
         var rng = SplitMix64(seed: 3)
         let x = Tensor(shape: [2, 3, 16, 16], scalars: (0..<(2 * 3 * 256)).map { _ in rng.uniform(0, 1) })
         let noise: UInt64 = 11
@@ -70,7 +70,7 @@ final class CodecModelGradientTests: XCTestCase {
 
     /// Sharding the batch over threads gives the same loss and (up to float rounding) the same gradients.
     func testThreadedGradientsMatchSingleThreaded() throws {
-        let model = try CodecModel(architecture: CodecArchitecture(channels: 4, latentChannels: 3, nonlinearity: .gdn), crop: 16, seed: 1)
+        let model = try TrainableCodec(architecture: CodecArchitecture(channels: 4, latentChannels: 3, nonlinearity: .gdn), crop: 16, seed: 1)
         var rng = SplitMix64(seed: 5)
         let x = Tensor(shape: [4, 3, 16, 16], scalars: (0..<(4 * 3 * 256)).map { _ in rng.uniform(0, 1) })
         let (e1, g1) = try model.lossAndGradients(x, lambda: 0.01, noise: 9, threads: 1)

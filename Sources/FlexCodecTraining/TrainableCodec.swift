@@ -15,7 +15,7 @@ import Synchronization
 /// where R = −Σ log2 p(ỹ) is the entropy model's rate in bits of the whole batch (`EntropyBottleneck.rate`)
 /// and the MSE is over all N·3·H·W values in [0, 1]. The gradient is exact for the noisy proxy: the noise is
 /// additive, so ∂L/∂y = ∂L/∂ỹ = ∂L_D/∂ỹ (through g_s) + ∂L_R/∂ỹ (through the density).
-public final class CodecModel: @unchecked Sendable {
+public final class TrainableCodec: @unchecked Sendable {
     public let architecture: CodecArchitecture
     /// g_a over crops `[3, crop, crop]` (the layers accept any size divisible by 16 too).
     public let analysis: Sequential
