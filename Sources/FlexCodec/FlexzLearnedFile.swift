@@ -184,7 +184,7 @@ public enum FlexzFormat {
         guard b.count >= 8, Array(b[0..<8]) == FlexzFile.magic else {
             throw CodecError(file: name, "not a .flexz file: bytes 0–7 should be the magic 89 46 4c 58 5a 0d 0a 1a, found \(b.prefix(8).map(hex).joined(separator: " "))")
         }
-        guard b.count >= 10 else { throw CodecError(file: name, "truncated: the file ends at byte \(b.count) inside the header (needs at least 12 bytes)") }
+        guard b.count >= 10 else { throw CodecError(file: name, "truncated: the file ends at byte \(b.count) inside the header (needs at least 10 bytes for the version)") }
         let v = Int(b[8]) | Int(b[9]) << 8
         guard v == FlexzFile.formatVersion || v == FlexzLearnedFile.formatVersion else {
             throw CodecError(file: name, "format version \(v) (bytes 8–9); this flexctl reads versions 1 and 2")

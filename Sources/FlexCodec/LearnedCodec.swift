@@ -215,22 +215,17 @@ public final class LearnedCodec: Sendable {
         let symbols = try decodeSymbols(f, name: name, threads: threads)
         let s = Self.stride, m = latentChannels, h = f.latentHeight, w = f.latentWidth
         let wd = f.width, ht = f.height, pw = w * s
-        // ŷ for the whole grid: at most M · 2^18 floats (the image limit over 256), kept so that each band's
-        // synthesis can read its context rows.
-        var latents = [Float](repeating: 0, count: symbols.count)
-        for c in 0..<m {
-            let median = medians[c]
-            for i in (c * h * w)..<((c + 1) * h * w) { latents[i] = Float(symbols[i]) + median }
-        }
         var rgb = [UInt8](repeating: 0, count: wd * ht * 3)
         let overlap = bandOverlap
         for band in 0..<f.bandCount {
             let rows = f.bandRows(band)
             let context = max(0, rows.lowerBound - overlap)..<min(h, rows.upperBound + overlap)
+            // ŷ = q + median for the band and its context rows (the symbols of the whole grid are kept: at most
+            // M · 2^18 values under the image limit).
             var slice = [Float](repeating: 0, count: m * context.count * w)
             for c in 0..<m {
                 for (r, y) in context.enumerated() {
-                    for x in 0..<w { slice[(c * context.count + r) * w + x] = latents[(c * h + y) * w + x] }
+                    for x in 0..<w { slice[(c * context.count + r) * w + x] = Float(symbols[(c * h + y) * w + x]) + medians[c] }
                 }
             }
             let xhat: Tensor

@@ -31,6 +31,11 @@ struct RowChunkedTransform: Sendable {
     let steps: [Step]
     /// Scratch floats per chunk (the column matrix).
     let chunkFloats: Int
+    /// Input rows per chunk of a transposed convolution, at least.
+    static let minimumTransposedRows = 8
+    /// A convolution tile's column matrix, at most (512 KiB): the matrix product reads it once per 4 output
+    /// channels, so it should stay in L2.
+    static let convolutionFloats = 1 << 17
 
     init(layers: [any Layer], chunkFloats: Int) {
         self.chunkFloats = chunkFloats
@@ -90,7 +95,7 @@ struct RowChunkedTransform: Sendable {
             switch step {
             case let .conv(layer, unpadded): x = try conv(x, layer, unpadded, workers)
             case let .transposed(layer, unpadded): x = try transposed(x, layer, unpadded, workers)
-            case let .pointwise(layer): x = try pointwise(x, layer, workers)
+            case let .pointwise(layer): try pointwise(&x, layer, workers)
             case let .whole(layer): x = try layer.forward(x)
             }
         }
@@ -105,24 +110,33 @@ struct RowChunkedTransform: Sendable {
         }
     }
 
+    /// Conv2d in tiles of output rows × columns: the tile's input window (padding written out as zeros) through
+    /// the unpadded copy. Tiles span whole rows when a row's column matrix fits `convolutionFloats`, else one row
+    /// and as many columns as fit (so the matrix product's right-hand side stays in cache).
     private func conv(_ x: Tensor, _ layer: Conv2d, _ unpadded: Conv2d, _ workers: [Workspace]) throws(ShapeMismatch) -> Tensor {
         try checkImage(x, layer, channels: layer.inputChannels)
         let outShape = try layer.outputShape(forInput: Array(x.shape.dropFirst()))
         let c = layer.inputChannels, h = x.shape[2], w = x.shape[3]
         let s = layer.stride, p = layer.padding, k = layer.kernelSize
         let o = layer.outputChannels, oh = outShape[1], ow = outShape[2]
-        let rowsPerChunk = max(1, chunkFloats / max(1, ow * c * k * k))
-        let sw = w + 2 * p
+        let budget = min(chunkFloats, Self.convolutionFloats), patch = c * k * k
+        let tiles = TileGrid(rows: oh, columns: ow,
+                             tileRows: max(1, budget / max(1, ow * patch)),
+                             tileColumns: ow * patch <= budget ? ow : min(ow, max(8, budget / max(1, patch))))
         var y = Tensor(shape: [1, o, oh, ow])
-        try runChunks(rows: oh, rowsPerChunk: rowsPerChunk, x: x, y: &y, workers: workers) { (r0, r1, xp, yp, ws) throws(ShapeMismatch) in
-            // The input rows output rows r0..<r1 read, padding included: r0·s − p ..< (r1 − 1)·s − p + k.
-            let first = r0 * s - p, sh = (r1 - r0 - 1) * s + k
+        try runChunks(count: tiles.count, x: x, y: &y, workers: workers) { (i, xp, yp, ws) throws(ShapeMismatch) in
+            let (rows, cols) = tiles[i]
+            // The input window outputs rows × cols read, padding included: r·s − p ..< (r_end − 1)·s − p + k.
+            let top = rows.lowerBound * s - p, left = cols.lowerBound * s - p
+            let sh = (rows.count - 1) * s + k, sw = (cols.count - 1) * s + k
+            let x0 = max(0, left), x1 = min(w, left + sw)
             let slice = Tensor(shape: [1, c, sh, sw]) { buffer in
                 let d = buffer.baseAddress!
                 d.initialize(repeating: 0, count: c * sh * sw)
+                guard x0 < x1 else { return }
                 for ch in 0..<c {
-                    for r in 0..<sh where first + r >= 0 && first + r < h {
-                        (d + (ch * sh + r) * sw + p).update(from: xp + (ch * h + first + r) * w, count: w)
+                    for r in 0..<sh where top + r >= 0 && top + r < h {
+                        (d + (ch * sh + r) * sw + x0 - left).update(from: xp + (ch * h + top + r) * w + x0, count: x1 - x0)
                     }
                 }
             }
@@ -130,53 +144,66 @@ struct RowChunkedTransform: Sendable {
             try unpadded.forward(slice, into: &local, workspace: ws)
             local.scalars.withUnsafeBufferPointer { l in
                 for ch in 0..<o {
-                    (yp + (ch * oh + r0) * ow).update(from: l.baseAddress! + ch * (r1 - r0) * ow, count: (r1 - r0) * ow)
+                    for (j, r) in rows.enumerated() {
+                        (yp + (ch * oh + r) * ow + cols.lowerBound).update(from: l.baseAddress! + (ch * rows.count + j) * cols.count, count: cols.count)
+                    }
                 }
             }
         }
         return y
     }
 
+    /// ConvTranspose2d in tiles of output rows × columns: the input rows and columns that reach the tile through
+    /// the copy without padding, cropped. A tile of R input rows' worth of output rows reads about
+    /// R + (k − 1)/s input rows (those reaching its edges are multiplied again by the next tile), so tiles have
+    /// at least `minimumTransposedRows` input rows (1.25 times the work) and 8 input columns.
     private func transposed(_ x: Tensor, _ layer: ConvTranspose2d, _ unpadded: ConvTranspose2d, _ workers: [Workspace]) throws(ShapeMismatch) -> Tensor {
         try checkImage(x, layer, channels: layer.inputChannels)
         let outShape = try layer.outputShape(forInput: Array(x.shape.dropFirst()))
         let c = layer.inputChannels, h = x.shape[2], w = x.shape[3]
         let s = layer.stride, p = layer.padding, k = layer.kernelSize
         let o = layer.outputChannels, oh = outShape[1], ow = outShape[2]
-        // Column matrix: (o·k·k) × (input rows · w); each input row gives s output rows.
-        let inputRows = max(1, chunkFloats / max(1, w * o * k * k))
+        // Column matrix: (o·k·k) × (input rows · input columns).
+        let okk = o * k * k
+        // Measured (N = 128, 768×512): 8 input rows and a 2^20-float column matrix beat 4 rows (the repeated
+        // edge rows) and 8× larger tiles (the column matrix falls out of cache before col2im reads it).
+        let inputRows = max(Self.minimumTransposedRows, chunkFloats / max(1, w * okk))
+        let inputColumns = min(w, max(8, chunkFloats / max(1, inputRows * okk)))
+        let tiles = TileGrid(rows: oh, columns: ow, tileRows: inputRows * s,
+                             tileColumns: inputColumns >= w ? ow : inputColumns * s)
         let bias = layer.bias.scalars
         var y = Tensor(shape: [1, o, oh, ow])
-        try runChunks(rows: oh, rowsPerChunk: inputRows * s, x: x, y: &y, workers: workers) { (o0, o1, xp, yp, ws) throws(ShapeMismatch) in
-            // Output row r = i·s − p + u (u < k) for input row i: the inputs that reach rows o0..<o1.
-            let i0 = max(0, ceilDiv(o0 + p - k + 1, s)), i1 = min(h, floorDiv(o1 - 1 + p, s) + 1)
-            guard i0 < i1 else {
-                for ch in 0..<o { (yp + (ch * oh + o0) * ow).update(repeating: bias[ch], count: (o1 - o0) * ow) }
+        try runChunks(count: tiles.count, x: x, y: &y, workers: workers) { (t, xp, yp, ws) throws(ShapeMismatch) in
+            let (rows, cols) = tiles[t]
+            // Output index r = i·s − p + u (u < k) for input index i: the inputs that reach rows and cols.
+            let i0 = max(0, ceilDiv(rows.lowerBound + p - k + 1, s)), i1 = min(h, floorDiv(rows.upperBound - 1 + p, s) + 1)
+            let j0 = max(0, ceilDiv(cols.lowerBound + p - k + 1, s)), j1 = min(w, floorDiv(cols.upperBound - 1 + p, s) + 1)
+            guard i0 < i1, j0 < j1 else {
+                for ch in 0..<o { for r in rows { (yp + (ch * oh + r) * ow + cols.lowerBound).update(repeating: bias[ch], count: cols.count) } }
                 return
             }
-            let slice = Tensor(shape: [1, c, i1 - i0, w]) { buffer in
+            let sh = i1 - i0, sw = j1 - j0
+            let slice = Tensor(shape: [1, c, sh, sw]) { buffer in
                 for ch in 0..<c {
-                    (buffer.baseAddress! + ch * (i1 - i0) * w).initialize(from: xp + (ch * h + i0) * w, count: (i1 - i0) * w)
+                    for r in 0..<sh {
+                        (buffer.baseAddress! + (ch * sh + r) * sw).initialize(from: xp + (ch * h + i0 + r) * w + j0, count: sw)
+                    }
                 }
             }
             var local = Tensor.empty
             try unpadded.forward(slice, into: &local, workspace: ws)
-            // Local row j is output row i0·s − p + j, local column j is output column j − p. Output pixels the
-            // slice does not reach get no contribution anywhere (every input that reaches rows o0..<o1 is in
-            // the slice): the bias alone, as in the whole-image pass.
-            let lh = local.shape[2], lw = local.shape[3], top = i0 * s - p
+            // Local (ly, lx) is output (i0·s − p + ly, j0·s − p + lx). Output pixels the slice does not reach get
+            // no contribution anywhere (every input reaching the tile is in the slice): the bias alone, as in
+            // the whole-image pass.
+            let lh = local.shape[2], lw = local.shape[3], top = i0 * s - p, left = j0 * s - p
             local.scalars.withUnsafeBufferPointer { l in
                 for ch in 0..<o {
-                    for r in o0..<o1 {
+                    for r in rows {
                         let dst = yp + (ch * oh + r) * ow, lr = r - top
-                        if lr < 0 || lr >= lh {
-                            dst.update(repeating: bias[ch], count: ow)
-                            continue
+                        for q in cols {
+                            let lc = q - left
+                            dst[q] = lr >= 0 && lr < lh && lc >= 0 && lc < lw ? l[(ch * lh + lr) * lw + lc] : bias[ch]
                         }
-                        let src = l.baseAddress! + (ch * lh + lr) * lw
-                        let n = max(0, min(ow, lw - p))
-                        dst.update(from: src + p, count: n)
-                        if n < ow { (dst + n).update(repeating: bias[ch], count: ow - n) }
                     }
                 }
             }
@@ -184,14 +211,15 @@ struct RowChunkedTransform: Sendable {
         return y
     }
 
-    private func pointwise(_ x: Tensor, _ layer: any Layer, _ workers: [Workspace]) throws(ShapeMismatch) -> Tensor {
+    /// In place: a chunk reads and writes its own rows only (copied into the slice first), so no second
+    /// image-sized buffer is needed.
+    private func pointwise(_ x: inout Tensor, _ layer: any Layer, _ workers: [Workspace]) throws(ShapeMismatch) {
         guard x.rank == 4, x.shape[0] == 1 else {
             throw ShapeMismatch(layer: layer.name, expected: "[1, C, H, W]", found: x.shape)
         }
         let c = x.shape[1], h = x.shape[2], w = x.shape[3]
         _ = try layer.outputShape(forInput: [c, h, w])
-        var y = Tensor(shape: x.shape)
-        try runChunks(rows: h, rowsPerChunk: max(1, chunkFloats / max(1, c * w)), x: x, y: &y, workers: workers) { (r0, r1, xp, yp, ws) throws(ShapeMismatch) in
+        try runChunks(rows: h, rowsPerChunk: max(1, chunkFloats / max(1, c * w)), y: &x, workers: workers) { (r0, r1, xp, ws) throws(ShapeMismatch) in
             let n = (r1 - r0) * w
             let slice = Tensor(shape: [1, c, r1 - r0, w]) { buffer in
                 for ch in 0..<c { (buffer.baseAddress! + ch * n).initialize(from: xp + (ch * h + r0) * w, count: n) }
@@ -199,42 +227,70 @@ struct RowChunkedTransform: Sendable {
             var local = Tensor.empty
             try layer.forward(slice, into: &local, workspace: ws)
             local.scalars.withUnsafeBufferPointer { l in
-                for ch in 0..<c { (yp + (ch * h + r0) * w).update(from: l.baseAddress! + ch * n, count: n) }
+                for ch in 0..<c { (xp + (ch * h + r0) * w).update(from: l.baseAddress! + ch * n, count: n) }
             }
         }
-        return y
     }
 
-    /// Calls `body(r0, r1, input, output, workspace)` for the chunks `r0..<r1` of `rows` output rows, shared
-    /// out among the workers (each with its own workspace); chunks write disjoint rows of `y`.
+    /// Row chunks of a step that works in place on `y`: `body(r0, r1, y, workspace)`.
     private func runChunks(
-        rows: Int, rowsPerChunk: Int, x: Tensor, y: inout Tensor, workers: [Workspace],
-        _ body: @escaping @Sendable (Int, Int, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Workspace) throws(ShapeMismatch) -> Void
+        rows: Int, rowsPerChunk: Int, y: inout Tensor, workers: [Workspace],
+        _ body: @escaping @Sendable (Int, Int, UnsafeMutablePointer<Float>, Workspace) throws(ShapeMismatch) -> Void
     ) throws(ShapeMismatch) {
-        let chunks = (rows + rowsPerChunk - 1) / rowsPerChunk
-        guard chunks > 0 else { return }
-        let failure: ShapeMismatch? = x.scalars.withUnsafeBufferPointer { xb in
-            y.scalars.withUnsafeMutableBufferPointer { yb -> ShapeMismatch? in
-                let shared = Unchecked((xb.baseAddress!, yb.baseAddress!, workers))
-                let next = Atomic<Int>(0)
-                let errors = Mutex<ShapeMismatch?>(nil)
-                let threads = min(workers.count, chunks)
-                DispatchQueue.concurrentPerform(iterations: threads) { t in
-                    let (xp, yp, workers) = shared.value
-                    while true {
-                        let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                        guard i < chunks else { return }
-                        let r0 = i * rowsPerChunk, r1 = min(rows, r0 + rowsPerChunk)
-                        do throws(ShapeMismatch) { try body(r0, r1, xp, yp, workers[t]) } catch {
-                            errors.withLock { if $0 == nil { $0 = error } }
-                            return
-                        }
-                    }
-                }
-                return errors.withLock { $0 }
+        try runChunks(count: (rows + rowsPerChunk - 1) / rowsPerChunk, y: &y, workers: workers) { (i, yp, ws) throws(ShapeMismatch) in
+            try body(i * rowsPerChunk, min(rows, (i + 1) * rowsPerChunk), yp, ws)
+        }
+    }
+
+    /// Chunks of a step that reads `x` and writes a new `y`: `body(chunk, x, y, workspace)`.
+    private func runChunks(
+        count: Int, x: Tensor, y: inout Tensor, workers: [Workspace],
+        _ body: @escaping @Sendable (Int, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Workspace) throws(ShapeMismatch) -> Void
+    ) throws(ShapeMismatch) {
+        try x.scalars.withUnsafeBufferPointer { (xb) throws(ShapeMismatch) in
+            let xp = Unchecked(xb.baseAddress!)
+            try runChunks(count: count, y: &y, workers: workers) { (i, yp, ws) throws(ShapeMismatch) in
+                try body(i, xp.value, yp, ws)
             }
         }
+    }
+
+    /// Calls `body(chunk, y, workspace)` for chunks 0..<count, shared out among the workers (each with its own
+    /// workspace); chunks write disjoint parts of `y`.
+    private func runChunks(
+        count chunks: Int, y: inout Tensor, workers: [Workspace],
+        _ body: @escaping @Sendable (Int, UnsafeMutablePointer<Float>, Workspace) throws(ShapeMismatch) -> Void
+    ) throws(ShapeMismatch) {
+        guard chunks > 0 else { return }
+        let failure: ShapeMismatch? = y.scalars.withUnsafeMutableBufferPointer { yb -> ShapeMismatch? in
+            let shared = Unchecked((yb.baseAddress!, workers))
+            let next = Atomic<Int>(0)
+            let errors = Mutex<ShapeMismatch?>(nil)
+            DispatchQueue.concurrentPerform(iterations: min(workers.count, chunks)) { t in
+                let (yp, workers) = shared.value
+                while true {
+                    let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                    guard i < chunks else { return }
+                    do throws(ShapeMismatch) { try body(i, yp, workers[t]) } catch {
+                        errors.withLock { if $0 == nil { $0 = error } }
+                        return
+                    }
+                }
+            }
+            return errors.withLock { $0 }
+        }
         if let failure { throw failure }
+    }
+}
+
+/// A grid of tiles over rows × columns, row-major.
+struct TileGrid: Sendable {
+    let rows: Int, columns: Int, tileRows: Int, tileColumns: Int
+    var across: Int { (columns + tileColumns - 1) / tileColumns }
+    var count: Int { (rows + tileRows - 1) / tileRows * across }
+    subscript(i: Int) -> (rows: Range<Int>, columns: Range<Int>) {
+        let r = i / across * tileRows, c = i % across * tileColumns
+        return (r..<min(rows, r + tileRows), c..<min(columns, c + tileColumns))
     }
 }
 
