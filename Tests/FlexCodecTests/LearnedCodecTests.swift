@@ -183,6 +183,30 @@ struct LearnedCodecTests {
         #expect(message(a.layers, s.layers) == "")
     }
 
+    /// The tiled runner equals the layers' own whole-image forward pass bit for bit, for other kernel, stride,
+    /// padding and output-padding combinations too (output padding above the padding leaves bias-only rows and
+    /// columns), any tile size and thread count.
+    @Test func tiledLayersMatchTheWholeForwardPass() throws {
+        let relu = try ActivationFunction.member("relu")
+        let specs: [LayerSpec] = [
+            .conv2d(inChannels: 3, outChannels: 5, kernel: 3, stride: 1, padding: 1),
+            .activation(relu, units: 5),
+            .conv2d(inChannels: 5, outChannels: 4, kernel: 4, stride: 2, padding: 0),
+            .gdn(channels: 4, inverse: false),
+            .convTranspose2d(inChannels: 4, outChannels: 3, kernel: 3, stride: 2, padding: 1, outputPadding: 1),
+            .convTranspose2d(inChannels: 3, outChannels: 2, kernel: 2, stride: 2, padding: 0, outputPadding: 1),
+            .conv2d(inChannels: 2, outChannels: 2, kernel: 5, stride: 3, padding: 2),
+        ]
+        let model = try Sequential(specs: specs, inputShape: [3, 23, 17], seed: 9)
+        var rng = SplitMix64(seed: 10)
+        let x = Tensor(shape: [1, 3, 23, 17], scalars: (0..<(3 * 23 * 17)).map { _ in rng.uniform(-1, 1) })
+        let expected = try model.forward(x)
+        for (chunk, threads) in [(1, 1), (1, 3), (40, 2), (300, 2), (1 << 20, 1)] {
+            let y = try RowChunkedTransform(layers: model.layers, chunkFloats: chunk).forward(x, threads: threads)
+            #expect(y == expected, "chunks of \(chunk) floats, \(threads) threads")
+        }
+    }
+
     // MARK: Hostile files
 
     static let valid: [UInt8] = try! LearnedModels.make(.gdn, bandPixels: 2 * 16 * 48).compress(testImage(width: 40, height: 70, channels: 3), threads: 1)
