@@ -18,10 +18,10 @@ import Synchronization
 /// `bandOverlap` latent rows (16 pixel rows each) of the image above and below, whose latents are discarded,
 /// and each band's synthesis sees as many latent rows of context, whose pixels are discarded. The overlap
 /// covers the transforms' receptive fields, and the layers compute every value the same way wherever it is
-/// (see `RowChunkedTransform`), so banded coding gives exactly the whole-image latents and pixels (tested). Each
+/// (see `TiledTransform`), so banded coding gives exactly the whole-image latents and pixels (tested). Each
 /// band has its own rANS stream.
 ///
-/// Threads share out each layer's rows; the chunks and bands depend only on the image size and `bandPixels`,
+/// Threads share out each layer's tiles; the tiles and bands depend only on the image size, `bandPixels` and `chunkFloats`,
 /// and every value is computed identically on any thread, so files and decoded images do not depend on the
 /// thread count.
 public final class LearnedCodec: Sendable {
@@ -38,13 +38,13 @@ public final class LearnedCodec: Sendable {
     /// Images whose padded size exceeds this many pixels are coded in bands of about this size.
     public let bandPixels: Int
 
-    let analysis: RowChunkedTransform
-    let synthesis: RowChunkedTransform
+    let analysis: TiledTransform
+    let synthesis: TiledTransform
 
     /// 2 MP: at N = 128 channels a band's largest activations (the first layer's output, N/4 floats per pixel)
     /// take 256 MB, its input 24 MB.
     public static let defaultBandPixels = 1 << 21
-    /// 2^20 floats (4 MiB) of column matrix per thread and layer chunk.
+    /// 2^20 floats (4 MiB) of column matrix per thread and layer tile.
     public static let defaultChunkFloats = 1 << 20
     static let stride = FlexzLearnedFile.latentStride
 
@@ -89,11 +89,11 @@ public final class LearnedCodec: Sendable {
         self.tables = tables
         self.bandPixels = bandPixels
         guard chunkFloats >= 1 else { throw fail("chunk size \(chunkFloats) floats; expected at least 1") }
-        self.analysis = RowChunkedTransform(layers: analysis, chunkFloats: chunkFloats)
-        self.synthesis = RowChunkedTransform(layers: synthesis, chunkFloats: chunkFloats)
+        self.analysis = TiledTransform(layers: analysis, chunkFloats: chunkFloats)
+        self.synthesis = TiledTransform(layers: synthesis, chunkFloats: chunkFloats)
         let s = Self.stride
-        let halo = max((RowChunkedTransform.analysisHalo(analysis) + s - 1) / s,
-                       Int(RowChunkedTransform.synthesisHalo(synthesis).rounded(.up)))
+        let halo = max((TiledTransform.analysisHalo(analysis) + s - 1) / s,
+                       Int(TiledTransform.synthesisHalo(synthesis).rounded(.up)))
         bandOverlap = min(halo, FlexzLearnedFile.maximumBandOverlap)
     }
 

@@ -202,7 +202,7 @@ struct LearnedCodecTests {
         let x = Tensor(shape: [1, 3, 23, 17], scalars: (0..<(3 * 23 * 17)).map { _ in rng.uniform(-1, 1) })
         let expected = try model.forward(x)
         for (chunk, threads) in [(1, 1), (1, 3), (40, 2), (300, 2), (1 << 20, 1)] {
-            let y = try RowChunkedTransform(layers: model.layers, chunkFloats: chunk).forward(x, threads: threads)
+            let y = try TiledTransform(layers: model.layers, chunkFloats: chunk).forward(x, threads: threads)
             #expect(y == expected, "chunks of \(chunk) floats, \(threads) threads")
         }
     }

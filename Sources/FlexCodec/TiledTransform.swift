@@ -2,23 +2,24 @@ import Dispatch
 import FlexRuntime
 import Synchronization
 
-/// Runs a stack of layers over one image `[1, C, H, W]` layer by layer, each layer's output computed in
-/// chunks of output rows that threads share out.
+/// Runs a stack of layers over one image `[1, C, H, W]` layer by layer, each layer's output computed in tiles
+/// (of output rows, or rows × columns) that threads share out.
 ///
 /// Why: the layers' own forward passes unfold the whole image at once (im2col), which for a 768×512 image and
-/// 128 channels is a 315 MB column matrix (plus an offset table as large); row chunks bound that scratch to
-/// `chunkFloats` per thread, and give the threads independent work.
+/// 128 channels is a 315 MB column matrix (plus an offset table as large); tiles bound that scratch to
+/// `chunkFloats` per thread, keep a convolution's column matrix in cache, and give the threads independent work.
 ///
-/// Exactness: a chunk is computed by the same layer kernels on a slice of the input that holds every input row
-/// its outputs depend on (with the layer's zero padding written out explicitly), and those kernels compute each
-/// output value by the same operations in the same order wherever it sits in the image (the matrix product
-/// accumulates each element over k in order with fresh accumulators; col2im adds contributions in kernel
-/// order; GDN and ReLU are per pixel). So the result equals the whole-image forward pass bit for bit, for any
-/// chunking and any thread count (tested). The chunk layout depends on the shapes only, not on the threads.
+/// Exactness: a tile is computed by the same layer kernels on the part of the input that holds every input
+/// value its outputs depend on (with the layer's zero padding written out explicitly), and those kernels
+/// compute each output value by the same operations in the same order wherever it sits in the image (the
+/// matrix product accumulates each element over k in order with fresh accumulators; col2im adds contributions
+/// in kernel order; GDN is per pixel; the activation kernels run the same lane operations on partial vectors).
+/// So the result equals the whole-image forward pass bit for bit, for any tiling and any thread count (tested).
+/// The tiling depends on the shapes and `chunkFloats` only, not on the threads.
 ///
 /// Supported: `Conv2d`, `ConvTranspose2d`, and per-pixel layers (`GDN`, `Activation`); any other layer runs
 /// whole (correct, without the memory bound).
-struct RowChunkedTransform: Sendable {
+struct TiledTransform: Sendable {
     enum Step: Sendable {
         /// The layer and a copy with padding 0 (the slice carries the padding).
         case conv(Conv2d, unpadded: Conv2d)
