@@ -21,9 +21,9 @@ import Synchronization
 /// (see `TiledTransform`), so banded coding gives exactly the whole-image latents and pixels (tested). Each
 /// band has its own rANS stream.
 ///
-/// Threads share out each layer's tiles; the tiles and bands depend only on the image size, `bandPixels` and `chunkFloats`,
-/// and every value is computed identically on any thread, so files and decoded images do not depend on the
-/// thread count.
+/// Threads share out each layer's tiles; the tiles and bands depend only on the image size, `bandPixels` and
+/// `chunkFloats`, and every value is computed identically on any thread, so files and decoded images do not
+/// depend on the thread count.
 public final class LearnedCodec: Sendable {
     /// The model's fingerprint (the SHA-256 of its weights), stored in every file it writes.
     public let fingerprint: [UInt8]
