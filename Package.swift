@@ -102,8 +102,9 @@ let package = Package(
         // Data loaders: IDX and CIFAR-10 images, PNG photo patches, investing.com and numeric CSV series with
         // date alignment, returns and normalisation. Shared by training and the runtime-side commands.
         .target(name: "FlexData", dependencies: ["FlexRuntime", "FlexIO", "FlexImageIO", "FlexStats"]),
-        // The image codec: PNG/PGM/PPM reading and writing, JPEG reading, tiling, quantisation, the .flexz container.
-        .target(name: "FlexCodec", dependencies: ["FlexRuntime", "FlexIO", "FlexImageIO"]),
+        // The image codec: PNG/PGM/PPM reading and writing, JPEG reading, tiling, quantisation, the .flexz container
+        // (version 1: the CAE tile codec; version 2: the learned codec, rANS-coded with FlexEntropy's tables).
+        .target(name: "FlexCodec", dependencies: ["FlexRuntime", "FlexIO", "FlexImageIO", "FlexEntropy"]),
         // Image and compression I/O shared by the codec, the data loaders and the plotter: the one PNG reader
         // (CFlexPNG, samples as stored), the JPEG reader (CFlexJPEG), the PNG writer (libpng's simplified API),
         // and zlib (CRC-32, deflate/inflate, streaming gzip). No stable API: internal to flexctl.
@@ -164,7 +165,7 @@ let package = Package(
             name: "FlexDataTests", dependencies: ["FlexData", "FlexStats", "CZlib"], exclude: ["Reference"],
             resources: [.copy("Fixtures")]),
         .testTarget(
-            name: "FlexCodecTests", dependencies: ["FlexCodec", "FlexRuntime", "FlexImageIO", "CPNG"], exclude: ["Fixtures/make_pngs.py", "Fixtures/jpeg-tools"],
+            name: "FlexCodecTests", dependencies: ["FlexCodec", "FlexRuntime", "FlexImageIO", "FlexEntropy", "CPNG"], exclude: ["Fixtures/make_pngs.py", "Fixtures/jpeg-tools"],
             resources: [.copy("Fixtures")]),
         // The shipped models in models/ against the data they were trained on.
         .testTarget(name: "FlexModelTests", dependencies: ["FlexRuntime", "FlexData"]),

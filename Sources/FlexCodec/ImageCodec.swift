@@ -170,17 +170,7 @@ public struct ImageCodec: Sendable {
 
 /// `sha256:<64 hex>` → 32 bytes (zeros for anything else; checkpoints always have the `sha256:` form).
 func fingerprintBytes(_ text: String) -> [UInt8] {
-    let hexPart = Array(text.utf8.dropFirst(7))
-    guard text.hasPrefix("sha256:"), hexPart.count == 64 else { return [UInt8](repeating: 0, count: 32) }
-    func nibble(_ c: UInt8) -> UInt8 {
-        switch c {
-        case 48...57: c - 48
-        case 97...102: c - 87
-        case 65...70: c - 55
-        default: 0
-        }
-    }
-    return (0..<32).map { nibble(hexPart[2 * $0]) << 4 | nibble(hexPart[2 * $0 + 1]) }
+    parseFingerprint(text) ?? [UInt8](repeating: 0, count: 32)
 }
 
 /// Mean squared error and PSNR (peak 255) of two images of the same size and channels.
