@@ -11,13 +11,23 @@ struct CompressReport: Encodable {
     var channels: String
     var inputBytes: Int
     var model: String
-    /// Code values per tile: channels, height, width.
-    var codeShape: [Int]
-    /// The model's tile: height, width.
-    var tileShape: [Int]
-    /// Tiles down and across.
-    var tiles: [Int]
-    var bits: Int
+    /// `autoencoder` (a CAE checkpoint, tiles) or `learned` (an image-codec checkpoint, whole images).
+    var codec: String
+    /// Code values per tile: channels, height, width (autoencoder).
+    var codeShape: [Int]?
+    /// The model's tile: height, width (autoencoder).
+    var tileShape: [Int]?
+    /// Tiles down and across (autoencoder).
+    var tiles: [Int]?
+    var bits: Int?
+    /// The quality level chosen among the shipped models (learned codec without --model).
+    var quality: Int?
+    /// The rate–distortion weight the learned model was trained with.
+    var lambda: JSONNumber?
+    /// Latent channels, height, width (learned).
+    var latentShape: [Int]?
+    /// Horizontal bands the image was coded in (learned).
+    var bands: Int?
     var output: String
     var outputBytes: Int
     /// Input file bytes per output byte.
@@ -38,7 +48,7 @@ struct CompressReport: Encodable {
         case .table:
             let rows = [
                 ["input", "\(input): \(width)×\(height) \(channels), \(inputBytes) bytes"],
-                ["model", "\(model) (\(codeShape.map(String.init).joined(separator: "×")) code per \(tileShape[1])×\(tileShape[0]) tile, \(tiles[1])×\(tiles[0]) tiles, \(bits) bits)"],
+                ["model", modelDescription],
                 ["output", "\(output): \(outputBytes) bytes (\(NumberText.fixed(compressionRatio.value, 1)):1 against the input file)"],
                 ["bits/pixel", NumberText.fixed(bitsPerPixel.value, 4)],
                 ["PSNR", (psnrDb.value.isFinite ? NumberText.fixed(psnrDb.value, 2) + " dB" : "inf (lossless)")
@@ -49,13 +59,24 @@ struct CompressReport: Encodable {
         }
     }
 
-    /// The CSV columns: the JSON keys, the shapes written as `16x5x5`.
+    private var modelDescription: String {
+        if let latentShape {
+            return "\(model) (learned codec\(quality.map { ", quality \($0)" } ?? "")\(lambda.map { ", λ \(NumberText.exact($0.value))" } ?? ""), "
+                + "latents \(latentShape.map(String.init).joined(separator: "×")), \(bands ?? 1) band\(bands == 1 ? "" : "s"))"
+        }
+        let c = codeShape ?? [], t = tileShape ?? [0, 0], n = tiles ?? [0, 0]
+        return "\(model) (\(c.map(String.init).joined(separator: "×")) code per \(t[1])×\(t[0]) tile, \(n[1])×\(n[0]) tiles, \(bits ?? 0) bits)"
+    }
+
+    /// The CSV columns: the JSON keys (every one, empty where it does not apply), the shapes written as `16x5x5`.
     private var csvFields: [(String, String)] {
-        [("input", input), ("width", "\(width)"), ("height", "\(height)"), ("channels", channels),
-         ("input_bytes", "\(inputBytes)"), ("model", model),
-         ("code_shape", codeShape.map(String.init).joined(separator: "x")),
-         ("tile_shape", tileShape.map(String.init).joined(separator: "x")),
-         ("tiles", tiles.map(String.init).joined(separator: "x")), ("bits", "\(bits)"), ("output", output),
+        func shape(_ s: [Int]?) -> String { s.map { $0.map(String.init).joined(separator: "x") } ?? "" }
+        return [("input", input), ("width", "\(width)"), ("height", "\(height)"), ("channels", channels),
+         ("input_bytes", "\(inputBytes)"), ("model", model), ("codec", codec),
+         ("code_shape", shape(codeShape)), ("tile_shape", shape(tileShape)), ("tiles", shape(tiles)),
+         ("bits", bits.map(String.init) ?? ""), ("quality", quality.map(String.init) ?? ""),
+         ("lambda", lambda.map { NumberText.exact($0.value) } ?? ""), ("latent_shape", shape(latentShape)),
+         ("bands", bands.map(String.init) ?? ""), ("output", output),
          ("output_bytes", "\(outputBytes)"), ("compression_ratio", NumberText.exact(compressionRatio.value)),
          ("bits_per_pixel", NumberText.exact(bitsPerPixel.value)),
          ("psnr_db", psnrDb.value.isFinite ? NumberText.exact(psnrDb.value) : ""), ("mse", NumberText.exact(mse.value)),

@@ -49,14 +49,24 @@ struct CompressImageCommand: ParsableCommand {
               completion: .file())
     var input: String
 
-    @Option(help: ArgumentHelp("The auto-encoder checkpoint.", valueName: "model.h5"), completion: .file())
-    var model: String
+    @Option(help: ArgumentHelp("The checkpoint: a learned codec (image-codec) or an auto-encoder (default: the shipped learned codec at --quality).", valueName: "model.h5"),
+            completion: .file())
+    var model: String?
+
+    @Option(help: "Quality level of the shipped learned codec, 1 (smallest files) to the number of shipped levels (default: \(QualityLadder.defaultQualityText)).")
+    var quality: Int?
+
+    @Option(name: .customLong("target-bpp"), help: "Use the highest quality whose file has at most this many bits per pixel (the lowest if none does).")
+    var targetBpp: Double?
+
+    @Option(name: .customLong("max-bytes"), help: "Use the highest quality whose file has at most this many bytes; fails if even the lowest does not fit.")
+    var maxBytes: Int?
 
     @Option(name: [.short, .long], help: ArgumentHelp("The .flexz file, '-' for standard output, or a folder for a folder input (default: INPUT with .flexz).", valueName: "out.flexz"))
     var output: String?
 
-    @Option(help: "Bits per code value, \(OptionBounds.bits.text).")
-    var bits: Int = 8
+    @Option(help: "Bits per code value of an auto-encoder model, \(OptionBounds.bits.text) (default 8).")
+    var bits: Int?
 
     @Flag(help: "Print sizes, bits per pixel, PSNR and MSE of the decoded result, and the time taken.")
     var report = false
@@ -76,6 +86,17 @@ struct CompressImageCommand: ParsableCommand {
             throw ValidationError("--output '\(o)': a .\(ext) name for a .flexz file; use a .flexz name")
         }
         try OptionBounds.bits.check(bits, "--bits")
+        let choices = [(quality != nil, "--quality"), (targetBpp != nil, "--target-bpp"), (maxBytes != nil, "--max-bytes")].filter(\.0)
+        if choices.count > 1 {
+            throw ValidationError("\(choices.map(\.1).joined(separator: " and ")) each choose the quality; give one of them")
+        }
+        if let m = choices.first, model != nil {
+            throw ValidationError("\(m.1) chooses among the shipped learned codec's quality levels; leave out --model (or leave out \(m.1) to use that model)")
+        }
+        if let q = quality, !(1...QualityLadder.maximumLevels).contains(q) { throw ValidationError("--quality \(q): expected 1...\(QualityLadder.maximumLevels)") }
+        if let t = targetBpp, !(t.isFinite && t > 0 && t <= 64) { throw ValidationError("--target-bpp \(t): expected a number in (0, 64]") }
+        if let b = maxBytes, b < 1 { throw ValidationError("--max-bytes \(b): expected a positive number of bytes") }
+        if bits != nil, model == nil { throw ValidationError("--bits applies to auto-encoder models (--model CAE.h5); the learned codec chooses its rate with --quality") }
         try OptionBounds.threads.check(threads, "--threads")
         try checkFolderOutputOption(input: input, output: output, fileExtensions: ["flexz"])
         if wantsReport, isDirectory(input) {
@@ -88,7 +109,7 @@ struct CompressImageCommand: ParsableCommand {
     func run() throws {
         let start = monotonicSeconds()
         if isDirectory(input), let output {
-            try compressFolder(try CodecModel.load(model, threads: threads), output: output)
+            try compressFolder(output: output)
             return
         }
         let out = output ?? (input == "-" ? "-" : replacingExtension(input, with: "flexz"))
@@ -97,19 +118,29 @@ struct CompressImageCommand: ParsableCommand {
         let name = input == "-" ? "<stdin>" : input
         let image = try ImageFile.decode(bytes, name: name)
         // Small images run on one thread: starting worker threads would cost more than it saves.
-        let codecModel = try CodecModel.load(model, threads: threads ?? CodecModel.threads(forPixels: image.width * image.height))
+        let threadCount = threads ?? CodecModel.threads(forPixels: image.width * image.height)
+        guard let model else {
+            return try compressLearned(image, name: name, inputBytes: bytes.count, out: out, threads: threadCount, start: start)
+        }
+        let codecModel = try CodecModel.load(model, threads: threadCount)
+        if case .learned = codecModel.engine {
+            return try compressLearned(image, name: name, inputBytes: bytes.count, out: out, threads: threadCount, start: start,
+                                       model: codecModel)
+        }
+        let codec = try codecModel.autoencoder("--bits")
+        let bits = self.bits ?? 8
         let t0 = monotonicSeconds()
-        let c = try codecModel.codec.compress(image, bits: bits, fingerprint: codecModel.fingerprint)
+        let c = try codec.compress(image, bits: bits, fingerprint: codecModel.fingerprint)
         let data = c.file.serialized()
         let t1 = monotonicSeconds()
         for n in c.notes { writeError("note: \(n)\n") }
         try writeOutput(data, to: out, overwrite: overwrite)
         if wantsReport {
-            let decoded = try codecModel.codec.decompress(c.file, name: out)
+            let decoded = try codec.decompress(c.file, name: out)
             let d = imageDistortion(decoded, c.reference)
             let r = CompressReport(
                 input: name, width: image.width, height: image.height, channels: channelName(image.channels),
-                inputBytes: bytes.count, model: model,
+                inputBytes: bytes.count, model: model, codec: "autoencoder",
                 codeShape: [c.file.codeChannels, c.file.codeHeight, c.file.codeWidth],
                 tileShape: [c.file.tileHeight, c.file.tileWidth], tiles: [c.file.tilesDown, c.file.tilesAcross],
                 bits: bits, output: out == "-" ? "<stdout>" : out, outputBytes: data.count,
@@ -123,7 +154,9 @@ struct CompressImageCommand: ParsableCommand {
         }
     }
 
-    private func compressFolder(_ m: CodecModel, output: String) throws {
+    private func compressFolder(output: String) throws {
+        let chosen = try model.map { try CodecModel.load($0, threads: threads) }
+        let ladder = chosen == nil ? try QualityLadder.shipped(threads: threads ?? OptionBounds.defaultThreads) : nil
         let files = try imageFiles(in: input)
         guard !files.isEmpty else { throw CLIError("\(input): no .png, .jpg, .jpeg, .pgm or .ppm files in this folder") }
         try checkFolderOutputs(files.map { replacingExtension($0, with: "flexz") }, sources: files, folder: output, overwrite: overwrite)
@@ -131,8 +164,14 @@ struct CompressImageCommand: ParsableCommand {
         try runFolderJob(files, into: output, noun: "images", verb: "compressed") { f in
             let src = input + "/" + f
             let bytes = try readInput(src, maxBytes: ImageFile.maximumFileBytes)
-            let c = try m.codec.compress(try ImageFile.decode(bytes, name: src), bits: bits, fingerprint: m.fingerprint)
-            let data = c.file.serialized()
+            let image = try ImageFile.decode(bytes, name: src)
+            let data: [UInt8]
+            if let chosen, case let .autoencoder(codec) = chosen.engine {
+                data = try codec.compress(image, bits: bits ?? 8, fingerprint: chosen.fingerprint).file.serialized()
+            } else {
+                data = try encodeLearned(image, name: src, threads: threads ?? OptionBounds.defaultThreads,
+                                         model: chosen, ladder: ladder).encoded.bytes
+            }
             try writeOutput(data, to: output + "/" + replacingExtension(f, with: "flexz"), overwrite: overwrite, durable: false)
             bytesIn += bytes.count
             bytesOut += data.count
@@ -201,12 +240,11 @@ public struct DecompressCommand: ParsableCommand {
             try runFolderJob(files, into: output, noun: "files", verb: "decompressed") { f in
                 let src = input + "/" + f
                 let bytes = try readInput(src, maxBytes: FlexzFile.maximumFileBytes)
-                // The model is found (and its fingerprint compared) before the payload is inflated.
-                let header = try FlexzFile.parse(bytes, name: src, decodingPayload: false)
-                let m = try models[header.fingerprintText] ?? resolveModel(for: header, name: src, threads: threads, search: search)
-                let file = try FlexzFile.parse(bytes, name: src)
-                models[file.fingerprintText] = m
-                let image = try m.codec.decompress(file, name: src)
+                let image = try decode(bytes, name: src, threads: threads) { fingerprint in
+                    let m = try models[fingerprint] ?? resolveModel(fingerprint: fingerprint, name: src, threads: threads, search: search)
+                    models[fingerprint] = m
+                    return m
+                }.image
                 try writeOutput(try ImageFile.encode(image, format: .png, name: src),
                                 to: output + "/" + replacingExtension(f, with: "png"), overwrite: overwrite, durable: false)
             }
@@ -217,12 +255,9 @@ public struct DecompressCommand: ParsableCommand {
         let format = out == "-" ? .png : (ImageFile.format(forPath: out) ?? .png)
         let name = input == "-" ? "<stdin>" : input
         let bytes = try readInput(input, maxBytes: FlexzFile.maximumFileBytes)
-        // The model is found (and its fingerprint compared) before the payload is inflated.
-        let header = try FlexzFile.parse(bytes, name: name, decodingPayload: false)
-        let m = try resolveModel(for: header, name: name, threads: threads ?? CodecModel.threads(forPixels: header.width * header.height),
-                                 search: ModelSearch())
-        let file = try FlexzFile.parse(bytes, name: name)
-        let image = try m.codec.decompress(file, name: name)
+        let (image, m) = try decode(bytes, name: name, threads: threads) { fingerprint in
+            try resolveModel(fingerprint: fingerprint, name: name, threads: threads, search: ModelSearch())
+        }
         let encoded = try ImageFile.encode(image, format: format, name: out)
         try writeOutput(encoded, to: out, overwrite: overwrite)
         if wantsReport {
@@ -236,17 +271,37 @@ public struct DecompressCommand: ParsableCommand {
         }
     }
 
-    private func resolveModel(for file: FlexzFile, name: String, threads: Int?, search: ModelSearch) throws -> CodecModel {
+    /// Decodes a `.flexz` of either version. The model is found (and its fingerprint compared) from the header
+    /// alone, before the payload is inflated or decoded.
+    private func decode(_ bytes: [UInt8], name: String, threads: Int?,
+                        model find: (String) throws -> CodecModel) throws -> (image: RasterImage, model: CodecModel) {
+        if try FlexzFormat.version(of: bytes, name: name) == 2 {
+            let file = try FlexzLearnedFile.parse(bytes, name: name)
+            let m = try find(file.fingerprintText)
+            guard case let .learned(codec) = m.engine else {
+                throw CLIError("\(m.path) is an auto-encoder; \(name) (.flexz version 2) needs the learned codec it was made with")
+            }
+            return (try codec.decompress(file, name: name, threads: threads ?? CodecModel.threads(forPixels: file.width * file.height)), m)
+        }
+        let header = try FlexzFile.parse(bytes, name: name, decodingPayload: false)
+        let m = try find(header.fingerprintText)
+        guard case let .autoencoder(codec) = m.engine else {
+            throw CLIError("\(m.path) is a learned codec; \(name) (.flexz version 1) needs the auto-encoder it was made with")
+        }
+        return (try codec.decompress(try FlexzFile.parse(bytes, name: name), name: name), m)
+    }
+
+    private func resolveModel(fingerprint: String, name: String, threads: Int?, search: ModelSearch) throws -> CodecModel {
         if let model {
             let m = try CodecModel.load(model, threads: threads)
-            guard m.fingerprint == file.fingerprintText else {
-                throw CLIError("\(name) was compressed with the model \(file.fingerprintText); \(model) is \(m.fingerprint). Use the model the file was made with")
+            guard m.fingerprint == fingerprint else {
+                throw CLIError("\(name) was compressed with the model \(fingerprint); \(model) is \(m.fingerprint). Use the model the file was made with")
             }
             return m
         }
-        guard let (path, checkpoint) = search.checkpoint(withFingerprint: file.fingerprintText) else {
+        guard let (path, checkpoint) = search.checkpoint(withFingerprint: fingerprint) else {
             let skipped = search.skipped == 0 ? "" : " (\(search.skipped) file\(search.skipped == 1 ? "" : "s") skipped, see the notes above)"
-            throw CLIError("\(name) needs the model \(file.fingerprintText); no checkpoint with that fingerprint in \(search.folders.joined(separator: ", "))\(skipped); give it with --model, or add its folder to FLEXCTL_MODEL_PATH")
+            throw CLIError("\(name) needs the model \(fingerprint); no checkpoint with that fingerprint in \(search.folders.joined(separator: ", "))\(skipped); give it with --model, or add its folder to FLEXCTL_MODEL_PATH")
         }
         return try CodecModel(checkpoint: checkpoint, path: path, threads: threads)
     }
@@ -374,12 +429,21 @@ final class ModelSearch {
     }
 }
 
-/// A checkpoint loaded as an image codec.
+/// A checkpoint loaded as an image codec: a CAE (`image-autoencoder`, tiles, `.flexz` version 1) or a learned
+/// codec (`image-codec`, whole images, `.flexz` version 2).
 struct CodecModel {
-    var codec: ImageCodec
+    enum Engine {
+        case autoencoder(ImageCodec)
+        case learned(LearnedCodec)
+    }
+    var engine: Engine
     var fingerprint: String
     /// The checkpoint's path.
     var path: String
+    /// The learned codec's training λ (nil for a CAE).
+    var lambda: Double?
+    /// Worker threads for the learned codec (the CAE's session holds its own).
+    var threads: Int
 
     /// Worker threads for one image of `pixels` pixels: one below 64 × 64 pixels, all processors above.
     static func threads(forPixels pixels: Int) -> Int { pixels <= 64 * 64 ? 1 : OptionBounds.defaultThreads }
@@ -390,9 +454,24 @@ struct CodecModel {
 
     /// The codec of a checkpoint already read from `path`.
     init(checkpoint: Checkpoint, path: String, threads: Int?) throws {
-        codec = try ImageCodec(checkpoint: checkpoint, file: path, threads: threads ?? OptionBounds.defaultThreads)
+        self.threads = threads ?? OptionBounds.defaultThreads
+        switch checkpoint.task {
+        case .imageCodec:
+            engine = .learned(try LearnedCodec(checkpoint: checkpoint, file: path))
+            if case let .codec(spec) = checkpoint.input { lambda = spec.lambda }
+        default:
+            engine = .autoencoder(try ImageCodec(checkpoint: checkpoint, file: path, threads: self.threads))
+        }
         fingerprint = checkpoint.fingerprint
         self.path = path
+    }
+
+    /// The CAE codec, or an error naming the model for a learned one (`--bits` and tiles are CAE options).
+    func autoencoder(_ what: String) throws -> ImageCodec {
+        guard case let .autoencoder(c) = engine else {
+            throw CLIError("\(path) is a learned codec (image-codec); \(what) applies to auto-encoder (CAE) models only")
+        }
+        return c
     }
 }
 
