@@ -169,7 +169,7 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         // The shipped models in models/ against the data they were trained on.
         .testTarget(name: "FlexModelTests", dependencies: ["FlexRuntime", "FlexData"]),
-        .testTarget(name: "FlexCLITests", dependencies: ["FlexCLI", "FlexPlot", "FlexImageIO", "FlexRuntime", "FlexIO", "FlexTraining", "FlexForecast", "FlexEntropy"], exclude: ["Snapshots"]),
+        .testTarget(name: "FlexCLITests", dependencies: ["FlexCLI", "FlexCodecTraining", "FlexPlot", "FlexImageIO", "FlexRuntime", "FlexIO", "FlexTraining", "FlexForecast", "FlexEntropy"], exclude: ["Snapshots"]),
         // The C API: bad inputs through the C functions, and the C and Python examples (examples/) compiled and
         // run against the built shared library.
         .testTarget(

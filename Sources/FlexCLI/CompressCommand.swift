@@ -124,6 +124,7 @@ struct CompressImageCommand: ParsableCommand {
         }
         let codecModel = try CodecModel.load(model, threads: threadCount)
         if case .learned = codecModel.engine {
+            if bits != nil { _ = try codecModel.autoencoder("--bits") }
             return try compressLearned(image, name: name, inputBytes: bytes.count, out: out, threads: threadCount, start: start,
                                        model: codecModel)
         }
