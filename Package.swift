@@ -168,7 +168,7 @@ let package = Package(
             name: "FlexCodecTests", dependencies: ["FlexCodec", "FlexRuntime", "FlexImageIO", "FlexEntropy", "CPNG"], exclude: ["Fixtures/make_pngs.py", "Fixtures/jpeg-tools"],
             resources: [.copy("Fixtures")]),
         // The shipped models in models/ against the data they were trained on.
-        .testTarget(name: "FlexModelTests", dependencies: ["FlexRuntime", "FlexData"]),
+        .testTarget(name: "FlexModelTests", dependencies: ["FlexRuntime", "FlexData", "FlexCodec"]),
         .testTarget(name: "FlexCLITests", dependencies: ["FlexCLI", "FlexCodecTraining", "FlexPlot", "FlexImageIO", "FlexRuntime", "FlexIO", "FlexTraining", "FlexForecast", "FlexEntropy"], exclude: ["Snapshots"]),
         // The C API: bad inputs through the C functions, and the C and Python examples (examples/) compiled and
         // run against the built shared library.
