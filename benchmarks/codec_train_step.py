@@ -81,7 +81,7 @@ def flexctl_round(flexctl, n, m, batch, crop, threads, seconds):
     if r.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({r.returncode}): {r.stderr}")
     res = json.loads(r.stdout)["results"][0]
-    return {"steps": res["batches"], "p50Ms": res["p50Ms"], "p95Ms": res["p95Ms"], "meanMs": res["meanMs"],
+    return {"steps": res["batches"], "p50Ms": res["p50_ms"], "p95Ms": res["p95_ms"], "meanMs": res["mean_ms"],
             "imgPerS": res["throughput"]}
 
 
