@@ -64,19 +64,42 @@ extension ConvGeometry {
 ///
 /// `image`: `[batch, C, H, W]`; `columns`: `[C·k·k, batch·OH·OW]` with row `(c·k + kh)·k + kw` and column
 /// `b·OH·OW + oh·OW + ow` holding `image[b, c, oh·s − p + kh, ow·s − p + kw]` (0 outside the image).
+///
+/// Row by row of each output line: the output columns whose input column falls inside the image are one
+/// strided run `[x0, x1)` per kernel column kw (computed once per row), the rest are padding zeros, so no
+/// per-element table look-up or bounds test is needed.
 public func im2col(_ image: FloatPointer, batch: Int, geometry g: ConvGeometry, columns: MutableFloatPointer) {
-    let ohw = g.outputPixels, ld = batch * ohw, chw = g.channels * g.height * g.width
-    let table = g.offsetTable()
-    table.withUnsafeBufferPointer { tb in
-        for r in 0..<g.patchSize {
-            let t = tb.baseAddress! + r * ohw
-            let row = columns + r * ld
-            for b in 0..<batch {
-                let src = image + b * chw
-                let dst = row + b * ohw
-                for p in 0..<ohw {
-                    let o = Int(t[p])
-                    dst[p] = o >= 0 ? src[o] : 0
+    let k = g.kernel, s = g.stride, pad = g.padding, h = g.height, w = g.width
+    let oh = g.outputHeight, ow = g.outputWidth
+    let ohw = oh * ow, ld = batch * ohw, hw = h * w, chw = g.channels * hw
+    for c in 0..<g.channels {
+        for kh in 0..<k {
+            for kw in 0..<k {
+                let r = (c * k + kh) * k + kw
+                // Output columns x with 0 ≤ x·s − pad + kw < w.
+                let lo = pad - kw, hi = w - 1 + pad - kw
+                let x0 = min(ow, lo <= 0 ? 0 : (lo + s - 1) / s)
+                let x1 = max(x0, min(ow, hi < 0 ? 0 : hi / s + 1))
+                let shift = kw - pad
+                for b in 0..<batch {
+                    let src = image + b * chw + c * hw
+                    var dst = columns + r * ld + b * ohw
+                    for y in 0..<oh {
+                        let iy = y * s - pad + kh
+                        if iy < 0 || iy >= h {
+                            dst.update(repeating: 0, count: ow)
+                        } else {
+                            let base = iy * w + shift  // + x·s is inside row iy for x in [x0, x1)
+                            for x in 0..<x0 { dst[x] = 0 }
+                            if s == 1 {
+                                if x1 > x0 { (dst + x0).update(from: src + base + x0, count: x1 - x0) }
+                            } else {
+                                for x in x0..<x1 { dst[x] = src[base + x * s] }
+                            }
+                            for x in x1..<ow { dst[x] = 0 }
+                        }
+                        dst += ow
+                    }
                 }
             }
         }
