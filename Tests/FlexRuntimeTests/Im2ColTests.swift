@@ -3,11 +3,12 @@ import Testing
 
 /// `im2col` against its definition, element by element, on geometries that reach every edge case of its
 /// strided runs: strides 1–3, paddings 0–3 (including wider than the kernel's reach, so whole output lines
-/// or columns are padding), kernels 1–5, images smaller than the kernel, non-square images, batches of 1–3.
+/// or columns are padding), kernels 1–5, images smaller than the kernel, non-square images, rows wide enough
+/// for stride 2's 8-wide vector runs and their scalar tails, batches of 1–3.
 @Suite struct Im2ColTests {
     @Test func matchesTheDefinition() {
         var checked = 0
-        for (h, w) in [(1, 1), (4, 7), (9, 5), (16, 16)] {
+        for (h, w) in [(1, 1), (4, 7), (9, 5), (16, 16), (6, 41), (5, 64)] {
             for kernel in [1, 2, 3, 5] {
                 for stride in 1...3 {
                     for padding in 0...3 {

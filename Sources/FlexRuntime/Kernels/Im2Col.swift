@@ -93,6 +93,17 @@ public func im2col(_ image: FloatPointer, batch: Int, geometry g: ConvGeometry, 
                             for x in 0..<x0 { dst[x] = 0 }
                             if s == 1 {
                                 if x1 > x0 { (dst + x0).update(from: src + base + x0, count: x1 - x0) }
+                            } else if s == 2 {
+                                // 8 outputs from 16 consecutive inputs (their even lanes) while the 16 stay
+                                // inside row iy; the codec's layers are all stride 2.
+                                var x = x0
+                                let rowEnd = (iy + 1) * w
+                                while x + 8 <= x1, base + 2 * x + 16 <= rowEnd {
+                                    let v = UnsafeRawPointer(src + base + 2 * x).loadUnaligned(as: SIMD16<Float>.self)
+                                    UnsafeMutableRawPointer(dst + x).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
+                                    x += 8
+                                }
+                                while x < x1 { dst[x] = src[base + 2 * x]; x += 1 }
                             } else {
                                 for x in x0..<x1 { dst[x] = src[base + x * s] }
                             }
