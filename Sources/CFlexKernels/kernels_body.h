@@ -229,7 +229,9 @@ static void FLEXK_VARIANT(gemm_nn)(long m, long n, long k, const float *a, long 
     const long n16 = n & ~15L;
     float *pack = NULL;
     long nc = 0;
-    if (m >= 8 && n16 >= 32 && k >= 1 && k * 16 <= GEMM_NN_PANEL_FLOATS && k * n >= GEMM_NN_PACK_MIN_FLOATS) {
+    // Packing pays when many row tiles reuse each strip and a strip's k rows are many cache lines: not for the
+    // CAEs' products (K = 8…144 with 8–16 rows of A, where the copy cost more than it saved, cae2-train).
+    if (m >= 16 && k >= 32 && n16 >= 32 && k * 16 <= GEMM_NN_PANEL_FLOATS && k * n >= GEMM_NN_PACK_MIN_FLOATS) {
         nc = (GEMM_NN_PANEL_FLOATS / k) & ~15L;
         if (nc > n16) nc = n16;
         pack = malloc((size_t)(nc * k) * sizeof(float));
@@ -267,8 +269,11 @@ static void FLEXK_VARIANT(gemm_nt)(long m, long n, long k, const float *a, long 
     // Blocks of B's rows (≈ GEMM_NT_BLOCK_FLOATS floats, a multiple of 4 rows) stay in cache while every pair of
     // A's rows passes over them; without the blocking all of B (e.g. a convolution's C·k·k × pixels column
     // matrix, megabytes) is streamed from memory once per pair. Each element's computation is unchanged.
+    // With long rows (K of thousands: the CAEs' weight gradients over a whole batch chunk) a block would hold
+    // fewer than 16 rows and the pairs of A, themselves no longer cache-resident, would be re-read per block:
+    // no blocking there (cae2-train was 5% slower with it).
     long jb = (GEMM_NT_BLOCK_FLOATS / (k > 0 ? k : 1)) & ~3L;
-    if (jb < 4) jb = 4;
+    if (jb < 16) jb = n > 0 ? n : 1;
     for (long j0 = 0; j0 < n; j0 += jb) {
     const long jend = n - j0 < jb ? n : j0 + jb;
     for (long i = 0; i < m; i += 2) {

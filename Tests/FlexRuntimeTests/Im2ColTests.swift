@@ -1,7 +1,7 @@
 import FlexRuntime
 import Testing
 
-/// `im2col` against its definition, element by element, on geometries that reach every edge case of its
+/// `im2col`'s two loops (strided runs, table gather) against its definition, element by element, on geometries that reach every edge case of its
 /// strided runs: strides 1–3, paddings 0–3 (including wider than the kernel's reach, so whole output lines
 /// or columns are padding), kernels 1–5, images smaller than the kernel, non-square images, rows wide enough
 /// for stride 2's 8-wide vector runs and their scalar tails, batches of 1–3.
@@ -17,12 +17,16 @@ import Testing
                         for batch in [1, 3] {
                             let image = (0..<(batch * 2 * h * w)).map { Float($0 + 1) }
                             var columns = [Float](repeating: .nan, count: g.patchSize * batch * g.outputPixels)
+                            var gathered = columns
                             image.withUnsafeBufferPointer { ip in
                                 columns.withUnsafeMutableBufferPointer { cp in
-                                    im2col(ip.baseAddress!, batch: batch, geometry: g, columns: cp.baseAddress!)
+                                    im2colRuns(ip.baseAddress!, batch: batch, geometry: g, columns: cp.baseAddress!)
+                                }
+                                gathered.withUnsafeMutableBufferPointer { cp in
+                                    im2colGather(ip.baseAddress!, batch: batch, geometry: g, columns: cp.baseAddress!)
                                 }
                             }
-                            var ok = true
+                            var ok = columns == gathered
                             for c in 0..<2 { for kh in 0..<kernel { for kw in 0..<kernel {
                                 let r = (c * kernel + kh) * kernel + kw
                                 for b in 0..<batch { for oy in 0..<g.outputHeight { for ox in 0..<g.outputWidth {

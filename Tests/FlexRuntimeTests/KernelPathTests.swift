@@ -45,9 +45,10 @@ private func pseudoRandom(_ count: Int, seed: UInt64, scale: Float = 1) -> [Floa
     /// gemm_nn and gemm_nt against a double-precision product, on shapes that reach every tile and tail
     /// (rows not a multiple of 4 or 2, columns not a multiple of 16, 8 or 4, K not a multiple of 8), with
     /// A transposed and not, accumulating and not.
-    /// (9, 167, 450) takes gemm_nn's packed path (B of 75,150 floats in panels of 144 and 16 columns, then 7
-    /// unpacked) and (5, 37, 4000) gemm_nt's blocks of 16 rows of B.
-    @Test(arguments: [(1, 1, 1), (4, 16, 8), (7, 21, 13), (9, 37, 33), (2, 5, 70), (9, 167, 450), (5, 37, 4000)])
+    /// (17, 167, 450) takes gemm_nn's packed path (B of 75,150 floats in panels of 144 and 16 columns, then 7
+    /// unpacked; 4 row tiles and one remaining row), (5, 70, 2048) gemm_nt's blocks of 32 rows of B and (5, 37, 4000)
+    /// its unblocked loop (blocks of 16 rows would be too few).
+    @Test(arguments: [(1, 1, 1), (4, 16, 8), (7, 21, 13), (9, 37, 33), (2, 5, 70), (17, 167, 450), (5, 37, 4000), (5, 70, 2048)])
     func gemmAgainstDoubleReference(_ shape: (Int, Int, Int)) {
         let (m, n, k) = shape
         let a = pseudoRandom(m * k, seed: 1), b = pseudoRandom(k * n, seed: 2), bt = pseudoRandom(n * k, seed: 3)
@@ -102,7 +103,7 @@ private func pseudoRandom(_ count: Int, seed: UInt64, scale: Float = 1) -> [Floa
     /// last n mod 16; 4 rows of gemm_nt's B per call), in every variant, with A transposed and not,
     /// accumulating and not: blocking must not change the order of any sum (trained models' fingerprints
     /// depend on it).
-    @Test(arguments: [(9, 167, 450), (13, 1024, 64), (8, 64, 4096), (5, 37, 4000)])
+    @Test(arguments: [(17, 167, 450), (18, 1024, 64), (16, 64, 4096), (5, 37, 4000), (5, 70, 2048)])
     func blockedGemmIsBitIdenticalToUnblocked(_ shape: (Int, Int, Int)) {
         let (m, n, k) = shape
         let a = pseudoRandom(m * k, seed: 5), b = pseudoRandom(k * n, seed: 6), bt = pseudoRandom(n * k, seed: 7)

@@ -65,10 +65,45 @@ extension ConvGeometry {
 /// `image`: `[batch, C, H, W]`; `columns`: `[C·k·k, batch·OH·OW]` with row `(c·k + kh)·k + kw` and column
 /// `b·OH·OW + oh·OW + ow` holding `image[b, c, oh·s − p + kh, ow·s − p + kw]` (0 outside the image).
 ///
-/// Row by row of each output line: the output columns whose input column falls inside the image are one
-/// strided run `[x0, x1)` per kernel column kw (computed once per row), the rest are padding zeros, so no
-/// per-element table look-up or bounds test is needed.
+/// Two loops: on narrow outputs (the CAEs' 28×28 digits: lines of 3–14 pixels) a gather through the cached
+/// offset table, whose per-element cost does not depend on the line length; on wide ones (the codec's crops,
+/// lines of 8–64 pixels at stride 2) line by line: the output columns whose input column falls inside the image
+/// are one strided run `[x0, x1)` per kernel column kw, the rest are padding zeros, with no table traffic (the
+/// table is as large as the column matrix). Both write the same values.
 public func im2col(_ image: FloatPointer, batch: Int, geometry g: ConvGeometry, columns: MutableFloatPointer) {
+    if g.outputWidth < im2colRunWidth {
+        im2colGather(image, batch: batch, geometry: g, columns: columns)
+    } else {
+        im2colRuns(image, batch: batch, geometry: g, columns: columns)
+    }
+}
+
+/// Output line length from which `im2col` copies runs instead of gathering through the table (measured:
+/// the gather is faster for the CAEs' lines of ≤ 14 pixels, the runs for the codec's of ≥ 32; docs/benchmarks.md).
+public let im2colRunWidth = 16
+
+/// `im2col` through the offset table (one look-up per element).
+public func im2colGather(_ image: FloatPointer, batch: Int, geometry g: ConvGeometry, columns: MutableFloatPointer) {
+    let ohw = g.outputPixels, ld = batch * ohw, chw = g.channels * g.height * g.width
+    let table = g.offsetTable()
+    table.withUnsafeBufferPointer { tb in
+        for r in 0..<g.patchSize {
+            let t = tb.baseAddress! + r * ohw
+            let row = columns + r * ld
+            for b in 0..<batch {
+                let src = image + b * chw
+                let dst = row + b * ohw
+                for p in 0..<ohw {
+                    let o = Int(t[p])
+                    dst[p] = o >= 0 ? src[o] : 0
+                }
+            }
+        }
+    }
+}
+
+/// `im2col` by strided runs per output line.
+public func im2colRuns(_ image: FloatPointer, batch: Int, geometry g: ConvGeometry, columns: MutableFloatPointer) {
     let k = g.kernel, s = g.stride, pad = g.padding, h = g.height, w = g.width
     let oh = g.outputHeight, ow = g.outputWidth
     let ohw = oh * ow, ld = batch * ohw, hw = h * w, chw = g.channels * hw
