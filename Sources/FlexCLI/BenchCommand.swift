@@ -30,7 +30,7 @@ import Darwin
 ///   λ·255²·MSE + bpp, backward, gradient clipping, Adam on the transforms and the density, the quantiles' Adam),
 ///   GDN, `--channels` N (64), `--latent-channels` M (96), `--batch-size` crops (8) of `--crop` pixels (128);
 ///   PyTorch's side is `benchmarks/codec_train_step.py`, which runs both and prints them side by side.
-/// The `idx-load` and `cae2-epoch` need Fashion-MNIST (`--fashion-mnist`; Debian's dataset-fashion-mnist) and are skipped with a
+/// `idx-load` and `cae2-epoch` need Fashion-MNIST (`--fashion-mnist`; Debian's dataset-fashion-mnist) and are skipped with a
 /// note without it. Other inputs are seeded uniform noise: throughput does not depend on the pixel values.
 public struct BenchCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
@@ -82,7 +82,15 @@ public struct BenchCommand: ParsableCommand {
         try OptionBounds.codecChannels.check(codecChannels, "--channels")
         try OptionBounds.codecChannels.check(codecLatentChannels, "--latent-channels")
         do { try codecOptions.validate() } catch { throw ValidationError("--crop/--batch-size: \(error.message)") }
+        // Each option alone is bounded, but the batch's pixels size every activation of the step (about 100
+        // floats per pixel at N = 64): refuse what cannot be allocated instead of aborting on it.
+        guard codecBatch * codecCrop * codecCrop <= Self.maximumCodecPixels else {
+            throw ValidationError("--batch-size \(codecBatch) × --crop \(codecCrop)²: \(codecBatch * codecCrop * codecCrop) pixels per step, expected at most \(Self.maximumCodecPixels)")
+        }
     }
+
+    /// codec-train's pixels per step at most: 16 crops of 1024² (train codec's default batch of 8 at 128² is 131,072).
+    static let maximumCodecPixels = 16 << 20
 
     /// codec-train's training options: `flexctl train codec`'s defaults (λ = 0.0067) with the bench's sizes.
     var codecOptions: CodecTrainingOptions {

@@ -57,7 +57,8 @@ struct InterfaceTests {
         for (args, message) in [(["--crop", "100"], "crop 100: expected a multiple of 16 in 16...1024"),
                                 (["--batch-size", "0"], "batch 0: expected 1...1024"),
                                 (["--channels", "2000"], "--channels 2000: expected 1...1024"),
-                                (["--latent-channels", "0"], "--latent-channels 0: expected 1...1024")] {
+                                (["--latent-channels", "0"], "--latent-channels 0: expected 1...1024"),
+                                (["--batch-size", "1024", "--crop", "1024"], "pixels per step, expected at most 16777216")] {
             let bad = try runFlexctl(["bench", "--workload", "codec-train"] + args)
             #expect(bad.status == 64 && bad.stdout.isEmpty && bad.stderr.contains(message), "\(args): \(bad.stderr)")
         }
