@@ -46,4 +46,32 @@ import Testing
         }
         #expect(checked > 100)
     }
+
+    /// `col2im`'s two loops (strided runs, table scatter) bit for bit on the same geometries, adding into an image
+    /// that already holds values (overlapping windows add several terms into one pixel, in row order).
+    @Test func col2imLoopsAgree() {
+        var checked = 0
+        for (h, w) in [(1, 1), (4, 7), (9, 5), (16, 16), (6, 41), (5, 64)] {
+            for kernel in [1, 2, 3, 5] {
+                for stride in 1...3 {
+                    for padding in 0...3 {
+                        let g = ConvGeometry(channels: 2, height: h, width: w, kernel: kernel, stride: stride, padding: padding)
+                        guard g.outputHeight > 0, g.outputWidth > 0 else { continue }
+                        let batch = 2
+                        let columns = (0..<(g.patchSize * batch * g.outputPixels)).map { Float(($0 * 7919) % 1009) / 37 - 13 }
+                        let start = (0..<(batch * 2 * h * w)).map { Float(($0 * 104729) % 997) / 91 }
+                        var runs = start, scatter = start
+                        columns.withUnsafeBufferPointer { cp in
+                            runs.withUnsafeMutableBufferPointer { col2imRuns(cp.baseAddress!, batch: batch, geometry: g, image: $0.baseAddress!) }
+                            scatter.withUnsafeMutableBufferPointer { col2imScatter(cp.baseAddress!, batch: batch, geometry: g, image: $0.baseAddress!) }
+                        }
+                        #expect(zip(runs, scatter).allSatisfy { $0.bitPattern == $1.bitPattern },
+                                "\(h)×\(w) kernel \(kernel) stride \(stride) padding \(padding)")
+                        checked += 1
+                    }
+                }
+            }
+        }
+        #expect(checked > 50)
+    }
 }

@@ -153,8 +153,61 @@ public func im2colRuns(_ image: FloatPointer, batch: Int, geometry g: ConvGeomet
 }
 
 /// The adjoint of `im2col`: adds each column entry back into the image position it came from.
-/// `image` must be zeroed (or hold values to add to) by the caller.
+/// `image` must be zeroed (or hold values to add to) by the caller. Rows are added in order (every image element
+/// receives its terms in the same order whichever loop runs): through the offset table on narrow outputs, by
+/// strided runs per output line on wide ones, as `im2col`.
 public func col2im(_ columns: FloatPointer, batch: Int, geometry g: ConvGeometry, image: MutableFloatPointer) {
+    if g.outputWidth < im2colRunWidth {
+        col2imScatter(columns, batch: batch, geometry: g, image: image)
+    } else {
+        col2imRuns(columns, batch: batch, geometry: g, image: image)
+    }
+}
+
+/// `col2im` by strided runs per output line (the inverse walk of `im2colRuns`).
+public func col2imRuns(_ columns: FloatPointer, batch: Int, geometry g: ConvGeometry, image: MutableFloatPointer) {
+    let k = g.kernel, s = g.stride, pad = g.padding, h = g.height, w = g.width
+    let oh = g.outputHeight, ow = g.outputWidth
+    let ohw = oh * ow, ld = batch * ohw, hw = h * w, chw = g.channels * hw
+    for c in 0..<g.channels {
+        for kh in 0..<k {
+            for kw in 0..<k {
+                let r = (c * k + kh) * k + kw
+                let lo = pad - kw, hi = w - 1 + pad - kw
+                let x0 = min(ow, lo <= 0 ? 0 : (lo + s - 1) / s)
+                let x1 = max(x0, min(ow, hi < 0 ? 0 : hi / s + 1))
+                let shift = kw - pad
+                for b in 0..<batch {
+                    let dst = image + b * chw + c * hw
+                    var src = columns + r * ld + b * ohw
+                    for y in 0..<oh {
+                        let iy = y * s - pad + kh
+                        if iy >= 0, iy < h {
+                            let base = iy * w + shift
+                            var x = x0
+                            if s == 2 {
+                                // Even lanes of 16 image floats take 8 column entries while the 16 stay in row iy.
+                                let rowEnd = (iy + 1) * w
+                                while x + 8 <= x1, base + 2 * x + 16 <= rowEnd {
+                                    let p = UnsafeMutableRawPointer(dst + base + 2 * x)
+                                    var v = p.loadUnaligned(as: SIMD16<Float>.self)
+                                    v.evenHalf += UnsafeRawPointer(src + x).loadUnaligned(as: SIMD8<Float>.self)
+                                    p.storeBytes(of: v, as: SIMD16<Float>.self)
+                                    x += 8
+                                }
+                            }
+                            while x < x1 { dst[base + x * s] += src[x]; x += 1 }
+                        }
+                        src += ow
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `col2im` through the offset table (C, one look-up per element).
+public func col2imScatter(_ columns: FloatPointer, batch: Int, geometry g: ConvGeometry, image: MutableFloatPointer) {
     let table = g.offsetTable()
     table.withUnsafeBufferPointer { tb in
         // C (`col2im` in Sources/CFlexKernels/kernels_body.h): rows in order, each entry added where its table
