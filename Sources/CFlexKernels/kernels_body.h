@@ -149,11 +149,63 @@ INLINE void gemm_nn_body(long m, long n, long k, const float *a, long ars, long 
     }
 }
 
-/// gemm_nn_body instantiated for the common cases — A row-contiguous (`acs` 1: convolutions, dense layers,
-/// LSTM) and overwrite vs accumulate — so those loops are compiled with the constants folded in (what the
-/// Swift version got from inlining into its callers).
-static void FLEXK_VARIANT(gemm_nn)(long m, long n, long k, const float *a, long ars, long acs,
-                                   const float *b, long ldb, float *c, long ldc, int accumulate) {
+/// gemm_nn_body on a packed panel of B: `nc` (a multiple of 16) columns stored as nc/16 strips of [k][16]
+/// contiguous floats, so the 4×16 tile reads B sequentially from cache instead of one cache line per row of a
+/// matrix whose rows are often a multiple of 4 KiB apart (which also maps them onto few cache sets). Each
+/// element of C is the same chain of multiply-adds over k from 0, in the same order, as in gemm_nn_body (the
+/// 4-row tiles and the one-row remainder alike), so the results are bit for bit those of the unpacked loop.
+INLINE void gemm_nn_packed_body(long m, long nc, long k, const float *a, long ars, long acs, const float *pb,
+                                float *c, long ldc, int accumulate) {
+    const long strips = nc / 16;
+    long i = 0;
+    for (; i + 4 <= m; i += 4) {
+        const float *a0 = a + i * ars, *a1 = a0 + ars, *a2 = a1 + ars, *a3 = a2 + ars;
+        for (long s = 0; s < strips; s++) {
+            v8f c00 = zero8(), c01 = zero8(), c10 = zero8(), c11 = zero8();
+            v8f c20 = zero8(), c21 = zero8(), c30 = zero8(), c31 = zero8();
+            const float *bp = pb + s * k * 16;
+            long ko = 0;
+            for (long kk = 0; kk < k; kk++) {
+                v8f b0 = ld8(bp), b1 = ld8(bp + 8);
+                v8f x0 = splat(a0[ko]), x1 = splat(a1[ko]), x2 = splat(a2[ko]), x3 = splat(a3[ko]);
+                c00 = MADD(x0, b0, c00); c01 = MADD(x0, b1, c01);
+                c10 = MADD(x1, b0, c10); c11 = MADD(x1, b1, c11);
+                c20 = MADD(x2, b0, c20); c21 = MADD(x2, b1, c21);
+                c30 = MADD(x3, b0, c30); c31 = MADD(x3, b1, c31);
+                bp += 16;
+                ko += acs;
+            }
+            float *cp = c + i * ldc + s * 16;
+            put8(cp, c00, accumulate); put8(cp + 8, c01, accumulate);
+            put8(cp + ldc, c10, accumulate); put8(cp + ldc + 8, c11, accumulate);
+            put8(cp + 2 * ldc, c20, accumulate); put8(cp + 2 * ldc + 8, c21, accumulate);
+            put8(cp + 3 * ldc, c30, accumulate); put8(cp + 3 * ldc + 8, c31, accumulate);
+        }
+    }
+    for (; i < m; i++) {
+        const float *ar = a + i * ars;
+        for (long s = 0; s < strips; s++) {
+            v8f c0 = zero8(), c1 = zero8();
+            const float *bp = pb + s * k * 16;
+            for (long kk = 0; kk < k; kk++) {
+                v8f x = splat(ar[kk * acs]);
+                c0 = MADD(x, ld8(bp), c0);
+                c1 = MADD(x, ld8(bp + 8), c1);
+                bp += 16;
+            }
+            put8(c + i * ldc + s * 16, c0, accumulate);
+            put8(c + i * ldc + s * 16 + 8, c1, accumulate);
+        }
+    }
+}
+
+/// The packed panel's size in floats (256 KiB: a quarter of a 1 MiB L2, leaving room for A's rows and C).
+#define GEMM_NN_PANEL_FLOATS 65536L
+/// B smaller than this (floats) stays in cache across the row tiles: no packing.
+#define GEMM_NN_PACK_MIN_FLOATS 32768L
+
+INLINE void gemm_nn_dispatch(long m, long n, long k, const float *a, long ars, long acs, const float *b, long ldb,
+                             float *c, long ldc, int accumulate) {
     if (acs == 1) {
         if (accumulate) gemm_nn_body(m, n, k, a, ars, 1, b, ldb, c, ldc, 1);
         else gemm_nn_body(m, n, k, a, ars, 1, b, ldb, c, ldc, 0);
@@ -163,15 +215,71 @@ static void FLEXK_VARIANT(gemm_nn)(long m, long n, long k, const float *a, long 
     }
 }
 
+/// gemm_nn_body instantiated for the common cases — A row-contiguous (`acs` 1: convolutions, dense layers,
+/// LSTM) and overwrite vs accumulate — so those loops are compiled with the constants folded in (what the
+/// Swift version got from inlining into its callers).
+///
+/// A large B (the convolutions' column matrices: K = C·k·k up to thousands of rows, N = the pixels of a
+/// chunk) would be streamed from memory once per 4-row tile of A; instead its columns are taken in panels of
+/// GEMM_NN_PANEL_FLOATS floats, each packed once and then used by every row of A while it is in cache (the
+/// outer loop of Goto's GEMM, without blocking K, which would change the order of the sums). The last n mod
+/// 16 columns run the unpacked loop. If the panel cannot be allocated the unpacked loop does everything.
+static void FLEXK_VARIANT(gemm_nn)(long m, long n, long k, const float *a, long ars, long acs,
+                                   const float *b, long ldb, float *c, long ldc, int accumulate) {
+    const long n16 = n & ~15L;
+    float *pack = NULL;
+    long nc = 0;
+    // Packing pays when many row tiles reuse each strip and a strip's k rows are many cache lines: not for the
+    // CAEs' products (K = 8…144 with 8–16 rows of A, where the copy cost more than it saved, cae2-train).
+    if (m >= 16 && k >= 32 && n16 >= 32 && k * 16 <= GEMM_NN_PANEL_FLOATS && k * n >= GEMM_NN_PACK_MIN_FLOATS) {
+        nc = (GEMM_NN_PANEL_FLOATS / k) & ~15L;
+        if (nc > n16) nc = n16;
+        pack = malloc((size_t)(nc * k) * sizeof(float));
+    }
+    if (!pack) {
+        gemm_nn_dispatch(m, n, k, a, ars, acs, b, ldb, c, ldc, accumulate);
+        return;
+    }
+    for (long j0 = 0; j0 < n16; j0 += nc) {
+        const long w = n16 - j0 < nc ? n16 - j0 : nc;
+        for (long kk = 0; kk < k; kk++) {
+            const float *src = b + kk * ldb + j0;
+            for (long s = 0; s < w / 16; s++) memcpy(pack + (s * k + kk) * 16, src + s * 16, 16 * sizeof(float));
+        }
+        if (acs == 1) {
+            if (accumulate) gemm_nn_packed_body(m, w, k, a, ars, 1, pack, c + j0, ldc, 1);
+            else gemm_nn_packed_body(m, w, k, a, ars, 1, pack, c + j0, ldc, 0);
+        } else {
+            if (accumulate) gemm_nn_packed_body(m, w, k, a, ars, acs, pack, c + j0, ldc, 1);
+            else gemm_nn_packed_body(m, w, k, a, ars, acs, pack, c + j0, ldc, 0);
+        }
+    }
+    free(pack);
+    if (n16 < n) gemm_nn_dispatch(m, n - n16, k, a, ars, acs, b + n16, ldb, c + n16, ldc, accumulate);
+}
+
+/// gemm_nt's block of B in floats (256 KiB).
+#define GEMM_NT_BLOCK_FLOATS 65536L
+
 static void FLEXK_VARIANT(gemm_nt)(long m, long n, long k, const float *a, long lda, const float *b, long ldb,
                                    float *c, long ldc, int accumulate) {
     const long k8 = k & ~7L;
 #define TAIL(ar, br) ({ float s_ = 0; for (long kk_ = k8; kk_ < k; kk_++) s_ = SMADD((ar)[kk_], (br)[kk_], s_); s_; })
 #define PUT(ii, jj, v) do { float *cp_ = c + (ii) * ldc + (jj); *cp_ = accumulate ? *cp_ + (v) : (v); } while (0)
+    // Blocks of B's rows (≈ GEMM_NT_BLOCK_FLOATS floats, a multiple of 4 rows) stay in cache while every pair of
+    // A's rows passes over them; without the blocking all of B (e.g. a convolution's C·k·k × pixels column
+    // matrix, megabytes) is streamed from memory once per pair. Each element's computation is unchanged.
+    // With long rows (K of thousands: the CAEs' weight gradients over a whole batch chunk) a block would hold
+    // fewer than 16 rows and the pairs of A, themselves no longer cache-resident, would be re-read per block:
+    // no blocking there (cae2-train was 5% slower with it).
+    long jb = (GEMM_NT_BLOCK_FLOATS / (k > 0 ? k : 1)) & ~3L;
+    if (jb < 16) jb = n > 0 ? n : 1;
+    for (long j0 = 0; j0 < n; j0 += jb) {
+    const long jend = n - j0 < jb ? n : j0 + jb;
     for (long i = 0; i < m; i += 2) {
         const long rows = m - i < 2 ? m - i : 2;
         const float *a0 = a + i * lda, *a1 = a0 + (rows == 2 ? lda : 0);
-        for (long j = 0; j < n; j += 4) {
+        for (long j = j0; j < jend; j += 4) {
             const long cols = n - j < 4 ? n - j : 4;
             const float *b0 = b + j * ldb;
             const float *b1 = b0 + (cols > 1 ? ldb : 0), *b2 = b0 + (cols > 2 ? 2 * ldb : 0),
@@ -195,6 +303,7 @@ static void FLEXK_VARIANT(gemm_nt)(long m, long n, long k, const float *a, long 
                 for (long q = 0; q < cols; q++) PUT(i + 1, j + q, r1[q]);
             }
         }
+    }
     }
 #undef TAIL
 #undef PUT

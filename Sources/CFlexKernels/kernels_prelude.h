@@ -3,6 +3,7 @@
 #ifndef CFLEXKERNELS_PRELUDE_H
 #define CFLEXKERNELS_PRELUDE_H
 #include "CFlexKernels.h"
+#include <stdlib.h>
 #include <string.h>
 
 #define FLEXK_TABLE(suffix) { \

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import FlexCodecTraining
 import FlexData
 import FlexRuntime
 import FlexTraining
@@ -25,7 +26,11 @@ import Darwin
 /// - `cae2-epoch`: one epoch of `flexctl train cae --arch cae2 --activation p-e2-relu` on Fashion-MNIST's
 ///   60,000 training images (batch 128, shuffled, regulariser on, no validation), one epoch per "batch"
 ///   (PyTorch: 33.6 s per epoch; target under 3 s).
-/// The last two need Fashion-MNIST (`--fashion-mnist`; Debian's dataset-fashion-mnist) and are skipped with a
+/// - `codec-train`: one training step of the learned codec (`CodecTrainer.step`: forward, rate–distortion loss
+///   λ·255²·MSE + bpp, backward, gradient clipping, Adam on the transforms and the density, the quantiles' Adam),
+///   GDN, `--channels` N (64), `--latent-channels` M (96), `--batch-size` crops (8) of `--crop` pixels (128);
+///   PyTorch's side is `benchmarks/codec_train_step.py`, which runs both and prints them side by side.
+/// `idx-load` and `cae2-epoch` need Fashion-MNIST (`--fashion-mnist`; Debian's dataset-fashion-mnist) and are skipped with a
 /// note without it. Other inputs are seeded uniform noise: throughput does not depend on the pixel values.
 public struct BenchCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
@@ -34,7 +39,7 @@ public struct BenchCommand: ParsableCommand {
 
     public enum Workload: String, ExpressibleByArgument, CaseIterable, Sendable {
         case cae2Train = "cae2-train", cae2Infer = "cae2-infer", lstmTrain = "lstm-train", load
-        case idxLoad = "idx-load", cae2Epoch = "cae2-epoch"
+        case idxLoad = "idx-load", cae2Epoch = "cae2-epoch", codecTrain = "codec-train"
     }
 
     @Option(help: "Workloads to run (\(Workload.allCases.map(\.rawValue).joined(separator: ", "))); default: all.")
@@ -55,6 +60,18 @@ public struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("fashion-mnist"), help: "Fashion-MNIST folder for idx-load and cae2-epoch.")
     public var fashionMNIST: String = "/usr/share/datasets/fashion-mnist"
 
+    @Option(name: .customLong("channels"), help: "codec-train: hidden channels N, \(OptionBounds.codecChannels.text).")
+    public var codecChannels: Int = 64
+
+    @Option(name: .customLong("latent-channels"), help: "codec-train: latent channels M, \(OptionBounds.codecChannels.text).")
+    public var codecLatentChannels: Int = 96
+
+    @Option(name: .customLong("batch-size"), help: "codec-train: crops per step (1...1024).")
+    public var codecBatch: Int = 8
+
+    @Option(name: .customLong("crop"), help: "codec-train: square crop side, a multiple of 16 in 16...1024.")
+    public var codecCrop: Int = 128
+
     @OptionGroup public var output: OutputOptions
 
     public init() {}
@@ -62,6 +79,22 @@ public struct BenchCommand: ParsableCommand {
     public func validate() throws {
         try OptionBounds.benchSeconds.check(seconds, "--seconds")
         try OptionBounds.threads.check(threads, "--threads")
+        try OptionBounds.codecChannels.check(codecChannels, "--channels")
+        try OptionBounds.codecChannels.check(codecLatentChannels, "--latent-channels")
+        do { try codecOptions.validate() } catch { throw ValidationError("--crop/--batch-size: \(error.message)") }
+        // Each option alone is bounded, but the batch's pixels size every activation of the step (about 100
+        // floats per pixel at N = 64): refuse what cannot be allocated instead of aborting on it.
+        guard codecBatch * codecCrop * codecCrop <= Self.maximumCodecPixels else {
+            throw ValidationError("--batch-size \(codecBatch) × --crop \(codecCrop)²: \(codecBatch * codecCrop * codecCrop) pixels per step, expected at most \(Self.maximumCodecPixels)")
+        }
+    }
+
+    /// codec-train's pixels per step at most: 16 crops of 1024² (train codec's default batch of 8 at 128² is 131,072).
+    static let maximumCodecPixels = 16 << 20
+
+    /// codec-train's training options: `flexctl train codec`'s defaults (λ = 0.0067) with the bench's sizes.
+    var codecOptions: CodecTrainingOptions {
+        CodecTrainingOptions(lambda: 0.0067, crop: codecCrop, batch: codecBatch, steps: 1_000_000, seed: seed)
     }
 
     /// One workload's measurement (JSON: one object of `results`; docs/cli.md).
@@ -221,6 +254,19 @@ public struct BenchCommand: ParsableCommand {
                 let loop = try TrainingLoop(trainer: trainer, options: TrainingOptions(epochs: 1, batchSize: 128, seed: seed &+ epoch, threads: threadCount),
                                             train: data.train, validation: nil, test: nil)
                 _ = try loop.run()
+            }
+        case .codecTrain:
+            let arch = CodecArchitecture(channels: codecChannels, latentChannels: codecLatentChannels, nonlinearity: .gdn)
+            let options = codecOptions
+            let model = try FlexCodecTraining.CodecModel(architecture: arch, crop: options.crop, seed: seed)
+            let trainer = CodecTrainer(model: model, options: options, threads: threadCount)
+            // Crops as PhotoCrops gives them: values in [0, 1].
+            let x = Tensor(shape: [options.batch, arch.imageChannels, options.crop, options.crop],
+                           scalars: (0..<options.batch * arch.imageChannels * options.crop * options.crop).map { _ in rng.uniform(0, 1) })
+            var step = 0
+            return try time(w, unit: "img/s", batch: options.batch) {
+                _ = try trainer.step(batch: x, noise: seed &+ UInt64(step), step: step)
+                step += 1
             }
         }
     }

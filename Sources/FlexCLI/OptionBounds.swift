@@ -36,6 +36,9 @@ enum OptionBounds {
     static let patience = IntBounds(1...100_000)
     /// `train --batch-size`.
     static let batchSize = IntBounds(1...65_536)
+    /// `train codec --channels/--latent-channels`, `bench --channels/--latent-channels`: the codec's N and M
+    /// (each sizes C² GDN matrices and 25·C² convolution weights).
+    static let codecChannels = IntBounds(1...1_024)
     /// `train cae --patches`: 32×32 patches sampled from a photo folder (a fifth as many again for testing).
     static let patches = IntBounds(1...1_000_000)
     /// `train --lr`: Adam's learning rate.

@@ -181,15 +181,28 @@ public final class TrainableCodec: @unchecked Sendable {
         return EntropyBottleneck.addingNoise(Tensor(shape: shape), rng: &rng)
     }
 
+    /// Forward and backward over a whole batch `x` `[n, 3, H, W]` in one pass (no sharding) with the caller's
+    /// quantisation noise `noise` (shaped as the latents, `[n, M, H/16, W/16]`): the entry point for checks
+    /// against another implementation that draws its own noise (Tests/FlexCodecTrainingTests/Reference).
+    public func lossAndGradients(_ x: Tensor, lambda: Double, noise: Tensor) throws(ShapeMismatch) -> (Evaluation, Gradients) {
+        try checkInput(x)
+        return try lossAndGradients(x, lambda: lambda, totalValues: x.count, totalPixels: x.shape[0] * x.shape[2] * x.shape[3],
+                                    noise: noise)
+    }
+
+    private func checkInput(_ x: Tensor) throws(ShapeMismatch) {
+        guard x.rank == 4, x.shape[1] == architecture.imageChannels, x.shape[2] % CodecArchitecture.stride == 0,
+              x.shape[3] % CodecArchitecture.stride == 0 else {
+            throw ShapeMismatch(layer: "codec input", expected: "[N, \(architecture.imageChannels), H, W] with H, W multiples of 16", found: x.shape)
+        }
+    }
+
     /// `lossAndGradients` over a whole batch split into `threads` contiguous shards computed concurrently; the
     /// shards' gradients are added in shard order (the same result for the same thread count; other thread
     /// counts differ only by float rounding). `noise` seeds the quantisation noise (`noise(batch:...)`).
     public func lossAndGradients(_ x: Tensor, lambda: Double, noise seed: UInt64, threads: Int) throws(ShapeMismatch)
         -> (Evaluation, Gradients) {
-        guard x.rank == 4, x.shape[1] == architecture.imageChannels, x.shape[2] % CodecArchitecture.stride == 0,
-              x.shape[3] % CodecArchitecture.stride == 0 else {
-            throw ShapeMismatch(layer: "codec input", expected: "[N, \(architecture.imageChannels), H, W] with H, W multiples of 16", found: x.shape)
-        }
+        try checkInput(x)
         let n = x.shape[0]
         let values = x.count, pixels = n * x.shape[2] * x.shape[3]
         let noise = self.noise(batch: n, height: x.shape[2], width: x.shape[3], seed: seed)

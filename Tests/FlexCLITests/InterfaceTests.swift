@@ -46,6 +46,24 @@ struct InterfaceTests {
         #expect(csv.stdout.contains("\nlayers.1,1,p-e2-relu,16,alpha,16,"), "\(csv.stdout)")
     }
 
+    @Test("bench codec-train: the codec's training step at the sizes asked for; sizes out of range are usage errors")
+    func benchCodecTrain() throws {
+        let r = try runFlexctl(["bench", "--workload", "codec-train", "--channels", "4", "--latent-channels", "3",
+                                "--crop", "16", "--batch-size", "2", "--threads", "1", "--seconds", "0.01", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let b = try expectDocument(r.stdout, kind: "bench")
+        let row = try #require((b["results"] as? [[String: Any]])?.first)
+        #expect(row["workload"] as? String == "codec-train" && row["batch"] as? Int == 2 && row["unit"] as? String == "img/s")
+        for (args, message) in [(["--crop", "100"], "crop 100: expected a multiple of 16 in 16...1024"),
+                                (["--batch-size", "0"], "batch 0: expected 1...1024"),
+                                (["--channels", "2000"], "--channels 2000: expected 1...1024"),
+                                (["--latent-channels", "0"], "--latent-channels 0: expected 1...1024"),
+                                (["--batch-size", "1024", "--crop", "1024"], "pixels per step, expected at most 16777216")] {
+            let bad = try runFlexctl(["bench", "--workload", "codec-train"] + args)
+            #expect(bad.status == 64 && bad.stdout.isEmpty && bad.stderr.contains(message), "\(args): \(bad.stderr)")
+        }
+    }
+
     @Test("every JSON document: kind, schema_version, snake_case keys (activation, bench, compress, decompress, forecast)")
     func documents() throws {
         let dir = try TempDir()

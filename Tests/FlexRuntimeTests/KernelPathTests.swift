@@ -45,7 +45,10 @@ private func pseudoRandom(_ count: Int, seed: UInt64, scale: Float = 1) -> [Floa
     /// gemm_nn and gemm_nt against a double-precision product, on shapes that reach every tile and tail
     /// (rows not a multiple of 4 or 2, columns not a multiple of 16, 8 or 4, K not a multiple of 8), with
     /// A transposed and not, accumulating and not.
-    @Test(arguments: [(1, 1, 1), (4, 16, 8), (7, 21, 13), (9, 37, 33), (2, 5, 70)])
+    /// (17, 167, 450) takes gemm_nn's packed path (B of 75,150 floats in panels of 144 and 16 columns, then 7
+    /// unpacked; 4 row tiles and one remaining row), (5, 70, 2048) gemm_nt's blocks of 32 rows of B and (5, 37, 4000)
+    /// its unblocked loop (blocks of 16 rows would be too few).
+    @Test(arguments: [(1, 1, 1), (4, 16, 8), (7, 21, 13), (9, 37, 33), (2, 5, 70), (17, 167, 450), (5, 37, 4000), (5, 70, 2048)])
     func gemmAgainstDoubleReference(_ shape: (Int, Int, Int)) {
         let (m, n, k) = shape
         let a = pseudoRandom(m * k, seed: 1), b = pseudoRandom(k * n, seed: 2), bt = pseudoRandom(n * k, seed: 3)
@@ -91,6 +94,62 @@ private func pseudoRandom(_ count: Int, seed: UInt64, scale: Float = 1) -> [Floa
                                 "\(name) gemm_nt \(shape) accumulate \(accumulate) at (\(i), \(j))")
                     }
                 }
+            }
+        }
+    }
+
+    /// The cache-blocked paths (gemm_nn packs panels of a large B; gemm_nt takes B's rows in blocks) give bit for
+    /// bit the products computed in pieces too narrow to be blocked (16 columns of gemm_nn per call, plus the
+    /// last n mod 16; 4 rows of gemm_nt's B per call), in every variant, with A transposed and not,
+    /// accumulating and not: blocking must not change the order of any sum (trained models' fingerprints
+    /// depend on it).
+    @Test(arguments: [(17, 167, 450), (18, 1024, 64), (16, 64, 4096), (5, 37, 4000), (5, 70, 2048)])
+    func blockedGemmIsBitIdenticalToUnblocked(_ shape: (Int, Int, Int)) {
+        let (m, n, k) = shape
+        let a = pseudoRandom(m * k, seed: 5), b = pseudoRandom(k * n, seed: 6), bt = pseudoRandom(n * k, seed: 7)
+        let c0 = pseudoRandom(m * n, seed: 8)
+        for (name, t) in variants {
+            for transposedA in [false, true] {
+                let aStore = transposedA ? (0..<(k * m)).map { a[($0 % m) * k + $0 / m] } : a
+                let (rs, cs) = transposedA ? (1, m) : (k, 1)
+                for accumulate in [false, true] {
+                    var whole = c0, pieces = c0
+                    aStore.withUnsafeBufferPointer { ap in
+                        b.withUnsafeBufferPointer { bp in
+                            whole.withUnsafeMutableBufferPointer { cp in
+                                t.gemm_nn(m, n, k, ap.baseAddress, rs, cs, bp.baseAddress, n, cp.baseAddress, n, accumulate ? 1 : 0)
+                            }
+                            pieces.withUnsafeMutableBufferPointer { cp in
+                                var j = 0
+                                while j < n {
+                                    let w = n - j >= 16 ? 16 : n - j
+                                    t.gemm_nn(m, w, k, ap.baseAddress, rs, cs, bp.baseAddress! + j, n, cp.baseAddress! + j, n, accumulate ? 1 : 0)
+                                    j += w
+                                }
+                            }
+                        }
+                    }
+                    let same = zip(whole, pieces).allSatisfy { $0.bitPattern == $1.bitPattern }
+                    #expect(same, "\(name) gemm_nn \(shape) transposedA \(transposedA) accumulate \(accumulate)")
+                }
+            }
+            for accumulate in [false, true] {
+                var whole = c0, pieces = c0
+                a.withUnsafeBufferPointer { ap in
+                    bt.withUnsafeBufferPointer { bp in
+                        whole.withUnsafeMutableBufferPointer { cp in
+                            t.gemm_nt(m, n, k, ap.baseAddress, k, bp.baseAddress, k, cp.baseAddress, n, accumulate ? 1 : 0)
+                        }
+                        pieces.withUnsafeMutableBufferPointer { cp in
+                            for j in stride(from: 0, to: n, by: 4) {
+                                t.gemm_nt(m, min(4, n - j), k, ap.baseAddress, k, bp.baseAddress! + j * k, k,
+                                          cp.baseAddress! + j, n, accumulate ? 1 : 0)
+                            }
+                        }
+                    }
+                }
+                let same = zip(whole, pieces).allSatisfy { $0.bitPattern == $1.bitPattern }
+                #expect(same, "\(name) gemm_nt \(shape) accumulate \(accumulate)")
             }
         }
     }

@@ -105,9 +105,8 @@ struct TrainCodecCommand: ParsableCommand {
         guard !data.isEmpty else { throw ValidationError("--data DIR is required (a folder of training photos)") }
         guard lambda != nil else { throw ValidationError("--lambda is required (e.g. 0.0067 for about 0.3–0.5 bpp)") }
         guard steps != nil else { throw ValidationError("--steps is required") }
-        guard (1...1024).contains(channels), (1...1024).contains(latentChannels) else {
-            throw ValidationError("--channels \(channels), --latent-channels \(latentChannels): expected 1...1024")
-        }
+        try OptionBounds.codecChannels.check(channels, "--channels")
+        try OptionBounds.codecChannels.check(latentChannels, "--latent-channels")
         if let t = threads, !OptionBounds.threads.range.contains(t) { throw ValidationError("--threads \(t): expected \(OptionBounds.threads.text)") }
         guard testEvery >= 0 else { throw ValidationError("--test-every \(testEvery): expected >= 0") }
         guard saveEvery.isFinite, saveEvery >= 0 else { throw ValidationError("--save-every \(saveEvery): expected >= 0 seconds") }
