@@ -258,7 +258,7 @@ public struct BenchCommand: ParsableCommand {
         case .codecTrain:
             let arch = CodecArchitecture(channels: codecChannels, latentChannels: codecLatentChannels, nonlinearity: .gdn)
             let options = codecOptions
-            let model = try FlexCodecTraining.CodecModel(architecture: arch, crop: options.crop, seed: seed)
+            let model = try TrainableCodec(architecture: arch, crop: options.crop, seed: seed)
             let trainer = CodecTrainer(model: model, options: options, threads: threadCount)
             // Crops as PhotoCrops gives them: values in [0, 1].
             let x = Tensor(shape: [options.batch, arch.imageChannels, options.crop, options.crop],

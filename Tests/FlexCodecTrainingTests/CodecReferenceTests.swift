@@ -44,9 +44,9 @@ final class CodecReferenceTests: XCTestCase {
         do { return try JSONDecoder().decode(Reference.self, from: data) } catch { fatalError("\(path): \(error)") }
     }()
 
-    func makeModel(_ r: Reference, parameters: [Named]? = nil) throws -> CodecModel {
+    func makeModel(_ r: Reference, parameters: [Named]? = nil) throws -> TrainableCodec {
         let arch = CodecArchitecture(channels: r.channels, latentChannels: r.latentChannels, nonlinearity: .gdn)
-        let model = try CodecModel(architecture: arch, crop: r.size, seed: 0)
+        let model = try TrainableCodec(architecture: arch, crop: r.size, seed: 0)
         try model.load((parameters ?? r.parameters).map { ($0.name, $0.tensor) })
         return model
     }

@@ -12,7 +12,7 @@ through g_a and into the density is checked tightly) the loss, bits, squared err
 with respect to every parameter but the quantiles; plus the auxiliary (quantile) loss and its gradient.
 
 The model is codec_torch.py (CompressAI's definitions in plain torch). Parameter names are flexctl's
-(CodecModel.namedParameters), layouts PyTorch's (the density's trailing 1s dropped as flexctl stores them).
+(TrainableCodec.namedParameters), layouts PyTorch's (the density's trailing 1s dropped as flexctl stores them).
 """
 
 import json

@@ -169,7 +169,7 @@ def rate_distortion(x, x_hat, likelihoods, lmbda):
 
 
 def flexctl_names(model):
-    """torch parameter name -> flexctl's CodecModel.namedParameters name (and whether the trailing 1 is dropped)."""
+    """torch parameter name -> flexctl's TrainableCodec.namedParameters name (and whether the trailing 1 is dropped)."""
     out = {}
     for name, _ in model.named_parameters():
         part = name.split(".")
