@@ -42,29 +42,31 @@ public func encodePNG(width: Int, height: Int, channels: Int, pixels: [UInt8],
     if fast { image.flags |= UInt32(PNG_IMAGE_FLAG_FAST) }
     let stride = Int32(width * channels)
 
-    // First call sizes the output, second call writes it.
-    var size = 0
-    let sized = pixels.withUnsafeBytes { raw in
-        png_image_write_to_memory(&image, nil, &size, 0, raw.baseAddress, stride, nil)
-    }
-    guard sized != 0, size > 0 else {
-        let message = libpngMessage(&image)
-        png_image_free(&image)
-        throw FileWriteError(path: label, reason: "libpng: \(message)")
-    }
-    var out = [UInt8](repeating: 0, count: size)
-    let ok = out.withUnsafeMutableBytes { dst in
-        pixels.withUnsafeBytes { raw in
-            png_image_write_to_memory(&image, dst.baseAddress, &size, 0, raw.baseAddress, stride, nil)
+    // One pass into a buffer that fits any image: the filtered rows (a filter byte each) stored uncompressed
+    // cost 5 bytes per 16 KiB deflate block at worst, plus the zlib, chunk and header bytes. (libpng's sizing
+    // call with a nil buffer runs the whole compression, so sizing first would encode the image twice.) Should
+    // the estimate ever be short, libpng reports the size it needs and the second attempt uses that.
+    let filtered = height * (1 + width * channels)
+    var capacity = filtered + 5 * (filtered / 16384 + 1) + 12 * (filtered / 8192 + 1) + 1024
+    for _ in 0..<2 {
+        var out = [UInt8](repeating: 0, count: capacity)
+        var size = capacity
+        let ok = out.withUnsafeMutableBytes { dst in
+            pixels.withUnsafeBytes { raw in
+                png_image_write_to_memory(&image, dst.baseAddress, &size, 0, raw.baseAddress, stride, nil)
+            }
         }
+        if ok != 0 {
+            png_image_free(&image)
+            return withoutColourSpaceChunk(Array(out.prefix(size)))
+        }
+        // A failure with a larger size: only the buffer was too small (png.h, png_image_write_to_memory).
+        guard size > capacity else { break }
+        capacity = size
     }
-    guard ok != 0 else {
-        let message = libpngMessage(&image)
-        png_image_free(&image)
-        throw FileWriteError(path: label, reason: "libpng: \(message)")
-    }
+    let message = libpngMessage(&image)
     png_image_free(&image)
-    return withoutColourSpaceChunk(Array(out.prefix(size)))
+    throw FileWriteError(path: label, reason: "libpng: \(message)")
 }
 
 /// The simplified API tags every 8-bit image with an sRGB chunk. flexctl's images are samples with no known

@@ -1,5 +1,6 @@
 @testable import FlexCodec
 import FlexImageIO
+import FlexRuntime
 import Foundation
 import Testing
 
@@ -134,6 +135,21 @@ struct ImageFileTests {
             let bytes = try ImageFile.encode(image, format: .png, name: "x.png")
             #expect(Set(PNGChunks.split(bytes).map(\.type)) == ["IHDR", "IDAT", "IEND"])
             #expect(try ImageFile.decode(bytes, name: "x.png") == image)
+        }
+    }
+
+    /// `encodePNG` writes in one pass into a buffer sized for the worst case: incompressible pixels (stored
+    /// deflate blocks, the largest output) of several sizes and layouts, fast and default, must still come back.
+    @Test func incompressiblePNGsRoundTrip() throws {
+        var rng = SplitMix64(seed: 11)
+        for (width, height, channels) in [(1, 1, 1), (7, 3, 3), (300, 200, 3), (257, 129, 4), (1000, 70, 1)] {
+            let px = (0..<(width * height * channels)).map { _ in UInt8(truncatingIfNeeded: rng.next() >> 56) }
+            for fast in [false, true] {
+                let bytes = try encodePNG(width: width, height: height, channels: channels, pixels: px, fast: fast)
+                #expect(bytes.count > px.count, "\(width)x\(height)x\(channels): random pixels do not compress")
+                let image = try ImageFile.decode(bytes, name: "x.png")
+                #expect(image == RasterImage(width: width, height: height, channels: channels, pixels: px), "\(width)x\(height)x\(channels) fast \(fast)")
+            }
         }
     }
 
