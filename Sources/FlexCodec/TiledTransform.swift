@@ -197,14 +197,20 @@ struct TiledTransform: Sendable {
             // no contribution anywhere (every input reaching the tile is in the slice): the bias alone, as in
             // the whole-image pass.
             let lh = local.shape[2], lw = local.shape[3], top = i0 * s - p, left = j0 * s - p
+            // Per row: the columns the slice reaches are one run [q0, q1), copied; the rest take the bias.
+            let q0 = min(cols.upperBound, max(cols.lowerBound, left)), q1 = max(q0, min(cols.upperBound, left + lw))
             local.scalars.withUnsafeBufferPointer { l in
                 for ch in 0..<o {
+                    let b = bias[ch]
                     for r in rows {
                         let dst = yp + (ch * oh + r) * ow, lr = r - top
-                        for q in cols {
-                            let lc = q - left
-                            dst[q] = lr >= 0 && lr < lh && lc >= 0 && lc < lw ? l[(ch * lh + lr) * lw + lc] : bias[ch]
+                        guard lr >= 0 && lr < lh else {
+                            (dst + cols.lowerBound).update(repeating: b, count: cols.count)
+                            continue
                         }
+                        (dst + cols.lowerBound).update(repeating: b, count: q0 - cols.lowerBound)
+                        (dst + q0).update(from: l.baseAddress! + (ch * lh + lr) * lw + q0 - left, count: q1 - q0)
+                        (dst + q1).update(repeating: b, count: cols.upperBound - q1)
                     }
                 }
             }
