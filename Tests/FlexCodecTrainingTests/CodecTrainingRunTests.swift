@@ -89,6 +89,12 @@ final class CodecTrainingRunTests: XCTestCase {
         let model = run.trainer.model
         let expected = (model.analysis.layers + model.synthesis.layers).flatMap(\.parameters)
         XCTAssertEqual(checkpoint.parameters.map(\.tensor.scalars), expected.map(\.scalars))
+        // --init-from a checkpoint: the same parameters, names and order as the model's own.
+        let back = try TrainableCodec.parameters(of: checkpoint, for: model.architecture, file: "c.h5")
+        XCTAssertEqual(back.map(\.name), model.namedParameters.map(\.name))
+        XCTAssertEqual(back.map(\.tensor.scalars), model.namedParameters.map(\.tensor.scalars))
+        let other = CodecArchitecture(channels: 4, latentChannels: 3, nonlinearity: .activation(try .member("relu")))
+        XCTAssertThrowsError(try TrainableCodec.parameters(of: checkpoint, for: other, file: "c.h5"))
     }
 }
 

@@ -78,7 +78,7 @@ struct TrainCodecCommand: ParsableCommand {
     @Option(name: .customLong("save-every"), help: "Save the state at least this often, in seconds.")
     var saveEvery: Double = 300
 
-    @Option(name: .customLong("init-from"), help: ArgumentHelp("Start from the weights of this codec run folder (same N, M, nonlinearity).", valueName: "run-dir"),
+    @Option(name: .customLong("init-from"), help: ArgumentHelp("Start from the weights of this codec run folder or codec checkpoint (same N, M, nonlinearity).", valueName: "run-dir|model.h5"),
             completion: .directory)
     var initFrom: String?
 
@@ -141,11 +141,19 @@ struct TrainCodecCommand: ParsableCommand {
         let test = test.isEmpty ? nil : try PhotoCrops(folders: self.test.map(absolutePath), minimumSide: CodecArchitecture.stride)
         var initial: [(name: String, tensor: Tensor)]?
         if let initFrom {
-            let (s, p, _) = try CodecTrainingRun.read(from: initFrom + "/" + Self.stateFile)
-            guard s.channels == channels, s.latentChannels == latentChannels, s.nonlinearity == nonlinearity else {
-                throw CLIError("--init-from \(initFrom): its codec is N=\(s.channels), M=\(s.latentChannels), \(s.nonlinearity); this run asks for N=\(channels), M=\(latentChannels), \(nonlinearity)")
+            let architecture = CodecArchitecture(channels: channels, latentChannels: latentChannels,
+                                                 nonlinearity: try CodecNonlinearity.named(nonlinearity))
+            if isDirectory(initFrom) {
+                let (s, p, _) = try CodecTrainingRun.read(from: initFrom + "/" + Self.stateFile)
+                guard s.channels == channels, s.latentChannels == latentChannels, s.nonlinearity == nonlinearity else {
+                    throw CLIError("--init-from \(initFrom): its codec is N=\(s.channels), M=\(s.latentChannels), \(s.nonlinearity); this run asks for N=\(channels), M=\(latentChannels), \(nonlinearity)")
+                }
+                initial = p
+            } else {
+                // A codec checkpoint (e.g. a shipped level): its weights and density; fresh optimisers.
+                let checkpoint = try Checkpoint.read(from: initFrom)
+                initial = try TrainableCodec.parameters(of: checkpoint, for: architecture, file: initFrom)
             }
-            initial = p
         }
         let state = CodecRunState(options: options, channels: channels, latentChannels: latentChannels,
                                   nonlinearity: nonlinearity, trainFolders: data.map(absolutePath),
