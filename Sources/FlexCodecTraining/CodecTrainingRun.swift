@@ -5,6 +5,7 @@ import FlexIO
 import FlexRuntime
 import FlexTraining
 import RealModule
+import Synchronization
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -178,20 +179,17 @@ public final class CodecTrainingRun {
         guard let test else { throw ConfigurationError("no test photos") }
         let model = trainer.model
         let count = test.photos.count
-        let results = UnsafeMutableBufferPointer<TrainableCodec.Evaluation>.allocate(capacity: count)
-        defer { results.deallocate() }
-        let failures = UnsafeMutableBufferPointer<String?>.allocate(capacity: count)
-        failures.initialize(repeating: nil)
-        defer { failures.deallocate() }
-        let shared = UncheckedBox((results, failures))
+        // Each photo's slot is written by exactly one worker; they are added in photo order.
+        let results = Mutex<[Result<TrainableCodec.Evaluation, ShapeMismatch>?]>(Array(repeating: nil, count: count))
         DispatchQueue.concurrentPerform(iterations: count) { i in
-            let (results, failures) = shared.value
-            do { results[i] = try model.evaluate(test.wholePhoto(i, multiple: CodecArchitecture.stride)) } catch {
-                failures[i] = "\(error)"
-            }
+            let r = Result { () throws(ShapeMismatch) in try model.evaluate(test.wholePhoto(i, multiple: CodecArchitecture.stride)) }
+            results.withLock { $0[i] = r }
         }
-        if let f = failures.compactMap({ $0 }).first { throw ConfigurationError("test evaluation: \(f)") }
-        let total = results.reduce(TrainableCodec.Evaluation.zero, +)
+        var evaluations: [TrainableCodec.Evaluation] = []
+        for r in results.withLock({ $0 }) {
+            do { evaluations.append(try r!.get()) } catch { throw ConfigurationError("test evaluation: \(error)") }
+        }
+        let total = evaluations.reduce(TrainableCodec.Evaluation.zero, +)
         return CodecTestRecord(step: state.stepsDone, bitsPerPixel: total.bitsPerPixel, psnr: total.psnr,
                                loss: total.loss(lambda: state.options.lambda))
     }
@@ -302,11 +300,6 @@ public final class CodecTrainingRun {
             step = a.state.step; shapes = a.state.shapes
         }
     }
-}
-
-struct UncheckedBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ v: T) { value = v }
 }
 
 private func log10(_ x: Double) -> Double { Double.log10(x) }

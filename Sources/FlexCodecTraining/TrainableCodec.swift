@@ -1,4 +1,3 @@
-import CFlexKernels
 import Dispatch
 import FlexEntropyModel
 import FlexRuntime
@@ -110,9 +109,9 @@ public final class TrainableCodec: @unchecked Sendable {
         public var flattened: [Tensor] { Array(analysis.joined()) + Array(synthesis.joined()) + density }
 
         mutating func add(_ o: Gradients) {
-            for l in analysis.indices { for p in analysis[l].indices { addInPlace(&analysis[l][p], o.analysis[l][p]) } }
-            for l in synthesis.indices { for p in synthesis[l].indices { addInPlace(&synthesis[l][p], o.synthesis[l][p]) } }
-            for p in density.indices { addInPlace(&density[p], o.density[p]) }
+            for l in analysis.indices { for p in analysis[l].indices { addScaled(&analysis[l][p], o.analysis[l][p], 1) } }
+            for l in synthesis.indices { for p in synthesis[l].indices { addScaled(&synthesis[l][p], o.synthesis[l][p], 1) } }
+            for p in density.indices { addScaled(&density[p], o.density[p], 1) }
         }
     }
 
@@ -130,7 +129,7 @@ public final class TrainableCodec: @unchecked Sendable {
             throw ShapeMismatch(layer: "quantisation noise", expected: formatShape(h.shape), found: noise.shape)
         }
         var noisy = h
-        addScaledInPlace(&noisy, noise, 1)
+        addScaled(&noisy, noise, 1)
         let (rate, rateGrad) = try bottleneck.rateWithGradients(noisy)
         var xhat = noisy
         for (i, layer) in gs.enumerated() { xhat = try layer.forward(xhat, cache: &cs[i]) }
@@ -162,7 +161,7 @@ public final class TrainableCodec: @unchecked Sendable {
         }
         // The rate's share: (1/P)·∂R/∂ỹ.
         let rateScale = Float(1 / Double(totalPixels))
-        addScaledInPlace(&g, rateGrad.latents, rateScale)
+        addScaled(&g, rateGrad.latents, rateScale)
         for i in stride(from: ga.count - 1, through: 0, by: -1) {
             if let dx = ga[i].backward(g, cache: ca[i], gradients: &gradients.analysis[i], needsInputGradient: i > 0) { g = dx }
             ca[i] = LayerCache()
@@ -247,16 +246,3 @@ public final class TrainableCodec: @unchecked Sendable {
         return Evaluation(squaredError: sq, bits: rate.bits, values: x.count, pixels: x.shape[0] * x.shape[2] * x.shape[3])
     }
 }
-
-private func addInPlace(_ a: inout Tensor, _ b: Tensor) { addScaledInPlace(&a, b, 1) }
-
-func addScaledInPlace(_ a: inout Tensor, _ b: Tensor, _ w: Float) {
-    a.scalars.withUnsafeMutableBufferPointer { ap in
-        b.scalars.withUnsafeBufferPointer { bp in
-            precondition(ap.count == bp.count, "addScaled: \(ap.count) vs \(bp.count) elements")
-            guard let x = ap.baseAddress, let y = bp.baseAddress else { return }
-            flexk_add_scaled(x, y, w, ap.count)
-        }
-    }
-}
-

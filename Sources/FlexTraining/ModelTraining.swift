@@ -85,7 +85,9 @@ private func scaled(_ t: Tensor, _ w: Float) -> Tensor {
     Tensor(shape: t.shape, scalars: t.scalars.map { $0 * w })
 }
 
-private func addScaled(_ acc: inout Tensor, _ t: Tensor, _ w: Float) {
+/// acc += w · t, element by element (same shapes), one multiply-add per element (CFlexKernels). Shared by the
+/// sharded loss gradients here and the codec trainer (FlexCodecTraining).
+public func addScaled(_ acc: inout Tensor, _ t: Tensor, _ w: Float) {
     acc.scalars.withUnsafeMutableBufferPointer { a in
         t.scalars.withUnsafeBufferPointer { b in
             precondition(a.count == b.count, "addScaled: \(a.count) vs \(b.count) elements")
