@@ -91,14 +91,17 @@ let package = Package(
         // gradients, the quantiles' auxiliary loss, PMF export for the coder. Forward and backward together:
         // they share one evaluation loop (docs/entropy-model.md).
         .target(name: "FlexEntropyModel", dependencies: ["FlexRuntime", .product(name: "RealModule", package: "swift-numerics")]),
-        // Statistics for `flexctl experiment`: the regularised incomplete beta, Student's t CDF/tails, Welch's and
-        // the paired t-test, Holm's adjustment (docs/statistics.md). Pure Swift, no Foundation.
         // Training the learned image codec (issue 11): the rate–distortion loss, its optimiser and run folder.
         .target(
             name: "FlexCodecTraining",
             dependencies: ["FlexRuntime", "FlexTraining", "FlexEntropyModel", "FlexEntropy", "FlexCodec", "FlexIO",
                            "FlexHDF5", "CFlexKernels", .product(name: "RealModule", package: "swift-numerics")]),
+        // Statistics for `flexctl experiment`: the regularised incomplete beta, Student's t CDF/tails, Welch's and
+        // the paired t-test, Holm's adjustment (docs/statistics.md). Pure Swift, no Foundation.
         .target(name: "FlexStats", dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
+        // `flexctl experiment`: arms, seeds and shards, the experiment folder, run results, the summary with its
+        // tests, merging shards, and the figures (docs/experiment.md). Training itself is `flexctl train`'s.
+        .target(name: "FlexExperiment", dependencies: ["FlexRuntime", "FlexStats", "FlexPlot", "FlexIO"]),
         // Data loaders: IDX and CIFAR-10 images, PNG photo patches, investing.com and numeric CSV series with
         // date alignment, returns and normalisation. Shared by training and the runtime-side commands.
         .target(name: "FlexData", dependencies: ["FlexRuntime", "FlexIO", "FlexImageIO", "FlexStats"]),
@@ -128,7 +131,7 @@ let package = Package(
             name: "FlexCLI",
             dependencies: [
                 "FlexRuntime", "FlexTraining", "FlexPlot", "FlexData", "FlexCodec", "FlexHDF5", "FlexIO", "FlexForecast", "FlexCodecTraining",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "FlexExperiment", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Release builds for users (scripts/build-release) add `--static-swift-stdlib` and the static libhdf5: a
         // cold start then skips loading and relocating a dozen shared Swift libraries (docs/benchmarks.md,
@@ -152,6 +155,8 @@ let package = Package(
             exclude: ["Reference"]),
         // SciPy reference values (Reference/stats_reference.py printed StatsReferenceValues.swift) and hand-made ones.
         .testTarget(name: "FlexStatsTests", dependencies: ["FlexStats"], exclude: ["Reference"]),
+        // Arms, shards, results, the summary's statistics, merging (no training: the process tests run that).
+        .testTarget(name: "FlexExperimentTests", dependencies: ["FlexExperiment", "FlexStats", "FlexIO"]),
         // Known answers from PyTorch (Reference/reference.py wrote Reference/reference.json).
         .testTarget(
             name: "FlexKnownAnswerTests", dependencies: ["FlexRuntime", "FlexTraining"],

@@ -547,7 +547,7 @@ func writeOutput(_ bytes: [UInt8], to path: String, overwrite: Bool, durable: Bo
 
 func makeFolder(_ path: String) throws {
     do { try makeDirectories(path) } catch {
-        throw CLIError("\(path): cannot create the output folder: \(error.message)")
+        throw CLIError("\(path): cannot create the output folder: \(error.path): \(error.reason)")
     }
 }
 

@@ -22,6 +22,7 @@ public struct Flexctl: AsyncParsableCommand {
             BenchCommand.self,
             CompressCommand.self,
             DecompressCommand.self,
+            ExperimentCommand.self,
             ExportCommand.self,
             ForecastCommand.self,
             InspectCommand.self,

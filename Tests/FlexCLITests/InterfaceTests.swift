@@ -1,6 +1,7 @@
 @testable import FlexCLI
 import Foundation
 import Testing
+import FlexRuntime
 
 /// Every key of a JSON value (recursively), with the path where it was found.
 private func keys(_ value: Any, path: String = "") -> [(String, String)] {

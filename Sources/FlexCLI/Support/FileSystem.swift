@@ -7,7 +7,9 @@ import Darwin
 #endif
 
 // The few file-system questions the commands ask, answered with POSIX calls (Foundation's FileManager is not
-// linked into flexctl). Reading and writing files goes through FlexIO.
+// linked into flexctl). Reading and writing files, and making folders, goes through FlexIO.
+
+import FlexIO
 
 /// What is at a path (symbolic links followed), or nil when nothing is (or it cannot be examined).
 enum FileKind: Equatable {
@@ -22,12 +24,6 @@ enum FileKind: Equatable {
         default: self = .other
         }
     }
-}
-
-/// Whether something exists at `path` (a broken symbolic link counts: `lstat`).
-func pathExists(_ path: String) -> Bool {
-    var st = stat()
-    return lstat(path, &st) == 0
 }
 
 /// Whether `path` is a symbolic link (not followed).
@@ -62,38 +58,6 @@ func directoryEntries(_ path: String) throws(DirectoryListError) -> [String] {
         if name != ".", name != ".." { names.append(name) }
     }
     return names
-}
-
-/// Creates `path` and any missing parent folders; returns the folders it made, outermost first. On a failure it
-/// removes what it made and throws the failing folder and the system's reason.
-@discardableResult
-func makeDirectories(_ path: String) throws(CLIError) -> [String] {
-    var missing: [String] = []
-    var p = path
-    while !p.isEmpty, p != "/", !pathExists(p) {
-        missing.insert(p, at: 0)
-        p = parentPath(p)
-    }
-    var created: [String] = []
-    for folder in missing {
-        if mkdir(folder, 0o777) == 0 {
-            created.append(folder)
-        } else if errno != EEXIST {
-            let reason = systemMessage(errno)
-            for made in created.reversed() { rmdir(made) }
-            throw CLIError("\(folder): \(reason)")
-        }
-    }
-    return created
-}
-
-/// `a/b/c` → `a/b`, `c` → `` (the current folder), `/c` → `/`.
-func parentPath(_ path: String) -> String {
-    var p = Substring(path)
-    while p.count > 1, p.last == "/" { p.removeLast() }
-    guard let slash = p.lastIndex(of: "/") else { return "" }
-    if slash == p.startIndex { return "/" }
-    return String(p[..<slash])
 }
 
 /// The current working folder.

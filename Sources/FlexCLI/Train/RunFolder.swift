@@ -327,7 +327,7 @@ struct RunFolder {
         // (and nothing that existed before).
         let created: [String]
         do { created = try makeDirectories(path) } catch {
-            throw CLIError("--out \(path): cannot create the run folder: \(error.message)")
+            throw CLIError("--out \(path): cannot create the run folder: \(error.path): \(error.reason)")
         }
         var folder = RunFolder(path: path)
         folder.createdFolders = created

@@ -165,7 +165,7 @@ struct TrainCodecCommand: ParsableCommand {
         if pathExists(folder + "/" + Self.stateFile) {
             throw CLIError("--out \(folder): already holds a run; continue it with `flexctl train codec --resume \(folder)` or choose another --out")
         }
-        do { _ = try makeDirectories(folder) } catch { throw CLIError("--out \(folder): cannot create the run folder: \(error.message)") }
+        do { _ = try makeDirectories(folder) } catch { throw CLIError("--out \(folder): cannot create the run folder: \(error.path): \(error.reason)") }
         let m = run.trainer.model
         let count = m.namedParameters.reduce(0) { $0 + $1.tensor.count }
         writeError("data: \(train.summary)" + (test.map { "; test: \($0.summary)" } ?? "") + "\n")

@@ -30,8 +30,9 @@ public struct TrainCommand: ParsableCommand {
     public init() {}
 }
 
-/// Options every `train` subcommand has. Unset options take the subcommand's defaults (shown in its help).
-struct TrainingArguments: ParsableArguments {
+/// The trainer's settings, shared by `train cae|forecast` and `experiment cae|forecast`. Unset options take the
+/// subcommand's defaults (shown in its help).
+struct TrainerOptions: ParsableArguments {
     @Option(help: "Passes over the training set, \(OptionBounds.epochs.text).")
     var epochs: Int?
 
@@ -65,19 +66,8 @@ struct TrainingArguments: ParsableArguments {
     @Option(help: "Worker threads, \(OptionBounds.threads.text) (default: the number of processors). The same seed and thread count give identical runs.")
     var threads: Int?
 
-    @Option(help: ArgumentHelp("The run folder to create (default: runs/<task>-<timestamp>).", valueName: "run-dir"),
-            completion: .directory)
-    var out: String?
-
-    @Option(help: ArgumentHelp("Continue the run in this folder (other options except --epochs are taken from it).", valueName: "run-dir"),
-            completion: .directory)
-    var resume: String?
-
-    @Flag(name: .customLong("no-progress"), help: "No progress bar, even on a terminal.")
-    var noProgress = false
-
-    /// The options a resumed run takes from its folder.
-    var fixedOnResume: [String] {
+    /// The options given, by flag (those a resumed run takes from its folder).
+    var given: [String] {
         var given: [String] = []
         if batchSize != nil { given.append("--batch-size") }
         if lr != nil { given.append("--lr") }
@@ -89,7 +79,6 @@ struct TrainingArguments: ParsableArguments {
         if regBoundary != nil { given.append("--reg-boundary") }
         if margin != nil { given.append("--margin") }
         if threads != nil { given.append("--threads") }
-        if out != nil { given.append("--out") }
         return given
     }
 
@@ -107,9 +96,6 @@ struct TrainingArguments: ParsableArguments {
         try OptionBounds.regularizerWeight.check(regBoundary, "--reg-boundary")
         try OptionBounds.margin.check(margin, "--margin")
         try OptionBounds.threads.check(threads, "--threads")
-        if resume != nil, !fixedOnResume.isEmpty {
-            throw ValidationError("--resume continues a run with the options it started with; remove \(fixedOnResume.joined(separator: ", ")) (only --epochs may change)")
-        }
     }
 
     /// Defaults of a task, overridden by the options given.
@@ -126,9 +112,63 @@ struct TrainingArguments: ParsableArguments {
     }
 }
 
+/// Options every `train` subcommand has: the trainer's settings and the run folder.
+struct TrainingArguments: ParsableArguments {
+    @OptionGroup var trainer: TrainerOptions
+
+    @Option(help: ArgumentHelp("The run folder to create (default: runs/<task>-<timestamp>).", valueName: "run-dir"),
+            completion: .directory)
+    var out: String?
+
+    @Option(help: ArgumentHelp("Continue the run in this folder (other options except --epochs are taken from it).", valueName: "run-dir"),
+            completion: .directory)
+    var resume: String?
+
+    @Flag(name: .customLong("no-progress"), help: "No progress bar, even on a terminal.")
+    var noProgress = false
+
+    /// The options a resumed run takes from its folder.
+    var fixedOnResume: [String] { trainer.given + (out != nil ? ["--out"] : []) }
+
+    func validate() throws {
+        if resume != nil, !fixedOnResume.isEmpty {
+            throw ValidationError("--resume continues a run with the options it started with; remove \(fixedOnResume.joined(separator: ", ")) (only --epochs may change)")
+        }
+    }
+}
+
 enum TrainingDefaults {
     static let regularizer = RegularizerSettings(delta1: 1e-3, delta2: 1e-3, delta3: 1e-3, margin: 0.05)
     static let learningRate = 1e-3
+}
+
+/// The model and data options of a CAE (`train cae`, `experiment cae`).
+struct CAEModelOptions: ParsableArguments {
+    @Option(help: "Architecture: cae1, cae2 or cae3.")
+    var arch: String = "cae2"
+
+    @Option(help: ArgumentHelp("Training images (the kinds accepted are listed above).", valueName: "path"), completion: .file())
+    var data: String?
+
+    @Option(help: "Patches sampled from a photo folder for training, \(OptionBounds.patches.text).")
+    var patches: Int = 20_000
+
+    @Option(name: .customLong("test-split"), help: "Fraction held out for testing when the data has no test set of its own (seeded), in \(OptionBounds.split.text).")
+    var testSplit: Double = 0.1
+
+    func validate() throws {
+        guard Architecture.caeNames.contains(arch.lowercased()) else {
+            throw ValidationError("--arch '\(arch)': unknown architecture; valid: \(Architecture.caeNames.joined(separator: ", "))")
+        }
+        try OptionBounds.patches.check(patches, "--patches")
+        try OptionBounds.split.check(testSplit, "--test-split")
+    }
+
+    /// What a run records about its data (`--data` made absolute).
+    func dataConfig(validationFraction: Double?) -> DataConfig {
+        DataConfig(path: absolutePath(data!), patches: patches, validationFraction: validationFraction ?? 0.1,
+                   testFraction: testSplit)
+    }
 }
 
 /// `flexctl train cae`.
@@ -146,72 +186,44 @@ struct TrainCAECommand: ParsableCommand {
         """
     )
 
-    @Option(help: "Architecture: cae1, cae2 or cae3.")
-    var arch: String = "cae2"
+    @OptionGroup var model: CAEModelOptions
 
     @Option(help: "Activation member in the hidden layers (e.g. p-e2-relu, p-e2-id, p-e-relu, relu, elu).")
     var activation: String = "p-e2-relu"
 
-    @Option(help: ArgumentHelp("Training images (the kinds accepted are listed above).", valueName: "path"), completion: .file())
-    var data: String?
-
-    @Option(help: "Patches sampled from a photo folder for training, \(OptionBounds.patches.text).")
-    var patches: Int = 20_000
-
-    @Option(name: .customLong("test-split"), help: "Fraction held out for testing when the data has no test set of its own (seeded), in \(OptionBounds.split.text).")
-    var testSplit: Double = 0.1
-
     @OptionGroup var common: TrainingArguments
 
     func validate() throws {
-        guard Architecture.caeNames.contains(arch.lowercased()) else {
-            throw ValidationError("--arch '\(arch)': unknown architecture; valid: \(Architecture.caeNames.joined(separator: ", "))")
-        }
         do { _ = try ActivationFunction.member(activation) } catch {
             throw ValidationError("--activation '\(activation)': \(error.message)")
         }
-        try OptionBounds.patches.check(patches, "--patches")
-        try OptionBounds.split.check(testSplit, "--test-split")
-        if common.resume == nil, data == nil {
+        if common.resume == nil, model.data == nil {
             throw ValidationError("--data is required (or --resume RUN_DIR to continue a run)")
         }
     }
 
     func run() throws {
         if let resume = common.resume {
-            try TrainingSession.resume(resume, epochs: common.epochs, progress: !common.noProgress, expecting: "cae")
+            try TrainingSession.resume(resume, epochs: common.trainer.epochs, progress: !common.noProgress, expecting: "cae")
             return
         }
-        let arch = self.arch.lowercased()
-        let options = common.options(defaultEpochs: 10, defaultBatch: 128, defaultPatience: nil)
-        let dataConfig = DataConfig(path: absolutePath(data!), patches: patches,
-                                    validationFraction: common.valSplit ?? 0.1, testFraction: testSplit)
+        let arch = model.arch.lowercased()
+        let options = common.trainer.options(defaultEpochs: 10, defaultBatch: 128, defaultPatience: nil)
+        let dataConfig = model.dataConfig(validationFraction: common.trainer.valSplit)
         let prepared = try TrainingData.images(dataConfig, arch: arch, seed: options.seed)
         let layers = try Architecture.named(arch, activation: try ActivationFunction.member(activation))
         let out = common.out ?? "runs/\(arch)-\(activation)-\(timestampForPath())"
-        try TrainingSession.start(
+        _ = try TrainingSession.start(
             command: "cae", architecture: arch, activation: activation, cell: nil, hidden: nil, lstmLayers: nil,
             layers: layers, data: dataConfig, prepared: prepared, options: options,
-            learningRate: common.lr ?? TrainingDefaults.learningRate, regularizer: common.regularizer,
+            learningRate: common.trainer.lr ?? TrainingDefaults.learningRate, regularizer: common.trainer.regularizer,
             out: out, progress: !common.noProgress)
     }
 }
 
-/// `flexctl train forecast`.
-struct TrainForecastCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "forecast",
-        abstract: "Train an LSTM forecaster on daily series (investing.com exports or numeric CSV).",
-        discussion: """
-        Every series is an input feature; the series are aligned by date (days on which every market traded), \
-        turned into daily returns and normalised with statistics of the training part only. Samples are \
-        windows of --window days; the target is the return --horizon days after the window's last day. \
-        Split chronologically: the last --test-split of the windows for testing, the last --val-split of the \
-        rest for validation. Defaults: --epochs 100, --batch-size 32, --lr 0.001, --seed 1, --val-split 0.2, \
-        --patience 10, --reg-mean/--reg-default/--reg-boundary 0.001, --margin 0.05. See docs/data-formats.md.
-        """
-    )
-
+/// The model and data options of an LSTM forecaster (`train forecast`, `experiment forecast`), except the gates'
+/// member.
+struct ForecastModelOptions: ParsableArguments {
     @Option(parsing: .upToNextOption, help: ArgumentHelp("Series files (CSV).", valueName: "file"), completion: .file())
     var series: [String] = []
 
@@ -230,9 +242,6 @@ struct TrainForecastCommand: ParsableCommand {
     @Option(help: "Stacked LSTM layers, \(OptionBounds.lstmLayers.text).")
     var layers: Int = 1
 
-    @Option(help: "Gate activation member (input, forget, output gates), e.g. p-sig-ramp or sigmoid.")
-    var gate: String = "p-sig-ramp"
-
     @Option(help: "Cell activation member (candidate and cell output), e.g. tanh or p-tanh-ramp.")
     var cell: String = "tanh"
 
@@ -245,13 +254,9 @@ struct TrainForecastCommand: ParsableCommand {
     @Option(name: .customLong("test-split"), help: "The latest fraction of the windows held out for testing, in \(OptionBounds.split.text).")
     var testSplit: Double = 0.2
 
-    @OptionGroup var common: TrainingArguments
-
     func validate() throws {
-        for (opt, name) in [("--gate", gate), ("--cell", cell)] {
-            do { _ = try ActivationFunction.member(name) } catch {
-                throw ValidationError("\(opt) '\(name)': \(error.message)")
-            }
+        do { _ = try ActivationFunction.member(cell) } catch {
+            throw ValidationError("--cell '\(cell)': \(error.message)")
         }
         try OptionBounds.window.check(window, "--window")
         try OptionBounds.targetHorizon.check(horizon, "--horizon")
@@ -261,35 +266,77 @@ struct TrainForecastCommand: ParsableCommand {
             throw ValidationError("--transform '\(transform)': valid: \(SeriesTransform.names)")
         }
         try OptionBounds.split.check(testSplit, "--test-split")
-        if common.resume == nil, series.isEmpty {
+    }
+
+    /// The series loaded and split, with what a run records about them (the files made absolute, the targets
+    /// resolved).
+    func prepare(validationFraction: Double?) throws -> (DataConfig, PreparedData) {
+        let dataConfig = DataConfig(series: series.map(absolutePath), targets: target, window: window, horizon: horizon,
+                                    transform: SeriesTransform(rawValue: transform), validationFraction: validationFraction ?? 0.2,
+                                    testFraction: testSplit, column: column)
+        let prepared = try TrainingData.series(dataConfig)
+        guard case let .series(spec) = prepared.input else { fatalError("series data without a series input") }
+        var resolved = dataConfig
+        resolved.targets = spec.targets
+        return (resolved, prepared)
+    }
+
+    /// The forecaster's layers for the prepared data.
+    func layers(for prepared: PreparedData, gate: String, cell: String) throws -> [LayerSpec] {
+        guard case let .series(spec) = prepared.input else { fatalError("series data without a series input") }
+        return Architecture.lstmForecaster(
+            features: spec.features.count, hidden: hidden, layers: layers, targets: spec.targets.count,
+            gate: try ActivationFunction.member(gate), cell: try ActivationFunction.member(cell))
+    }
+}
+
+/// `flexctl train forecast`.
+struct TrainForecastCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forecast",
+        abstract: "Train an LSTM forecaster on daily series (investing.com exports or numeric CSV).",
+        discussion: """
+        Every series is an input feature; the series are aligned by date (days on which every market traded), \
+        turned into daily returns and normalised with statistics of the training part only. Samples are \
+        windows of --window days; the target is the return --horizon days after the window's last day. \
+        Split chronologically: the last --test-split of the windows for testing, the last --val-split of the \
+        rest for validation. Defaults: --epochs 100, --batch-size 32, --lr 0.001, --seed 1, --val-split 0.2, \
+        --patience 10, --reg-mean/--reg-default/--reg-boundary 0.001, --margin 0.05. See docs/data-formats.md.
+        """
+    )
+
+    @OptionGroup var model: ForecastModelOptions
+
+    @Option(help: "Gate activation member (input, forget, output gates), e.g. p-sig-ramp or sigmoid.")
+    var gate: String = "p-sig-ramp"
+
+    @OptionGroup var common: TrainingArguments
+
+    func validate() throws {
+        do { _ = try ActivationFunction.member(gate) } catch {
+            throw ValidationError("--gate '\(gate)': \(error.message)")
+        }
+        if common.resume == nil, model.series.isEmpty {
             throw ValidationError("--series is required (or --resume RUN_DIR to continue a run)")
         }
-        if common.resume != nil, column != nil {
+        if common.resume != nil, model.column != nil {
             throw ValidationError("--resume continues a run with the options it started with; remove --column")
         }
     }
 
     func run() throws {
         if let resume = common.resume {
-            try TrainingSession.resume(resume, epochs: common.epochs, progress: !common.noProgress, expecting: "forecast")
+            try TrainingSession.resume(resume, epochs: common.trainer.epochs, progress: !common.noProgress, expecting: "forecast")
             return
         }
-        let options = common.options(defaultEpochs: 100, defaultBatch: 32, defaultPatience: 10)
-        let dataConfig = DataConfig(series: series.map(absolutePath), targets: target, window: window, horizon: horizon,
-                                    transform: SeriesTransform(rawValue: transform), validationFraction: common.valSplit ?? 0.2,
-                                    testFraction: testSplit, column: column)
-        let prepared = try TrainingData.series(dataConfig)
-        guard case let .series(spec) = prepared.input else { fatalError("series data without a series input") }
-        var resolved = dataConfig
-        resolved.targets = spec.targets
-        let layerSpecs = Architecture.lstmForecaster(
-            features: spec.features.count, hidden: hidden, layers: layers, targets: spec.targets.count,
-            gate: try ActivationFunction.member(gate), cell: try ActivationFunction.member(cell))
+        let options = common.trainer.options(defaultEpochs: 100, defaultBatch: 32, defaultPatience: 10)
+        let (resolved, prepared) = try model.prepare(validationFraction: common.trainer.valSplit)
+        let layerSpecs = try model.layers(for: prepared, gate: gate, cell: model.cell)
         let out = common.out ?? "runs/forecast-\(gate)-\(timestampForPath())"
-        try TrainingSession.start(
-            command: "forecast", architecture: ArchitectureName.lstm.rawValue, activation: gate, cell: cell, hidden: hidden,
-            lstmLayers: layers, layers: layerSpecs, data: resolved, prepared: prepared, options: options,
-            learningRate: common.lr ?? TrainingDefaults.learningRate, regularizer: common.regularizer,
+        _ = try TrainingSession.start(
+            command: "forecast", architecture: ArchitectureName.lstm.rawValue, activation: gate, cell: model.cell, hidden: model.hidden,
+            lstmLayers: model.layers, layers: layerSpecs, data: resolved, prepared: prepared, options: options,
+            learningRate: common.trainer.lr ?? TrainingDefaults.learningRate, regularizer: common.trainer.regularizer,
             out: out, progress: !common.noProgress)
     }
 }
@@ -299,7 +346,7 @@ enum TrainingSession {
     static func start(command: String, architecture: String, activation: String, cell: String?, hidden: Int?,
                       lstmLayers: Int?, layers: [LayerSpec], data: DataConfig, prepared: PreparedData,
                       options: TrainingOptions, learningRate: Double, regularizer: RegularizerSettings,
-                      out: String, progress: Bool) throws {
+                      out: String, progress: Bool, quiet: Bool = false, label: String? = nil) throws -> TrainingState {
         try options.validate()
         let folder = try RunFolder.create(out)
         let config = RunConfig(
@@ -315,15 +362,18 @@ enum TrainingSession {
         var started = false
         do {
             try folder.writeConfig(config)
-            try execute(config: config, prepared: prepared, folder: folder, state: nil, progress: progress,
-                        onInitialState: { started = true })
+            return try execute(config: config, prepared: prepared, folder: folder, state: nil, progress: progress,
+                               quiet: quiet, label: label, onInitialState: { started = true })
         } catch {
             if !started { folder.removeUnstarted() }
             throw error
         }
     }
 
-    static func resume(_ path: String, epochs: Int?, progress: Bool, expecting: String? = nil) throws {
+    /// Continues the run in `path`; returns its final state (at once for a run that has already finished).
+    @discardableResult
+    static func resume(_ path: String, epochs: Int?, progress: Bool, expecting: String? = nil, quiet: Bool = false,
+                       label: String? = nil) throws -> TrainingState {
         let folder = try RunFolder.open(path)
         var config = try folder.readConfig()
         if let expecting, config.command != expecting {
@@ -343,8 +393,9 @@ enum TrainingSession {
             resumed.testLoss = nil
         }
         if let reason = resumed.finished {
+            if quiet { return state }
             writeError("\(path): the run has already finished (\(reason == .completed ? "all \(state.epochsCompleted) epochs" : "early stopping after epoch \(state.epochsCompleted)")); nothing to do. Extend it with --epochs N, or export it with `flexctl export \(path) --output MODEL.h5`.\n")
-            return
+            return state
         }
         let prepared = try recordedData(config, folder: folder)
         guard prepared.fingerprint == config.dataFingerprint else {
@@ -356,9 +407,9 @@ enum TrainingSession {
             throw CLIError("\(folder.configPath): fields 'train_size', 'validation_size', 'test_size' are \(config.trainSize), \(config.validationSize), \(config.testSize); the recorded data gives \(sizes.map(String.init).joined(separator: ", "))")
         }
         // Only once everything checks out: a refused resume prints its error alone.
-        writeError("resuming \(path) at epoch \(state.epochsCompleted + 1), batch \(state.batchesCompleted + 1)\n")
-        try execute(config: config, prepared: prepared, folder: folder, state: resumed, progress: progress,
-                    extendedConfig: epochs != nil)
+        if !quiet { writeError("resuming \(path) at epoch \(state.epochsCompleted + 1), batch \(state.batchesCompleted + 1)\n") }
+        return try execute(config: config, prepared: prepared, folder: folder, state: resumed, progress: progress,
+                           quiet: quiet, label: label, extendedConfig: epochs != nil)
     }
 
     /// The data run.json records, loaded for a resume. run.json may come from anyone and may name any file
@@ -396,7 +447,8 @@ enum TrainingSession {
     }
 
     static func execute(config: RunConfig, prepared: PreparedData, folder: RunFolder, state: TrainingState?,
-                        progress: Bool, extendedConfig: Bool = false, onInitialState: () -> Void = {}) throws {
+                        progress: Bool, quiet: Bool = false, label: String? = nil, extendedConfig: Bool = false,
+                        onInitialState: () -> Void = {}) throws -> TrainingState {
         let options = config.training
         let model = try Sequential(specs: config.layers, inputShape: prepared.input.perSampleShape,
                                    seed: options.seed)
@@ -416,6 +468,8 @@ enum TrainingSession {
             // The initial state, so that a run killed during its first epoch can be resumed (from the start).
             try loop.state.write(to: folder.statePath)
             onInitialState()
+        }
+        if state == nil, !quiet {
             for n in prepared.notes { writeError("note: \(n)\n") }
             writeError("data: \(prepared.description)\n")
             writeError("model: \(config.architecture) (\(model.parameterCount) parameters), \(config.activation)"
@@ -423,7 +477,7 @@ enum TrainingSession {
             writeError("run folder: \(folder.path)\n")
         }
         let console = TrainingConsole(totalEpochs: options.epochs, trainCount: prepared.train.count,
-                                      sampleNoun: prepared.sampleNoun, progress: progress)
+                                      sampleNoun: prepared.sampleNoun, progress: progress, quiet: quiet, label: label)
         loop.onEvent = console.handle
         console.start(epoch: (state?.epochsCompleted ?? 0) + 1, batches: loop.batchesPerEpoch)
         loop.shouldStop = { SignalTrap.signalReceived != 0 }
@@ -437,12 +491,15 @@ enum TrainingSession {
         case .interrupted:
             let s = loop.state
             let sig = SignalTrap.signalReceived
-            writeError("\(sig == SIGTERM ? "terminated" : "interrupted"): state saved to \(folder.statePath) (epoch \(s.epochsCompleted + (s.batchesCompleted > 0 ? 1 : 0)), batch \(s.batchesCompleted) of \(loop.batchesPerEpoch)); continue with `flexctl train \(config.command) --resume \(folder.path)`\n")
+            let again = quiet ? "run the same `flexctl experiment` command again" : "`flexctl train \(config.command) --resume \(folder.path)`"
+            writeError("\(sig == SIGTERM ? "terminated" : "interrupted"): state saved to \(folder.statePath) (epoch \(s.epochsCompleted + (s.batchesCompleted > 0 ? 1 : 0)), batch \(s.batchesCompleted) of \(loop.batchesPerEpoch)); continue with \(again)\n")
             throw ExitCode(sig == SIGTERM ? 143 : 130)
         case .finished:
             let s = loop.state
+            if quiet { return s }
             if let t = s.testLoss { writeOutput("test loss (MSE) \(NumberText.table(t)) on \(prepared.test?.count ?? 0) held-out samples\n") }
             writeOutput("finished in \(duration(s.elapsedSeconds)); export with `flexctl export \(folder.path) --output MODEL.h5`\n")
+            return s
         }
     }
 }

@@ -16,10 +16,16 @@ final class TrainingConsole {
     let trainCount: Int
     let sampleNoun: String
     let showBar: Bool
+    /// Only the bar: no line per epoch, no note on early stopping (`flexctl experiment` prints one line per run).
+    let quiet: Bool
+    /// Put before the bar's epoch (`relu run 2/10`).
+    let label: String?
     private var lastDraw = 0.0
     private var barVisible = false
 
-    init(totalEpochs: Int, trainCount: Int, sampleNoun: String, progress: Bool) {
+    init(totalEpochs: Int, trainCount: Int, sampleNoun: String, progress: Bool, quiet: Bool = false, label: String? = nil) {
+        self.quiet = quiet
+        self.label = label
         self.totalEpochs = totalEpochs
         self.trainCount = trainCount
         self.sampleNoun = sampleNoun
@@ -37,7 +43,7 @@ final class TrainingConsole {
         let perBatch = Double(trainCount) / Double(max(batches, 1))
         let remaining = Double(batches - batch) * perBatch + Double(totalEpochs - epoch) * Double(trainCount)
         let eta = rate > 0 ? remaining / rate : .infinity
-        let head = "epoch \(epoch)/\(totalEpochs)"
+        let head = (label.map { $0 + " · " } ?? "") + "epoch \(epoch)/\(totalEpochs)"
         let tail = [cFormat("%3d%%", Int32(batch * 100 / max(batches, 1))) + " \(batch)/\(batches)",
                     "loss " + (loss.map { cFormat("%.6f", $0) } ?? "…"),
                     rate > 0 ? "\(rateText(rate)) \(sampleNoun)/s" : "",
@@ -57,6 +63,7 @@ final class TrainingConsole {
             draw(epoch: epoch, batch: batch, batches: batches, loss: loss, rate: rate)
         case let .epoch(r, improved):
             clearBar()
+            guard !quiet else { return }
             var parts = [String(repeating: " ", count: max(0, String(totalEpochs).count - String(r.epoch).count)) + "epoch \(r.epoch)/\(totalEpochs)",
                          "train " + NumberText.table(r.trainLoss)]
             if let v = r.validationLoss { parts.append("val " + NumberText.table(v) + (improved ? " *" : "  ")) }
@@ -67,6 +74,7 @@ final class TrainingConsole {
             writeOutput(parts.joined(separator: "  ") + "\n")
         case let .earlyStop(epoch, best):
             clearBar()
+            guard !quiet else { return }
             writeError("early stopping after epoch \(epoch): no lower validation loss for \(epoch - best) epochs; restoring the weights of epoch \(best)\n")
         }
     }

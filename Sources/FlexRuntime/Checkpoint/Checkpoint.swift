@@ -141,10 +141,7 @@ public struct Checkpoint: Sendable {
             }
         }
         let digest = hasher.finalize()
-        let hex = digest.map { b -> String in
-            let s = String(b, radix: 16)
-            return b < 16 ? "0" + s : s
-        }.joined()
+        let hex = hexDigits(digest)
         return "sha256:" + hex
     }
 

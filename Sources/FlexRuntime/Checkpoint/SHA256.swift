@@ -30,3 +30,18 @@ struct SHA256 {
         return digest
     }
 }
+
+/// The SHA-256 of `bytes` as 64 lowercase hex digits (a configuration's fingerprint: `flexctl experiment`).
+public func sha256Hex(_ bytes: [UInt8]) -> String {
+    var hasher = SHA256()
+    hasher.update(data: bytes)
+    return hexDigits(hasher.finalize())
+}
+
+/// Lowercase hex digits of `bytes`.
+func hexDigits(_ bytes: [UInt8]) -> String {
+    bytes.map { b -> String in
+        let s = String(b, radix: 16)
+        return b < 16 ? "0" + s : s
+    }.joined()
+}

@@ -13,7 +13,7 @@ import Darwin
 ///
 /// Only numeric conversions (`d`, `u`, `x`, `f`, `e`, `g`, with flags, width and precision) are meant: Swift
 /// strings are not C variadic arguments.
-func cFormat(_ format: String, _ arguments: CVarArg...) -> String {
+public func cFormat(_ format: String, _ arguments: CVarArg...) -> String {
     var capacity = 64
     while true {
         var buffer = [CChar](repeating: 0, count: capacity)
