@@ -1,0 +1,23 @@
+/// A named set of values with no x: one category of a `CategoryPlot` (an arm and its runs' test MSE) or one
+/// series of a `Histogram` (all α of a layer across an arm's runs).
+public struct PlotSample: Sendable, Equatable {
+    public let name: String
+    public let values: [Double]
+    /// `nil`: the next palette colour.
+    public var color: RGBColor?
+
+    /// Throws when there are no values (a box or a histogram of nothing says nothing, and an arm with no
+    /// finished run should be noticed) or when one is not finite (a diverged run is not a point on an axis).
+    public init(name: String, values: [Double], color: RGBColor? = nil) throws(PlotDataError) {
+        guard !values.isEmpty else { throw PlotDataError("'\(name)': no values") }
+        try requireFinite(values, "'\(name)'")
+        self.name = name
+        self.values = values
+        self.color = color
+    }
+}
+
+/// Each item's own colour, or the palette's, in order.
+func resolveColors(_ colors: [RGBColor?]) -> [RGBColor] {
+    colors.enumerated().map { i, c in c ?? RGBColor.palette[i % RGBColor.palette.count] }
+}
