@@ -38,8 +38,8 @@ public struct BoxSummary: Sendable, Equatable {
 /// Each category gets a box from the lower to the upper quartile, a median line, whiskers to the most extreme
 /// values within 1.5 IQR of the box (`BoxSummary`), and all its values as dots spread sideways by a fixed
 /// pattern (`jitter(_:)`), so every run is visible and two renders are the same to the byte. Category names go
-/// under the axis; when the widest would not fit its slot they are rotated to run upwards (cut with ".." past a
-/// third of the image height).
+/// under the axis; when the widest would not fit its slot they are rotated to run upwards (past a third of the
+/// image height their middle gives way to "..").
 ///
 ///     var plot = CategoryPlot(title: "Test MSE", yLabel: "MSE")
 ///     try plot.add(name: "relu", values: mse["relu"]!)
@@ -83,8 +83,10 @@ public struct CategoryPlot: Sendable {
     // MARK: Layout
 
     func layout() -> PlotLayout {
+        // 5% of the range is added above and below, so the extreme runs' dots do not sit on the frame.
         let all = categories.flatMap(\.values)
-        let y = yRange.map { ($0.lowerBound, $0.upperBound) } ?? (all.min() ?? 0, all.max() ?? 1)
+        let lo = all.min() ?? 0, hi = all.max() ?? 1, margin = (hi - lo) * 0.05
+        let y = yRange.map { ($0.lowerBound, $0.upperBound) } ?? (lo - margin, hi + margin)
         return PlotLayout(width: width, height: height, textScale: textScale, title: title, xLabel: xLabel,
                           yLabel: yLabel, x: .categories(categories.map(\.name)), y: y, legend: [])
     }
@@ -165,7 +167,7 @@ public struct CategoryPlot: Sendable {
     // MARK: SVG
 
     /// The plot as a standalone SVG document: per category a `<rect class="box">`, a `<line class="median">`,
-    /// two `<line class="whisker">` and a `<circle class="point">` per value.
+    /// two `<line class="whisker">` with a `<line class="cap">` each, and a `<circle class="point">` per value.
     public func svg() -> String {
         let L = layout()
         let f = L.f
@@ -181,6 +183,8 @@ public struct CategoryPlot: Sendable {
             for (end, edge) in [(g.box.upperWhisker, top), (g.box.lowerWhisker, bottom)] {
                 out += "<line class=\"whisker\" x1=\"\(xc)\" y1=\"\(f(edge))\" x2=\"\(xc)\" y2=\"\(f(L.py(end)))\" "
                     + "stroke=\"\(color.hex)\"/>\n"
+                out += "<line class=\"cap\" x1=\"\(f(g.center - g.halfWidth / 2))\" y1=\"\(f(L.py(end)))\" "
+                    + "x2=\"\(f(g.center + g.halfWidth / 2))\" y2=\"\(f(L.py(end)))\" stroke=\"\(color.hex)\"/>\n"
             }
             out += "<line class=\"median\" x1=\"\(x0)\" y1=\"\(f(L.py(g.box.median)))\" x2=\"\(x1)\" "
                 + "y2=\"\(f(L.py(g.box.median)))\" stroke=\"#222222\" stroke-width=\"2\"/>\n"

@@ -81,10 +81,11 @@ public struct Histogram: Sendable {
     // MARK: Layout
 
     func layout(_ b: HistogramBins) -> PlotLayout {
-        let top = b.counts.flatMap { $0 }.max() ?? 1
+        // 5% headroom, so the tallest bar's top is not lost in the frame.
+        let top = Double(b.counts.flatMap { $0 }.max() ?? 1) * 1.05
         return PlotLayout(width: width, height: height, textScale: textScale, title: title, xLabel: xLabel,
                           yLabel: yLabel, x: .numeric(lower: b.edges[0], upper: b.edges[b.edges.count - 1], kind: .numeric),
-                          y: (0, Double(Swift.max(1, top))), yKind: .integer,
+                          y: (0, Swift.max(1, top)), yKind: .integer,
                           legend: zip(series, resolvedColors).map { ($0.name, $1) }, legendSwatch: .box)
     }
 

@@ -172,7 +172,7 @@ struct PlotLayout {
                                values: names.indices.map(Double.init), labels: names)
             // Horizontal names when the widest fits its slot with a little air; otherwise rotated, which needs
             // only a glyph height per slot but deepens the bottom margin to the longest name (names longer
-            // than a third of the image are cut and end in "..").
+            // than a third of the image height lose their middle to "..").
             let widest = names.map { RasterCanvas.textWidth($0, scale: s) }.max() ?? 0
             let slot = Double(plotX1 - plotX0) / Double(Swift.max(names.count, 1))
             if Double(widest) > slot - 8 {
@@ -208,15 +208,17 @@ struct PlotLayout {
         plotY1 = Swift.max(plotY1, plotY0 + 20)
     }
 
-    /// `text` cut to at most `width` pixels at `scale`, ending in ".." when cut.
+    /// `text` cut to at most `width` pixels at `scale` by dropping its middle for "..": arm names often share a
+    /// prefix and differ at the end, so both ends are kept.
     static func truncate(_ text: String, toWidth width: Int, scale: Int) -> String {
         guard RasterCanvas.textWidth(text, scale: scale) > width else { return text }
-        var kept = ""
-        for ch in text {
-            if RasterCanvas.textWidth(kept + String(ch) + "..", scale: scale) > width { break }
-            kept.append(ch)
+        let chars = Array(text)
+        for keep in stride(from: chars.count - 1, to: 0, by: -1) {
+            let head = (keep + 1) / 2
+            let cut = String(chars[..<head]) + ".." + String(chars[(chars.count - (keep - head))...])
+            if RasterCanvas.textWidth(cut, scale: scale) <= width { return cut }
         }
-        return kept + ".."
+        return ".."
     }
 
     // MARK: PNG
