@@ -44,11 +44,16 @@ public struct BoxSummary: Sendable, Equatable {
 ///     var plot = CategoryPlot(title: "Test MSE", yLabel: "MSE")
 ///     try plot.add(name: "relu", values: mse["relu"]!)
 ///     try plot.write(to: "mse.svg")
-public struct CategoryPlot: Sendable {
+public struct CategoryPlot: SamplePlot {
     public var title: String
     public var xLabel: String
     public var yLabel: String
     public var categories: [PlotSample]
+    /// The same, for `SamplePlot`'s `add` and `resolvedColors`.
+    public var samples: [PlotSample] {
+        get { categories }
+        set { categories = newValue }
+    }
     /// Image size in pixels (SVG user units).
     public var width = 800, height = 500
     /// Fixed y range; `nil` fits all values (widened to nice tick bounds).
@@ -62,16 +67,6 @@ public struct CategoryPlot: Sendable {
         self.yLabel = yLabel
         self.categories = categories
     }
-
-    public typealias Format = LinePlot.Format
-
-    /// Appends a category; throws when `values` is empty or holds a non-finite value.
-    public mutating func add(name: String, values: [Double], color: RGBColor? = nil) throws(PlotDataError) {
-        categories.append(try PlotSample(name: name, values: values, color: color))
-    }
-
-    /// The colour each category is drawn in.
-    public var resolvedColors: [RGBColor] { resolveColors(categories.map(\.color)) }
 
     /// The sideways offset of a category's `index`-th point, in −0.5 ..< 0.5 of the spread: the fractional parts
     /// of multiples of the golden ratio, which fill the interval evenly for any count without a random generator.
@@ -161,9 +156,6 @@ public struct CategoryPlot: Sendable {
         return c
     }
 
-    /// The plot as PNG bytes (RGB, 8 bits per channel).
-    public func pngData() throws(FileWriteError) -> [UInt8] { try plotPNGData(raster()) }
-
     // MARK: SVG
 
     /// The plot as a standalone SVG document: per category a `<rect class="box">`, a `<line class="median">`,
@@ -195,12 +187,5 @@ public struct CategoryPlot: Sendable {
             out += "</g>\n"
         }
         return out + "</g>\n</svg>\n"
-    }
-
-    // MARK: Files
-
-    /// Writes the plot as PNG or SVG according to `path`'s extension, atomically.
-    public func write(to path: String, mode: WriteMode = .replace) throws(FileWriteError) {
-        try writePlot(to: path, mode: mode, raster: raster, svg: svg)
     }
 }

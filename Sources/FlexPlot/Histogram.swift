@@ -14,7 +14,7 @@ public struct HistogramBins: Sendable, Equatable {
 ///     var plot = Histogram(title: "alpha, layer 1", xLabel: "alpha")
 ///     try plot.add(name: "p-e2-relu", values: alphas)
 ///     try plot.write(to: "alpha.png")
-public struct Histogram: Sendable {
+public struct Histogram: SamplePlot {
     public enum Style: Sendable, Equatable {
         /// Translucent filled bars, so overlapping series show through each other, each with its outline.
         case bars
@@ -26,15 +26,20 @@ public struct Histogram: Sendable {
     public var xLabel: String
     public var yLabel: String
     public var series: [PlotSample]
+    /// The same, for `SamplePlot`'s `add` and `resolvedColors`.
+    public var samples: [PlotSample] {
+        get { series }
+        set { series = newValue }
+    }
     /// Number of bins; `nil` chooses by Sturges' rule on the largest series (⌈log₂ n⌉ + 1). Held to 1...1000.
     public var binCount: Int?
     /// The binned range; `nil` is the common range of all series. Values outside it are not counted.
     public var range: ClosedRange<Double>?
-    public var style = Style.bars
     /// Image size in pixels (SVG user units).
     public var width = 800, height = 500
     /// Size of one bitmap-font pixel in the PNG; also sets SVG font sizes.
     public var textScale = 2
+    public var style = Style.bars
 
     public init(title: String = "", xLabel: String = "", yLabel: String = "count", series: [PlotSample] = []) {
         self.title = title
@@ -42,16 +47,6 @@ public struct Histogram: Sendable {
         self.yLabel = yLabel
         self.series = series
     }
-
-    public typealias Format = LinePlot.Format
-
-    /// Appends a series; throws when `values` is empty or holds a non-finite value.
-    public mutating func add(name: String, values: [Double], color: RGBColor? = nil) throws(PlotDataError) {
-        series.append(try PlotSample(name: name, values: values, color: color))
-    }
-
-    /// The colour each series is drawn in.
-    public var resolvedColors: [RGBColor] { resolveColors(series.map(\.color)) }
 
     /// The bins every series shares and the counts. A range of one value is widened (by 5% of it, or ±0.5
     /// around 0) so that it has a width to divide.
@@ -130,9 +125,6 @@ public struct Histogram: Sendable {
         return c
     }
 
-    /// The plot as PNG bytes (RGB, 8 bits per channel).
-    public func pngData() throws(FileWriteError) -> [UInt8] { try plotPNGData(raster()) }
-
     // MARK: SVG
 
     /// The plot as a standalone SVG document: with `.bars`, a `<rect class="bin">` per series and non-empty
@@ -159,12 +151,5 @@ public struct Histogram: Sendable {
                 + "stroke-width=\"\(style == .bars ? "1.5" : "2")\"><title>\(xmlEscape(s.name))</title></path>\n"
         }
         return out + "</g>\n" + L.svgLegend() + "</svg>\n"
-    }
-
-    // MARK: Files
-
-    /// Writes the plot as PNG or SVG according to `path`'s extension, atomically.
-    public func write(to path: String, mode: WriteMode = .replace) throws(FileWriteError) {
-        try writePlot(to: path, mode: mode, raster: raster, svg: svg)
     }
 }

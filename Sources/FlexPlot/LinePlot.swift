@@ -106,7 +106,7 @@ public struct PlotSpan: Sendable, Equatable {
 ///     var plot = LinePlot(title: "Loss", xLabel: "epoch", yLabel: "MSE")
 ///     plot.add(PlotSeries(name: "train", x: epochs, y: train))
 ///     try plot.write(to: "loss.png")   // or .svg
-public struct LinePlot: Sendable {
+public struct LinePlot: RenderablePlot {
     public var title: String
     public var xLabel: String
     public var yLabel: String
@@ -249,9 +249,6 @@ public struct LinePlot: Sendable {
         return c
     }
 
-    /// The plot as PNG bytes (RGB, 8 bits per channel).
-    public func pngData() throws(FileWriteError) -> [UInt8] { try plotPNGData(raster()) }
-
     // MARK: SVG
 
     /// The plot as a standalone SVG document. Series are `<path>` elements (one per series, and one with
@@ -298,25 +295,6 @@ public struct LinePlot: Sendable {
         }
         out += "</g>\n" + L.svgLegend() + "</svg>\n"
         return out
-    }
-
-    // MARK: Files
-
-    /// Output formats, chosen from a path's extension.
-    public enum Format: String, Sendable, CaseIterable {
-        case png, svg
-
-        /// The format for `path`'s extension (case-insensitive), or `nil` for any other extension.
-        public init?(path: String) {
-            let name = path.split(separator: "/").last.map(String.init) ?? path
-            guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return nil }
-            self.init(rawValue: name[name.index(after: dot)...].lowercased())
-        }
-    }
-
-    /// Writes the plot as PNG or SVG according to `path`'s extension, atomically (`writeFileAtomically`).
-    public func write(to path: String, mode: WriteMode = .replace) throws(FileWriteError) {
-        try writePlot(to: path, mode: mode, raster: raster, svg: svg)
     }
 }
 

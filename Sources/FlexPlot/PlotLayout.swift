@@ -312,26 +312,21 @@ struct PlotLayout {
 
     /// Grid, tick marks and the frame.
     func svgAxes() -> String {
-        var out = "<g stroke=\"#e3e3e3\" stroke-width=\"1\">\n"
-        if xGrid {
-            for v in xTicks.values {
-                let x = f(px(v).rounded(.down) + 0.5)
-                out += "<line x1=\"\(x)\" y1=\"\(plotY0)\" x2=\"\(x)\" y2=\"\(plotY1)\"/>\n"
-            }
-        }
-        for v in yTicks.values {
-            let y = f(py(v).rounded(.down) + 0.5)
-            out += "<line x1=\"\(plotX0)\" y1=\"\(y)\" x2=\"\(plotX1)\" y2=\"\(y)\"/>\n"
-        }
-        out += "</g>\n<g stroke=\"#333333\" stroke-width=\"1\">\n"
-        for v in xTicks.values {
+        // Rules on pixel centres (x.5), like the raster's 1-pixel lines.
+        func vertical(_ v: Double, from y0: Int, to y1: Int) -> String {
             let x = f(px(v).rounded(.down) + 0.5)
-            out += "<line x1=\"\(x)\" y1=\"\(plotY1)\" x2=\"\(x)\" y2=\"\(plotY1 + PlotLayout.tickLength)\"/>\n"
+            return "<line x1=\"\(x)\" y1=\"\(y0)\" x2=\"\(x)\" y2=\"\(y1)\"/>\n"
         }
-        for v in yTicks.values {
+        func horizontal(_ v: Double, from x0: Int, to x1: Int) -> String {
             let y = f(py(v).rounded(.down) + 0.5)
-            out += "<line x1=\"\(plotX0 - PlotLayout.tickLength)\" y1=\"\(y)\" x2=\"\(plotX0)\" y2=\"\(y)\"/>\n"
+            return "<line x1=\"\(x0)\" y1=\"\(y)\" x2=\"\(x1)\" y2=\"\(y)\"/>\n"
         }
+        var out = "<g stroke=\"#e3e3e3\" stroke-width=\"1\">\n"
+        out += (xGrid ? xTicks.values : []).map { vertical($0, from: plotY0, to: plotY1) }.joined()
+        out += yTicks.values.map { horizontal($0, from: plotX0, to: plotX1) }.joined()
+        out += "</g>\n<g stroke=\"#333333\" stroke-width=\"1\">\n"
+        out += xTicks.values.map { vertical($0, from: plotY1, to: plotY1 + PlotLayout.tickLength) }.joined()
+        out += yTicks.values.map { horizontal($0, from: plotX0 - PlotLayout.tickLength, to: plotX0) }.joined()
         out += "</g>\n"
         out += "<rect x=\"\(plotX0).5\" y=\"\(plotY0).5\" width=\"\(plotX1 - plotX0)\" "
             + "height=\"\(plotY1 - plotY0)\" fill=\"none\" stroke=\"#333333\" stroke-width=\"1\"/>\n"
@@ -403,22 +398,48 @@ struct PlotLayout {
 
 // MARK: Files
 
-/// The PNG bytes of a rendered plot (RGB, 8 bits per channel).
-func plotPNGData(_ c: RasterCanvas) throws(FileWriteError) -> [UInt8] {
-    try encodePNG(width: c.width, height: c.height, channels: 3, pixels: c.pixels, label: "<plot>")
+/// Output formats, chosen from a path's extension.
+public enum PlotFormat: String, Sendable, CaseIterable {
+    case png, svg
+
+    /// The format for `path`'s extension (case-insensitive), or `nil` for any other extension.
+    public init?(path: String) {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return nil }
+        self.init(rawValue: name[name.index(after: dot)...].lowercased())
+    }
 }
 
-/// Writes a plot as PNG or SVG according to `path`'s extension, atomically (`writeFileAtomically`); only the
-/// chosen format is rendered.
-func writePlot(to path: String, mode: WriteMode, raster: () -> RasterCanvas, svg: () -> String) throws(FileWriteError) {
-    guard let format = LinePlot.Format(path: path) else {
-        throw FileWriteError(path: path, reason: "unsupported extension; use .png or .svg")
-    }
-    switch format {
-    case .png:
+/// What every plot kind renders to, and through it, PNG bytes and files.
+public protocol RenderablePlot: Sendable {
+    /// The plot as an RGB raster.
+    func raster() -> RasterCanvas
+    /// The plot as a standalone SVG document, laid out as the raster.
+    func svg() -> String
+}
+
+extension RenderablePlot {
+    /// `LinePlot.Format`, `Histogram.Format`, ...
+    public typealias Format = PlotFormat
+
+    /// The plot as PNG bytes (RGB, 8 bits per channel).
+    public func pngData() throws(FileWriteError) -> [UInt8] {
         let c = raster()
-        try writePNG(path: path, width: c.width, height: c.height, channels: 3, pixels: c.pixels, mode: mode)
-    case .svg:
-        try writeFileAtomically(path: path, text: svg(), mode: mode)
+        return try encodePNG(width: c.width, height: c.height, channels: 3, pixels: c.pixels, label: "<plot>")
+    }
+
+    /// Writes the plot as PNG or SVG according to `path`'s extension (`PlotFormat`), atomically
+    /// (`writeFileAtomically`); only the chosen format is rendered.
+    public func write(to path: String, mode: WriteMode = .replace) throws(FileWriteError) {
+        guard let format = PlotFormat(path: path) else {
+            throw FileWriteError(path: path, reason: "unsupported extension; use .png or .svg")
+        }
+        switch format {
+        case .png:
+            let c = raster()
+            try writePNG(path: path, width: c.width, height: c.height, channels: 3, pixels: c.pixels, mode: mode)
+        case .svg:
+            try writeFileAtomically(path: path, text: svg(), mode: mode)
+        }
     }
 }

@@ -21,3 +21,19 @@ public struct PlotSample: Sendable, Equatable {
 func resolveColors(_ colors: [RGBColor?]) -> [RGBColor] {
     colors.enumerated().map { i, c in c ?? RGBColor.palette[i % RGBColor.palette.count] }
 }
+
+/// A plot drawn from `PlotSample`s (a `CategoryPlot`'s categories, a `Histogram`'s series), which are added and
+/// coloured alike.
+public protocol SamplePlot: RenderablePlot {
+    var samples: [PlotSample] { get set }
+}
+
+extension SamplePlot {
+    /// Appends a sample; throws when `values` is empty or holds a non-finite value.
+    public mutating func add(name: String, values: [Double], color: RGBColor? = nil) throws(PlotDataError) {
+        samples.append(try PlotSample(name: name, values: values, color: color))
+    }
+
+    /// The colour each sample is drawn in.
+    public var resolvedColors: [RGBColor] { resolveColors(samples.map(\.color)) }
+}
