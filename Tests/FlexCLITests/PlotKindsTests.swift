@@ -343,6 +343,12 @@ struct PlotKindsTests {
         #expect(try readPNG(path: dir.file("hist.PNG"), channels: 3).width == 800)
         #expect(throws: FileWriteError.self) { try arms.write(to: dir.file("arms.gif")) }
         #expect(throws: FileWriteError.self) { try hist.write(to: dir.file("hist")) }
+        #expect(Histogram.Format(path: "a/b.SVG") == .svg && CategoryPlot.Format(path: "x.png") == .png)
+        #expect(LinePlot.Format(path: "a.b/c") == nil)
+        // Empty plots still render: a frame and axes.
+        let empty = Histogram()
+        #expect(try parseSVG(empty.svg()).with(class: "bin").isEmpty)
+        #expect(try Decoded(empty.pngData()).image.width == 800)
         #expect(dir.contents() == ["arms.png", "arms.svg", "hist.PNG", "hist.svg"])
     }
 }
