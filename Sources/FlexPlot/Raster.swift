@@ -44,11 +44,41 @@ public struct RasterCanvas: Sendable {
         pixels[i + 2] = mix(pixels[i + 2], color.blue)
     }
 
-    /// Fills the rectangle [x0, x1) × [y0, y1), clipped to the canvas.
-    public mutating func fillRect(x0: Int, y0: Int, x1: Int, y1: Int, color: RGBColor) {
+    /// Fills the rectangle [x0, x1) × [y0, y1), clipped to the canvas; `opacity` < 1 blends the colour over
+    /// what is there (translucent bars).
+    public mutating func fillRect(x0: Int, y0: Int, x1: Int, y1: Int, color: RGBColor, opacity: Double = 1) {
         for y in Swift.max(0, y0)..<Swift.min(height, Swift.max(y1, y0)) {
             for x in Swift.max(0, x0)..<Swift.min(width, Swift.max(x1, x0)) {
-                blend(x: x, y: y, color: color, coverage: 1)
+                blend(x: x, y: y, color: color, coverage: opacity)
+            }
+        }
+    }
+
+    /// Fills a polygon (even-odd rule) with `color` blended at `opacity`, each pixel in or out by its centre.
+    /// Not anti-aliased: the shapes it fills (a band under a line) have their edges drawn over them, and a
+    /// hard edge keeps every inside pixel the one blended colour. Clipped to `clip` when given.
+    public mutating func fillPolygon(_ points: [(x: Double, y: Double)], color: RGBColor, opacity: Double = 1,
+                                     clip: (x0: Int, y0: Int, x1: Int, y1: Int)? = nil) {
+        guard points.count >= 3, points.allSatisfy({ $0.x.isFinite && $0.y.isFinite && abs($0.x) < 1e7 && abs($0.y) < 1e7 })
+        else { return }
+        let cx0 = Swift.max(0, clip?.x0 ?? 0), cy0 = Swift.max(0, clip?.y0 ?? 0)
+        let cx1 = Swift.min(width, clip?.x1 ?? width), cy1 = Swift.min(height, clip?.y1 ?? height)
+        let ys = points.map(\.y)
+        let rowLo = Swift.max(cy0, Int(ys.min()!.rounded(.down))), rowHi = Swift.min(cy1 - 1, Int(ys.max()!.rounded(.up)))
+        guard cx0 < cx1, rowLo <= rowHi else { return }
+        for row in rowLo...rowHi {
+            let yc = Double(row) + 0.5
+            var crossings: [Double] = []
+            for (i, a) in points.enumerated() {
+                let b = points[(i + 1) % points.count]
+                if (a.y <= yc) != (b.y <= yc) { crossings.append(a.x + (yc - a.y) * (b.x - a.x) / (b.y - a.y)) }
+            }
+            crossings.sort()
+            // Pixel x is inside when its centre x + 0.5 lies in [left, right).
+            for k in stride(from: 0, to: crossings.count - 1, by: 2) {
+                let first = Swift.max(cx0, Int((crossings[k] - 0.5).rounded(.up)))
+                let last = Swift.min(cx1, Int((crossings[k + 1] - 0.5).rounded(.up)))
+                for x in first..<Swift.max(first, last) { blend(x: x, y: row, color: color, coverage: opacity) }
             }
         }
     }
