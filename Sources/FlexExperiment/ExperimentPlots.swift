@@ -2,9 +2,12 @@ import FlexIO
 import FlexPlot
 
 /// The experiment's figures, each as PNG and SVG in `plots/`:
-/// - `validation.{png,svg}`: the validation loss per epoch, the mean over an arm's runs (runs that stopped early
-///   drop out of the later epochs' means);
-/// - more with the other plot kinds (test MSE per arm, α/β histograms per slot).
+/// - `validation`: the validation loss per epoch, mean over an arm's runs with a band of ± one standard deviation
+///   (runs that stopped early drop out of the later epochs: each epoch's mean is over the runs that reached it);
+/// - `test-mse`: the test MSE of every run, per arm (box: quartiles and median; whiskers to 1.5 IQR; every run
+///   a point);
+/// - `alpha-<slot>`, `beta-<slot>`: histograms of the final α (first mixing weight) and β of every unit of that
+///   activation slot over all runs, one series per arm that has them.
 struct ExperimentPlots {
     var config: ExperimentConfig
     var results: [RunID: RunResult]
@@ -18,30 +21,77 @@ struct ExperimentPlots {
         do { try makeDirectories(folder) } catch {
             throw ExperimentError(file: error.path, "cannot create the plots folder: \(error.reason)")
         }
+        var plots: [(String, any RenderablePlot)] = [("validation", validationPlot()), ("test-mse", testPlot())]
+        for (slot, kind, plot) in parameterHistograms() { plots.append(("\(kind)-\(fileName(slot))", plot)) }
         do {
-            for ext in ["png", "svg"] {
-                try validationPlot().write(to: "\(folder)/validation.\(ext)")
+            for (name, plot) in plots {
+                for ext in ["png", "svg"] { try plot.write(to: "\(folder)/\(name).\(ext)") }
             }
         } catch {
             throw ExperimentError(file: error.path, "cannot write: \(error.reason)")
         }
     }
 
-    /// Mean validation loss per epoch and arm.
+    /// Mean validation loss per epoch and arm, with ± one standard deviation where two or more runs reached the epoch.
     func validationPlot() -> LinePlot {
-        var plot = LinePlot(title: "Validation loss (mean over runs)", xLabel: "epoch", yLabel: "MSE")
+        var plot = LinePlot(title: "Validation loss, mean and sd over runs", xLabel: "epoch", yLabel: "MSE")
         plot.xAxis = .integer
         for arm in config.arms {
             let curves = runs(of: arm).map { $0.curve.compactMap(\.validationLoss) }.filter { !$0.isEmpty }
             guard let longest = curves.map(\.count).max() else { continue }
-            var x: [Double] = [], y: [Double] = []
+            var x: [Double] = [], mean: [Double] = [], sd: [Double] = []
             for e in 0..<longest {
                 let values = curves.compactMap { e < $0.count ? $0[e] : nil }
+                let m = values.reduce(0, +) / Double(values.count)
+                let v = values.count > 1 ? values.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(values.count - 1) : 0
                 x.append(Double(e + 1))
-                y.append(values.reduce(0, +) / Double(values.count))
+                mean.append(m)
+                sd.append(v.squareRoot())
             }
-            plot.addSeries(name: arm.name, x: x, y: y)
+            // Finite by construction (results are checked to be finite), so the band is valid.
+            if let band = try? PlotBand(center: mean, spread: sd),
+               let series = try? PlotSeries(name: arm.name, x: x, y: mean, band: band) {
+                plot.add(series)
+            }
         }
         return plot
+    }
+
+    /// The test MSE of every run, per arm.
+    func testPlot() -> CategoryPlot {
+        var plot = CategoryPlot(title: "Test MSE per run", xLabel: "arm", yLabel: "test MSE")
+        for arm in config.arms {
+            let values = runs(of: arm).map(\.testMSE)
+            if !values.isEmpty { try? plot.add(name: arm.name, values: values) }
+        }
+        return plot
+    }
+
+    /// One histogram per activation slot and parameter (α, β) that some arm has.
+    func parameterHistograms() -> [(slot: String, kind: String, plot: Histogram)] {
+        var slots: [String] = []
+        for r in results.values.sorted(by: { RunID(arm: $0.arm, run: $0.run) < RunID(arm: $1.arm, run: $1.run) }) {
+            for s in r.activations where !slots.contains(s.slot) { slots.append(s.slot) }
+        }
+        var out: [(String, String, Histogram)] = []
+        for slot in slots {
+            for kind in ["alpha", "beta"] {
+                var h = Histogram(title: "\(kind == "alpha" ? "alpha (first mixing weight)" : "beta") of \(slot), all runs",
+                                  xLabel: kind, yLabel: "units")
+                for arm in config.arms {
+                    let values = runs(of: arm).flatMap { r in
+                        r.activations.filter { $0.slot == slot }.flatMap { kind == "alpha" ? $0.alpha : $0.beta }
+                    }
+                    if !values.isEmpty { try? h.add(name: arm.name, values: values) }
+                }
+                if !h.series.isEmpty { out.append((slot, kind, h)) }
+            }
+        }
+        return out
+    }
+
+    /// A slot's name as a file name: `layers.1` → `layers-1`.
+    func fileName(_ slot: String) -> String {
+        String(slot.map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "-" })
     }
 }
