@@ -4,11 +4,14 @@ import Testing
 
 /// Help texts of the commands, snapshot-tested (rerun with FLEXCTL_UPDATE_SNAPSHOTS=1
 /// after an intended change and review the diff).
-@Suite("help text: train, export, compress, decompress, inspect, bench, forecast")
+@Suite("help text: train, experiment, export, compress, decompress, inspect, bench, forecast")
 struct CommandHelpSnapshotTests {
     static let commands: [(String, any ParsableCommand.Type)] = [
         ("train-cae-help.txt", TrainCAECommand.self),
         ("train-forecast-help.txt", TrainForecastCommand.self),
+        ("experiment-cae-help.txt", ExperimentCAECommand.self),
+        ("experiment-forecast-help.txt", ExperimentForecastCommand.self),
+        ("experiment-merge-help.txt", ExperimentMergeCommand.self),
         ("export-help.txt", ExportCommand.self),
         ("compress-image-help.txt", CompressImageCommand.self),
         ("decompress-help.txt", DecompressCommand.self),

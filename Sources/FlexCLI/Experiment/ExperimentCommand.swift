@@ -97,8 +97,8 @@ struct ExperimentCAECommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cae",
         abstract: "Compare activations in convolutional auto-encoders over seeded runs (test MSE).",
-        discussion: """
-        --data as for `flexctl train cae`. Each arm's member goes in the hidden layers. Defaults: --runs 10, \
+        discussion: CAEModelOptions.dataKinds + """
+         Each arm's member goes in the hidden layers. Defaults: --runs 10, \
         --epochs 30, --batch-size 128, --lr 0.001, --seed 1, --val-split 0.1, --patience 5 (early stopping, \
         the best epoch's weights are tested), --reg-mean/--reg-default/--reg-boundary 0.001, --margin 0.05.
         """

@@ -144,6 +144,15 @@ enum TrainingDefaults {
 
 /// The model and data options of a CAE (`train cae`, `experiment cae`).
 struct CAEModelOptions: ParsableArguments {
+    /// What --data accepts, for the commands' help.
+    static let dataKinds = """
+        --data accepts an IDX images file (gzip or raw), a folder with train-images-idx3-ubyte[.gz] (and \
+        t10k-images-idx3-ubyte[.gz] as the test set, e.g. /usr/share/datasets/fashion-mnist), a CIFAR-10 \
+        binary folder or file, or a folder of PNG photos (32×32 patches: --patches for training, a fifth as \
+        many for testing, from disjoint rows). Data without its own test set gives --test-split of it for \
+        testing.
+        """
+
     @Option(help: "Architecture: cae1, cae2 or cae3.")
     var arch: String = "cae2"
 
@@ -176,12 +185,8 @@ struct TrainCAECommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cae",
         abstract: "Train a convolutional auto-encoder (CAE1/CAE2 on 28×28 gray, CAE3 on 32×32 RGB).",
-        discussion: """
-        --data accepts an IDX images file (gzip or raw), a folder with train-images-idx3-ubyte[.gz] (and \
-        t10k-images-idx3-ubyte[.gz] as the test set, e.g. /usr/share/datasets/fashion-mnist), a CIFAR-10 \
-        binary folder or file, or a folder of PNG photos (32×32 patches: --patches for training, a fifth as \
-        many for testing, from disjoint rows). Data without its own test set gives --test-split of it for \
-        testing. Defaults: --epochs 10, --batch-size 128, --lr 0.001, --seed 1, \
+        discussion: CAEModelOptions.dataKinds + """
+         Defaults: --epochs 10, --batch-size 128, --lr 0.001, --seed 1, \
         --val-split 0.1, no early stopping, --reg-mean/--reg-default/--reg-boundary 0.001, --margin 0.05.
         """
     )
