@@ -30,6 +30,8 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
     /// A hash of the data's content (the splits of run 1).
     public var dataFingerprint: String
     public var dataDescription: String
+    /// A fixed forecast every arm is also compared with (the forecaster's zero-return forecast), or nil.
+    public var reference: Reference?
 
     public static let formatName = "flexctl-experiment"
     public static let formatVersion = 1
@@ -41,7 +43,9 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
     public static let maximumArms = 64
 
     public init(task: ExperimentTask, arms: [Arm], runs: Int, seed: UInt64, baselines: [String]?,
-                settings: [String: String], dataFingerprint: String, dataDescription: String) throws(ExperimentError) {
+                settings: [String: String], dataFingerprint: String, dataDescription: String,
+                reference: Reference? = nil) throws(ExperimentError) {
+        self.reference = reference
         self.task = task
         self.arms = arms
         self.runs = runs
@@ -92,6 +96,9 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
         }
         guard arms.contains(where: isCompared) else {
             return "every arm is a baseline: nothing to compare (choose fewer --baselines)"
+        }
+        if let reference, !(reference.testMSE.isFinite && reference.testMSE >= 0) || reference.name.isEmpty {
+            return "field 'reference' has no name or a test MSE that is not a finite number ≥ 0"
         }
         guard seed <= UInt64.max - UInt64(runs) else { return "field 'seed' is too large for \(runs) runs" }
         return nil
@@ -164,4 +171,22 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "\(index)/\(count)" }
+}
+
+/// A fixed forecast with its test MSE on the experiment's test set (no training, no seed): e.g. the zero-return
+/// forecast of a returns series, which a forecaster must beat to be of any use.
+public struct Reference: Codable, Sendable, Equatable {
+    public var name: String
+    public var testMSE: Double
+
+    public init(name: String, testMSE: Double) {
+        self.name = name
+        self.testMSE = testMSE
+    }
+
+    /// `test_mse` in the files (see `RunResult.CodingKeys`).
+    enum CodingKeys: String, CodingKey {
+        case name
+        case testMSE = "testMse"
+    }
 }

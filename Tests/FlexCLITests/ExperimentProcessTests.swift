@@ -115,6 +115,10 @@ struct ExperimentProcessTests {
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.split(separator: "\n").filter { $0.hasPrefix("[") }.count == 6)
         #expect(r.stdout.contains("| p-sig-ramp+cell=p-tanh-ramp | sigmoid | "), "\(r.stdout)")
+        #expect(r.stdout.contains("| zero-return forecast (reference) | – | ") && r.stdout.contains("| sigmoid | "), "\(r.stdout)")
+        let experiment = try Self.json(dir.file("f/experiment.json"))
+        let reference = try #require(experiment["reference"] as? [String: Any])
+        #expect((reference["test_mse"] as? Double).map { $0 > 0.5 && $0 < 2 } == true, "\(reference)")
         let run = try Self.json(dir.file("f/runs/p-sig-ramp+cell=p-tanh-ramp/run-1/run.json"))
         #expect(run["cell"] as? String == "p-tanh-ramp" && run["activation"] as? String == "p-sig-ramp")
     }

@@ -160,6 +160,27 @@ struct SummaryTests {
         #expect(s.arms.first { $0.arm == "p-e2-relu" }!.sd == nil)
     }
 
+    @Test("a reference forecast: every arm tested against its fixed MSE (one-sample t-test), Holm over the arms")
+    func reference() throws {
+        let base = try makeConfig(["sigmoid", "p-sig-ramp"], runs: 3, task: .forecast)
+        let c = try ExperimentConfig(task: .forecast, arms: base.arms, runs: 3, seed: 1, baselines: nil, settings: base.settings,
+                                     dataFingerprint: "00aa", dataDescription: "d", reference: Reference(name: "zero-return forecast", testMSE: 1.0))
+        #expect(c.fingerprint != base.fingerprint)
+        let values = ["sigmoid": [1.02, 0.99, 1.01], "p-sig-ramp": [0.95, 0.96, 0.94]]
+        let s = ExperimentSummary(config: c, results: Self.results(c, values: values))
+        #expect(s.referenceComparisons.map(\.arm) == ["sigmoid", "p-sig-ramp"])
+        let oneSample = try pairedTTest(values["p-sig-ramp"]!, [1, 1, 1], alternative: .less)
+        #expect(s.referenceComparisons[1].test!.p == oneSample.pValue && s.referenceComparisons[1].test!.p < 0.01)
+        #expect(s.referenceComparisons[0].test!.p > 0.3)
+        #expect(s.referenceComparisons.map { $0.test!.pHolm } == (try holmAdjusted(s.referenceComparisons.map { $0.test!.p })))
+        #expect(s.markdown().contains("| zero-return forecast (reference) | – | 1.00E+00 |") && s.markdown().contains("Against the zero-return forecast"))
+        let dir = try Scratch()
+        defer { dir.cleanup() }
+        let folder = try ExperimentFolder.prepare(dir.file("e"), config: c)
+        #expect(try ExperimentConfig.read(from: folder.configPath) == c)
+        #expect(try String(contentsOfFile: folder.configPath, encoding: .utf8).contains("\"test_mse\" : 1"))
+    }
+
     @Test("paired tests use the runs both arms finished (same seed)")
     func pairing() throws {
         let c = try makeConfig(["relu", "p-e2-relu"], runs: 4)

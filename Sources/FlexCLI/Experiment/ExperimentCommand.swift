@@ -181,7 +181,8 @@ struct ExperimentForecastCommand: ParsableCommand {
         settings["transform"] = model.transform
         settings["targets"] = (dataConfig.targets ?? []).joined(separator: "\t")
         let config = try ExperimentRunner.config(
-            .forecast, arguments: experiment, settings: settings, seed: options.seed, data: prepared)
+            .forecast, arguments: experiment, settings: settings, seed: options.seed, data: prepared,
+            reference: Self.zeroForecast(prepared, transform: model.transform))
         let runner = ExperimentRunner(config: config, arguments: experiment)
         try runner.run { id, path, label in
             var runOptions = options
@@ -195,6 +196,26 @@ struct ExperimentForecastCommand: ParsableCommand {
                 options: runOptions, learningRate: learningRate, regularizer: regularizer(trainer.regularizer, for: arm),
                 out: path, progress: !experiment.noProgress, quiet: true, label: label)
         }
+    }
+}
+
+extension ExperimentForecastCommand {
+    /// The forecast "no change" on the test windows, in the trainer's units (normalised targets): a return (or
+    /// log return) of 0, which normalises to −mean/std of its series. For prices (`--transform none`) there is no
+    /// such reference.
+    static func zeroForecast(_ data: PreparedData, transform: String) -> Reference? {
+        guard transform != SeriesTransform.none.rawValue, case let .series(spec) = data.input, let test = data.test,
+              let targets = test.targets, !targets.isEmpty else { return nil }
+        let zero = spec.targets.map { name -> Double in
+            let f = spec.features.firstIndex(of: name)!
+            return -spec.normalization.mean[f] / spec.normalization.std[f]
+        }
+        var sum = 0.0
+        for (i, y) in targets.enumerated() {
+            let d = Double(y) - zero[i % zero.count]
+            sum += d * d
+        }
+        return Reference(name: "zero-return forecast", testMSE: sum / Double(targets.count))
     }
 }
 

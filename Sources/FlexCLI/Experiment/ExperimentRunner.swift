@@ -12,14 +12,15 @@ struct ExperimentRunner {
 
     /// The experiment the options describe. The data's fingerprint is that of run 1's splits.
     static func config(_ task: ExperimentTask, arguments: ExperimentArguments, settings: [String: String], seed: UInt64,
-                       data: PreparedData) throws -> ExperimentConfig {
+                       data: PreparedData, reference: Reference? = nil) throws -> ExperimentConfig {
         guard let test = data.test, test.count > 0 else {
             throw CLIError("the data gives no test set, and an experiment compares test MSE: use data with a test set or --test-split > 0")
         }
         do {
             return try ExperimentConfig(task: task, arms: try arguments.parsedArms(task), runs: arguments.runs, seed: seed,
                                         baselines: arguments.parsedBaselines, settings: settings,
-                                        dataFingerprint: data.fingerprint, dataDescription: data.description)
+                                        dataFingerprint: data.fingerprint, dataDescription: data.description,
+                                        reference: reference)
         } catch let error as ExperimentError {
             throw CLIError(error.description)
         }
