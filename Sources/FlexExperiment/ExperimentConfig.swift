@@ -30,8 +30,8 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
     /// A hash of the data's content (the splits of run 1).
     public var dataFingerprint: String
     public var dataDescription: String
-    /// A fixed forecast every arm is also compared with (the forecaster's zero-return forecast), or nil.
-    public var reference: Reference?
+    /// Fixed forecasts every arm is also compared with (a forecaster's zero-return and training-mean forecasts).
+    public var references: [Reference]
 
     public static let formatName = "flexctl-experiment"
     public static let formatVersion = 1
@@ -44,8 +44,8 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
 
     public init(task: ExperimentTask, arms: [Arm], runs: Int, seed: UInt64, baselines: [String]?,
                 settings: [String: String], dataFingerprint: String, dataDescription: String,
-                reference: Reference? = nil) throws(ExperimentError) {
-        self.reference = reference
+                references: [Reference] = []) throws(ExperimentError) {
+        self.references = references
         self.task = task
         self.arms = arms
         self.runs = runs
@@ -97,16 +97,41 @@ public struct ExperimentConfig: Codable, Sendable, Equatable {
         guard arms.contains(where: isCompared) else {
             return "every arm is a baseline: nothing to compare (choose fewer --baselines)"
         }
-        if let reference, !(reference.testMSE.isFinite && reference.testMSE >= 0) || reference.name.isEmpty {
-            return "field 'reference' has no name or a test MSE that is not a finite number ≥ 0"
+        guard references.count <= 8, Set(references.map(\.name)).count == references.count else {
+            return "field 'references' has more than 8 entries or a name twice"
+        }
+        for (i, r) in references.enumerated() where !(r.testMSE.isFinite && r.testMSE >= 0) || r.name.isEmpty || !isPlainText(r.name, 100) {
+            return "field 'references[\(i)]' has no name (or one over 100 characters) or a test MSE that is not a finite number ≥ 0"
+        }
+        guard settings.count <= 64, settings.allSatisfy({ isPlainText($0.key, 64) && isPlainText($0.value, 4096) }) else {
+            return "field 'settings' has more than 64 entries, or a key or value that is too long or holds control characters"
+        }
+        guard isPlainText(dataFingerprint, 128), isPlainText(dataDescription, 4096) else {
+            return "field 'data_fingerprint' or 'data_description' is too long or holds control characters"
         }
         guard seed <= UInt64.max - UInt64(runs) else { return "field 'seed' is too large for \(runs) runs" }
         return nil
     }
 
-    /// `sha256:` + the SHA-256 of the canonical JSON of every field (sorted keys, no paths, no thread count).
+    /// `sha256:` + the SHA-256 of the fields that change results, each written as `name`, its length in bytes,
+    /// `:` and its text, one per line, in a fixed order (settings sorted by key): the format, task, runs, seed,
+    /// arms, baselines, settings, the data's content hash and the reference forecasts (their MSE in Swift's
+    /// shortest round-trip form). Not `data_description`, which names the data's path, and nothing else that
+    /// depends on the machine. Built by hand rather than by a JSON encoder, whose number formatting may differ
+    /// between platforms.
     public var fingerprint: String {
-        "sha256:" + sha256Hex(Array(ExperimentJSON.canonical(self).utf8))
+        var text = ""
+        func field(_ name: String, _ value: String) { text += "\(name) \(value.utf8.count):\(value)\n" }
+        field("format", "\(format) \(formatVersion)")
+        field("task", task.rawValue)
+        field("runs", String(runs))
+        field("seed", String(seed))
+        for a in arms { field("arm", a.name) }
+        for b in baselines { field("baseline", b) }
+        for (k, v) in settings.sorted(by: { $0.key < $1.key }) { field("setting", k); field("value", v) }
+        field("data", dataFingerprint)
+        for r in references { field("reference", r.name); field("test_mse", "\(r.testMSE)") }
+        return "sha256:" + sha256Hex(Array(text.utf8))
     }
 
     /// The seed of run `k` (1-based).
@@ -189,4 +214,10 @@ public struct Reference: Codable, Sendable, Equatable {
         case name
         case testMSE = "testMse"
     }
+}
+
+/// Whether `s` has at most `limit` characters and no control characters except tab (text from a file that is
+/// printed or used in messages).
+func isPlainText(_ s: String, _ limit: Int) -> Bool {
+    s.count <= limit && s.unicodeScalars.allSatisfy { $0 == "\t" || $0.properties.generalCategory != .control }
 }

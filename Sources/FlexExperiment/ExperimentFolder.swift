@@ -51,15 +51,19 @@ public struct ExperimentFolder: Sendable {
     /// The results of the finished runs, each checked against the experiment and its place.
     public func results(_ config: ExperimentConfig) throws(ExperimentError) -> [RunID: RunResult] {
         var found: [RunID: RunResult] = [:]
+        let fingerprint = config.fingerprint
         for id in config.plan where isFinished(id) {
-            found[id] = try RunResult.read(from: resultPath(id), config: config, expected: id)
+            found[id] = try RunResult.read(from: resultPath(id), config: config, fingerprint: fingerprint, expected: id)
         }
         return found
     }
 
-    /// Records a finished run. Never replaces a result: a run is finished once.
-    public func record(_ result: RunResult) throws(ExperimentError) {
+    /// Records a finished run, checked as a reader would check it. Never replaces a result: a run is finished once.
+    public func record(_ result: RunResult, config: ExperimentConfig) throws(ExperimentError) {
         let id = RunID(arm: result.arm, run: result.run)
+        if let problem = result.problem(config: config, fingerprint: config.fingerprint, expected: id) {
+            throw ExperimentError(file: resultPath(id), "not recorded: \(problem)")
+        }
         do { try makeDirectories(runPath(id)) } catch {
             throw ExperimentError(file: error.path, "cannot create the run folder: \(error.reason)")
         }
@@ -96,7 +100,8 @@ extension ExperimentConfig {
 public struct MergeOutcome: Sendable {
     public var config: ExperimentConfig
     public var results: [RunID: RunResult]
-    /// Runs found in more than one folder (the first folder's result is kept), with the folders.
+    /// Runs found in more than one folder (the target's result, else the first folder's, is kept), with the
+    /// folders and whether the results agree (everything but the time and thread count).
     public var duplicates: [(run: RunID, folders: [String], sameResult: Bool)]
     public var missing: [RunID]
 }
@@ -113,8 +118,9 @@ public func mergeExperiments(_ folders: [String], into out: String) throws(Exper
         throw ExperimentError(file: folder.configPath, "is another experiment (\(c.fingerprint), \(c.describe)) than \(opened[0].0.configPath) (\(config.fingerprint), \(config.describe)); only shards of one experiment merge")
     }
     let target = try ExperimentFolder.prepare(out, config: config)
-    var inputs = opened.map(\.0)
-    if !inputs.contains(where: { sameFile($0.path, target.path) }) { inputs.insert(target, at: 0) }
+    // The target's own results come first (they are the ones it keeps), then each other folder once.
+    var inputs = [target]
+    for (folder, _) in opened where !inputs.contains(where: { sameFile($0.path, folder.path) }) { inputs.append(folder) }
     var results: [RunID: RunResult] = [:]
     var sources: [RunID: [String]] = [:]
     var same: [RunID: Bool] = [:]
@@ -122,13 +128,13 @@ public func mergeExperiments(_ folders: [String], into out: String) throws(Exper
         for (id, r) in try folder.results(config) {
             sources[id, default: []].append(folder.path)
             if let first = results[id] {
-                same[id] = (same[id] ?? true) && first.testMSE == r.testMSE
+                same[id] = (same[id] ?? true) && first.sameOutcome(as: r)
             } else {
                 results[id] = r
             }
         }
     }
-    for (id, r) in results where !target.isFinished(id) { try target.record(r) }
+    for (id, r) in results where !target.isFinished(id) { try target.record(r, config: config) }
     try target.writeSummary(config, results: results)
     let duplicates = sources.filter { $0.value.count > 1 }.keys.sorted().map { id in
         (run: id, folders: sources[id]!, sameResult: same[id] ?? true)

@@ -1,4 +1,5 @@
 import FlexIO
+import FlexRuntime
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -6,33 +7,15 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// Reading and writing the experiment's JSON files (experiment.json, result.json, summary.json): keys in
-/// snake_case, sorted; files are read with a size bound and written atomically.
+/// Reading and writing the experiment's JSON files (experiment.json, result.json, summary.json) with FlexRuntime's
+/// JSON conventions (`JSONOutput`: snake_case keys, sorted): files are read with a size bound and written
+/// atomically; a value that cannot be written (a non-finite number) is an error, never a crash.
 enum ExperimentJSON {
-    /// Pretty text for files people read.
-    static func text(_ value: some Encodable) -> String {
-        encode(value, pretty: true) + "\n"
-    }
-
-    /// One line, sorted keys: the text the fingerprint hashes.
-    static func canonical(_ value: some Encodable) -> String {
-        encode(value, pretty: false)
-    }
-
-    private static func encode(_ value: some Encodable, pretty: Bool) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        do {
-            return String(decoding: try encoder.encode(value), as: UTF8.self)
-        } catch {
-            // Every Double written is finite (the results are checked before they are recorded).
-            preconditionFailure("JSON encoding failed: \(error)")
-        }
-    }
-
     static func write(_ value: some Encodable, to path: String, mode: WriteMode = .replace) throws(ExperimentError) {
-        do { try writeFileAtomically(path: path, text: text(value), mode: mode) } catch {
+        guard let text = JSONOutput.renderIfFinite(value) else {
+            throw ExperimentError(file: path, "not written: a value is not a finite number")
+        }
+        do { try writeFileAtomically(path: path, text: text, mode: mode) } catch {
             throw ExperimentError(file: path, error.isAlreadyExists ? "already exists" : "cannot write: \(error.reason)")
         }
     }
@@ -46,30 +29,7 @@ enum ExperimentJSON {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         do { return try decoder.decode(T.self, from: Data(bytes)) } catch {
-            throw ExperimentError(file: path, "not \(what): \(describe(error))")
+            throw ExperimentError(file: path, "not \(what): \(decodingMessage(error))")
         }
-    }
-
-    /// The field path and what is wrong, from a decoding error.
-    static func describe(_ error: any Error) -> String {
-        guard let e = error as? DecodingError else { return "invalid JSON" }
-        func path(_ c: DecodingError.Context) -> String {
-            let p = c.codingPath.map { $0.intValue.map { "[\($0)]" } ?? snake($0.stringValue) }.joined(separator: ".")
-            return p.isEmpty ? "" : "field '\(p)': "
-        }
-        switch e {
-        case let .keyNotFound(k, c): return "\(path(c))missing field '\(snake(k.stringValue))'"
-        case let .typeMismatch(_, c), let .valueNotFound(_, c), let .dataCorrupted(c): return "\(path(c))\(c.debugDescription)"
-        @unknown default: return "invalid JSON"
-        }
-    }
-
-    /// `regMean` → `reg_mean` (the decoder reports Swift's names).
-    static func snake(_ s: String) -> String {
-        var out = ""
-        for c in s {
-            if c.isUppercase { out += "_" + c.lowercased() } else { out.append(c) }
-        }
-        return out
     }
 }

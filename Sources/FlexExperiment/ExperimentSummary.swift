@@ -17,9 +17,9 @@ public struct ExperimentSummary: Codable, Sendable, Equatable {
     /// How many Welch tests (and paired tests) were made: the size of each Holm family.
     public var welchTests: Int
     public var pairedTests: Int
-    /// Each arm against the fixed reference forecast (`ExperimentConfig.reference`): a one-sample t-test of the
-    /// arm's runs against the reference's test MSE, Holm-adjusted over the arms. Empty without a reference.
-    public var reference: Reference?
+    /// Each arm against each fixed reference forecast (`ExperimentConfig.references`): a one-sample t-test of the
+    /// arm's runs against the reference's test MSE, Holm-adjusted over these tests. Empty without references.
+    public var references: [Reference]
     public var referenceComparisons: [ReferenceComparison]
     public var alternative = "one-sided, H1: mean test MSE of the arm < that of the baseline"
 
@@ -53,14 +53,13 @@ public struct ExperimentSummary: Codable, Sendable, Equatable {
         welchTests = welch.count
         pairedTests = paired.count
         self.comparisons = comparisons
-        reference = config.reference
-        var againstReference: [ReferenceComparison] = []
-        if let reference = config.reference {
-            againstReference = config.arms.map { ReferenceComparison(arm: $0.name, reference: reference, x: runs($0.name)) }
-            let tested = againstReference.indices.filter { againstReference[$0].test != nil }
-            if let adjusted = try? holmAdjusted(tested.map { againstReference[$0].test!.p }) {
-                for (i, p) in zip(tested, adjusted) { againstReference[i].test!.pHolm = p }
-            }
+        references = config.references
+        var againstReference = config.references.flatMap { reference in
+            config.arms.map { ReferenceComparison(arm: $0.name, reference: reference, x: runs($0.name)) }
+        }
+        let tested = againstReference.indices.filter { againstReference[$0].test != nil }
+        if let adjusted = try? holmAdjusted(tested.map { againstReference[$0].test!.p }) {
+            for (i, p) in zip(tested, adjusted) { againstReference[i].test!.pHolm = p }
         }
         referenceComparisons = againstReference
     }
@@ -74,7 +73,7 @@ public struct ExperimentSummary: Codable, Sendable, Equatable {
             let name = a.arm + (a.baseline ? " (baseline)" : "")
             lines.append("| \(name) | \(a.runs) | \(sci(a.mean)) (\(sci(a.sd))) | \(sci(a.median)) | \(sci(a.min)) | \(sci(a.max)) | \(fixed(a.meanEpochs, 1)) | \(fixed(a.meanSeconds, 1)) |")
         }
-        if let reference { lines.append("| \(reference.name) (reference) | – | \(sci(reference.testMSE)) | | | | | |") }
+        for r in references { lines.append("| \(r.name) (reference) | – | \(sci(r.testMSE)) | | | | | |") }
         lines += ["", "One-sided tests, H1: the arm's mean test MSE is lower than the baseline's. Holm's adjustment over the \(welchTests) Welch test\(welchTests == 1 ? "" : "s") and, separately, the \(pairedTests) paired test\(pairedTests == 1 ? "" : "s") (same seeds).", "",
                   "| arm | baseline | difference of means | Welch t (df) | p | p (Holm) | paired n | paired t | p | p (Holm) |",
                   "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -83,17 +82,17 @@ public struct ExperimentSummary: Codable, Sendable, Equatable {
             let p = c.paired.map { "\($0.n) | \(fixed($0.statistic, 2)) | \(sci($0.p)) | \(sci($0.pHolm))" } ?? "– | – | – | –"
             lines.append("| \(c.arm) | \(c.baseline) | \(sci(c.meanDifference)) | \(w) | \(p) |")
         }
-        if let reference {
+        if !references.isEmpty {
             let n = referenceComparisons.filter { $0.test != nil }.count
-            lines += ["", "Against the \(reference.name) (test MSE \(sci(reference.testMSE)), the same for every seed): one-sided one-sample t-tests, H1: the arm's mean test MSE is lower; Holm's adjustment over the \(n) test\(n == 1 ? "" : "s").", "",
-                      "| arm | difference of means | t (df) | p | p (Holm) |", "| --- | ---: | ---: | ---: | ---: |"]
+            lines += ["", "Against the fixed forecasts (the same for every seed): one-sided one-sample t-tests, H1: the arm's mean test MSE is lower than the forecast's; Holm's adjustment over the \(n) test\(n == 1 ? "" : "s").", "",
+                      "| arm | forecast | difference of means | t (df) | p | p (Holm) |", "| --- | --- | ---: | ---: | ---: | ---: |"]
             for c in referenceComparisons {
                 let t = c.test.map { "\(fixed($0.statistic, 2)) (\(fixed($0.degreesOfFreedom, 0))) | \(sci($0.p)) | \(sci($0.pHolm))" } ?? "– | – | –"
-                lines.append("| \(c.arm) | \(sci(c.meanDifference)) | \(t) |")
+                lines.append("| \(c.arm) | \(c.reference) | \(sci(c.meanDifference)) | \(t) |")
             }
         }
         let notes = comparisons.compactMap { c in c.note.map { "- \(c.arm) vs \(c.baseline): \($0)" } }
-            + referenceComparisons.compactMap { c in c.note.map { "- \(c.arm) vs the reference: \($0)" } }
+            + referenceComparisons.compactMap { c in c.note.map { "- \(c.arm) vs the \(c.reference): \($0)" } }
         if !notes.isEmpty { lines += [""] + notes }
         if !missing.isEmpty {
             lines += ["", "\(missing.count) of \(runsPlanned) runs have no result yet: \(missing.prefix(12).joined(separator: ", "))\(missing.count > 12 ? ", …" : "")."]
@@ -197,6 +196,8 @@ public struct Comparison: Codable, Sendable, Equatable {
 /// One arm against the fixed reference forecast.
 public struct ReferenceComparison: Codable, Sendable, Equatable {
     public var arm: String
+    /// The reference forecast's name.
+    public var reference: String
     /// mean(arm) − the reference's test MSE.
     public var meanDifference: Double?
     /// The one-sample t-test of the arm's runs against the reference's MSE (the paired test against a constant).
@@ -205,6 +206,7 @@ public struct ReferenceComparison: Codable, Sendable, Equatable {
 
     init(arm: String, reference: Reference, x: [RunResult]) {
         self.arm = arm
+        self.reference = reference.name
         let xs = x.map(\.testMSE)
         if !xs.isEmpty { meanDifference = xs.reduce(0, +) / Double(xs.count) - reference.testMSE }
         do {

@@ -50,6 +50,13 @@ public struct ActivationSlot: Sendable, Equatable {
         betaName == nil ? nil : Tensor(shape: betaShape, scalars: Array((0..<units).map { _ in function.defaultBeta() }.joined()))
     }
 
+    /// Column `c` of a stored α: α itself for one free weight (`[units]`), the c-th mixing weight of every unit
+    /// for K ≥ 3 components (`[units, K]`).
+    public func alphaColumn(_ c: Int, of alpha: Tensor) -> [Float] {
+        let k = function.alphaWidth
+        return k == 1 ? alpha.scalars : stride(from: c, to: alpha.count, by: k).map { alpha.scalars[$0] }
+    }
+
     /// Dotted path for messages: the layer's name for an Activation layer, `lstm.i_l0` for an LSTM's.
     public func path(inLayer layer: String) -> String {
         nonlinearity.map { "\(layer).\($0.prefix)_l\(stackedLayer)" } ?? layer

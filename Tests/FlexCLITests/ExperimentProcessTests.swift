@@ -14,6 +14,11 @@ struct ExperimentProcessTests {
 
     static func text(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
 
+    /// results.csv without the columns that vary from one training to the next of the same run (seconds).
+    static func outcomes(_ path: String) throws -> [[Substring]] {
+        try text(path).split(separator: "\n").map { Array($0.split(separator: ",", omittingEmptySubsequences: false).prefix(7)) }
+    }
+
     /// `experiment cae` on `data` with 2 arms × 2 runs of 2 epochs.
     static func caeArguments(_ data: String, out: String, extra: [String] = []) -> [String] {
         ["experiment", "cae", "--arch", "cae1", "--data", data, "--arms", "relu,p-e2-relu", "--runs", "2", "--epochs", "2",
@@ -54,15 +59,36 @@ struct ExperimentProcessTests {
 
         // The same command again: everything is finished, nothing is trained, nothing changes.
         let before = try Self.text(dir.file("e/results.csv"))
+        try before.write(toFile: dir.file("e/results-before.csv"), atomically: true, encoding: .utf8)
         let again = try runFlexctl(Self.caeArguments(dir.file("images.idx"), out: dir.file("e")))
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stderr.contains("4 finished, 0 to do") && !again.stdout.contains("[1/"), "\(again.stdout)")
         #expect(try Self.text(dir.file("e/results.csv")) == before)
 
+        // A run whose result.json was lost is recorded again from its finished state, without training.
+        let lost = dir.file("e/runs/relu/run-2/result.json")
+        let lostText = try Self.text(lost)
+        try FileManager.default.removeItem(atPath: lost)
+        let recover = try runFlexctl(Self.caeArguments(dir.file("images.idx"), out: dir.file("e")))
+        #expect(recover.status == 0 && recover.stderr.contains("3 finished, 1 to do"), "\(recover.stderr)")
+        #expect(try Self.json(lost)["test_mse"] as? Double == (try JSONSerialization.jsonObject(with: Data(lostText.utf8)) as! [String: Any])["test_mse"] as? Double)
+        #expect(try Self.text(dir.file("e/results.csv")) == before)
+        // A run folder killed before its first state (run.json, no state.h5) starts again.
+        try FileManager.default.removeItem(atPath: dir.file("e/runs/p-e2-relu/run-2/result.json"))
+        try FileManager.default.removeItem(atPath: dir.file("e/runs/p-e2-relu/run-2/state.h5"))
+        let restart = try runFlexctl(Self.caeArguments(dir.file("images.idx"), out: dir.file("e")))
+        #expect(restart.status == 0 && restart.stdout.contains("[1/1] p-e2-relu run 2/2 (seed 2)"), "\(restart.stderr)")
+        #expect(try Self.outcomes(dir.file("e/results.csv")) == (try Self.outcomes(dir.file("e/results-before.csv"))), "the same seed trains the same run")
+        // A run folder that is not this experiment's is never continued.
+        try FileManager.default.removeItem(atPath: dir.file("e/runs/p-e2-relu/run-2/result.json"))
+        try FileManager.default.removeItem(atPath: dir.file("e/runs/p-e2-relu/run-2/experiment-fingerprint"))
+        let foreign = try runFlexctl(Self.caeArguments(dir.file("images.idx"), out: dir.file("e")))
+        #expect(foreign.status == 1 && foreign.stderr.contains("does not belong to this experiment"), "\(foreign.stderr)")
+
         // Other options into the same folder: refused, naming both experiments.
         let other = try runFlexctl(Self.caeArguments(dir.file("images.idx"), out: dir.file("e"), extra: ["--lr", "0.002"]))
         #expect(other.status == 1 && other.stderr.contains("holds another experiment"), "\(other.stderr)")
-        #expect(try Self.text(dir.file("e/results.csv")) == before)
+        #expect(try Self.outcomes(dir.file("e/results.csv")) == (try Self.outcomes(dir.file("e/results-before.csv"))))
     }
 
     @Test("shards 1/2 and 2/2 on their own folders merge into the whole experiment's results")
@@ -88,8 +114,8 @@ struct ExperimentProcessTests {
         #expect(try Self.text(dir.file("merged/results.csv")).split(separator: "\n").map { $0.split(separator: ",").prefix(4) }
                 == (try Self.text(dir.file("whole/results.csv"))).split(separator: "\n").map { $0.split(separator: ",").prefix(4) })
         #expect(try Self.text(dir.file("merged/comparisons.csv")) == (try Self.text(dir.file("whole/comparisons.csv"))))
-        // Merging a shard twice reports the duplicates.
-        let dup = try runFlexctl(["experiment", "merge", dir.file("s1"), dir.file("s1"), dir.file("s2"), "--out", dir.file("dup")])
+        // Runs in several folders are reported, with whether their results agree (they do: same seeds).
+        let dup = try runFlexctl(["experiment", "merge", dir.file("whole"), dir.file("s1"), dir.file("s2"), "--out", dir.file("dup")])
         #expect(dup.status == 0 && dup.stderr.contains("relu run 1 is in") && dup.stderr.contains("(the same result)"), "\(dup.stderr)")
         // A folder of another experiment (another seed) is refused.
         let other = try runFlexctl(Self.caeArguments(dir.file("images.idx"), out: dir.file("other"), extra: ["--seed", "5", "--runs", "1"]))
@@ -117,8 +143,10 @@ struct ExperimentProcessTests {
         #expect(r.stdout.contains("| p-sig-ramp+cell=p-tanh-ramp | sigmoid | "), "\(r.stdout)")
         #expect(r.stdout.contains("| zero-return forecast (reference) | – | ") && r.stdout.contains("| sigmoid | "), "\(r.stdout)")
         let experiment = try Self.json(dir.file("f/experiment.json"))
-        let reference = try #require(experiment["reference"] as? [String: Any])
-        #expect((reference["test_mse"] as? Double).map { $0 > 0.5 && $0 < 2 } == true, "\(reference)")
+        let references = try #require(experiment["references"] as? [[String: Any]])
+        #expect(references.map { $0["name"] as? String } == ["training-mean forecast", "zero-return forecast"])
+        #expect(references.allSatisfy { ($0["test_mse"] as? Double).map { $0 > 0.5 && $0 < 2 } == true }, "\(references)")
+        #expect(r.stdout.contains("| training-mean forecast (reference) | – | "))
         let run = try Self.json(dir.file("f/runs/p-sig-ramp+cell=p-tanh-ramp/run-1/run.json"))
         #expect(run["cell"] as? String == "p-tanh-ramp" && run["activation"] as? String == "p-sig-ramp")
     }
@@ -132,11 +160,17 @@ struct ExperimentProcessTests {
             (["--arms", "relu,elu", "--shard", "3/2"], "--shard '3/2'"),
             (["--arms", "relu,elu", "--runs", "0"], "--runs 0"),
         ] {
-            let r = try runFlexctl(["experiment", "cae", "--data", "/nonexistent", "--out", "/tmp/never"] + args)
+            let r = try runFlexctl(["experiment", "cae", "--data", "/nonexistent", "--out", "/nonexistent/never"] + args)
             #expect(r.status == 64 && r.stderr.contains(message), "\(args): \(r.stderr)")
         }
-        let r = try runFlexctl(["experiment", "cae", "--data", "/nonexistent", "--arms", "relu,elu", "--baselines", "gelu",
-                                "--out", "/tmp/never"])
-        #expect(r.status != 0 && !FileManager.default.fileExists(atPath: "/tmp/never"))
+        for (args, message) in [
+            (["--arms", "relu,elu", "--baselines", "gelu"], "--baselines: 'gelu' is not one of the arms"),
+            (["--arms", "relu,elu", "--baselines", "relu, elu"], "every arm is a baseline"),
+            (["--arms", "relu,,elu"], "an empty item"),
+            (["--arms", "relu,elu", "--runs", "3", "--seed", "18446744073709551614"], "beyond"),
+        ] {
+            let r = try runFlexctl(["experiment", "cae", "--data", "/nonexistent", "--out", "/nonexistent/never"] + args)
+            #expect(r.status == 64 && r.stderr.contains(message), "\(args): \(r.stderr)")
+        }
     }
 }

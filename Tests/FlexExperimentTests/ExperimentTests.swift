@@ -100,10 +100,31 @@ struct ArmAndShardTests {
                       try makeConfig(epochs: "4"), try makeConfig(data: "00ab"), try makeConfig(baselines: ["relu"])] {
             #expect(other.fingerprint != c.fingerprint)
         }
+        // The description names the data's path, which differs between machines: not part of the fingerprint.
+        var moved = c
+        moved.dataDescription = "IDX images (/mnt/elsewhere/images.idx)"
+        #expect(moved.fingerprint == c.fingerprint)
         let dir = try Scratch()
         defer { dir.cleanup() }
         let folder = try ExperimentFolder.prepare(dir.file("e"), config: c)
         #expect(try ExperimentConfig.read(from: folder.configPath) == c)
+        // Crafted descriptions are refused when read: arms that disagree with their names, control characters.
+        let text = try String(contentsOfFile: folder.configPath, encoding: .utf8)
+        for (bad, expected) in [
+            (text.replacingOccurrences(of: "\"activation\" : \"elu\"", with: "\"activation\" : \"relu\""), "is not the arm its name 'elu' describes"),
+            (text.replacingOccurrences(of: "\"name\" : \"elu\"", with: "\"name\" : \"../x\""), "field 'arms[1]'"),
+            (text.replacingOccurrences(of: "\"runs\" : 4", with: "\"runs\" : 0"), "field 'runs' is 0"),
+            (text.replacingOccurrences(of: "test data", with: "test \\u001b[31m data"), "control characters"),
+            (text.replacingOccurrences(of: "\"format_version\" : 1", with: "\"format_version\" : 9"), "field 'format_version' is 9"),
+        ] {
+            try bad.write(toFile: dir.file("bad.json"), atomically: true, encoding: .utf8)
+            do {
+                _ = try ExperimentConfig.read(from: dir.file("bad.json"))
+                Issue.record("accepted: \(expected)")
+            } catch {
+                #expect(error.description.contains(dir.file("bad.json")) && error.description.contains(expected), "\(error) / \(expected)")
+            }
+        }
     }
 }
 
@@ -164,7 +185,7 @@ struct SummaryTests {
     func reference() throws {
         let base = try makeConfig(["sigmoid", "p-sig-ramp"], runs: 3, task: .forecast)
         let c = try ExperimentConfig(task: .forecast, arms: base.arms, runs: 3, seed: 1, baselines: nil, settings: base.settings,
-                                     dataFingerprint: "00aa", dataDescription: "d", reference: Reference(name: "zero-return forecast", testMSE: 1.0))
+                                     dataFingerprint: "00aa", dataDescription: "d", references: [Reference(name: "zero-return forecast", testMSE: 1.0)])
         #expect(c.fingerprint != base.fingerprint)
         let values = ["sigmoid": [1.02, 0.99, 1.01], "p-sig-ramp": [0.95, 0.96, 0.94]]
         let s = ExperimentSummary(config: c, results: Self.results(c, values: values))
@@ -173,7 +194,7 @@ struct SummaryTests {
         #expect(s.referenceComparisons[1].test!.p == oneSample.pValue && s.referenceComparisons[1].test!.p < 0.01)
         #expect(s.referenceComparisons[0].test!.p > 0.3)
         #expect(s.referenceComparisons.map { $0.test!.pHolm } == (try holmAdjusted(s.referenceComparisons.map { $0.test!.p })))
-        #expect(s.markdown().contains("| zero-return forecast (reference) | – | 1.00E+00 |") && s.markdown().contains("Against the zero-return forecast"))
+        #expect(s.markdown().contains("| zero-return forecast (reference) | – | 1.00E+00 |") && s.markdown().contains("| p-sig-ramp | zero-return forecast | "))
         let dir = try Scratch()
         defer { dir.cleanup() }
         let folder = try ExperimentFolder.prepare(dir.file("e"), config: c)
@@ -187,7 +208,7 @@ struct SummaryTests {
         var r = Self.results(c, values: ["relu": [0.30, 0.31, 0.29, 0.33], "p-e2-relu": [0.20, 0.22, 0.21, 0.25]])
         r[RunID(arm: "relu", run: 4)] = nil
         let s = ExperimentSummary(config: c, results: r)
-        #expect(s.comparisons[0].paired!.n == 3)
+        #expect(s.comparisons[0].paired!.n == 3 && s.comparisons[0].paired!.p < 0.01, "the arm is lower: H1 holds")
         let p = try pairedTTest([0.20, 0.22, 0.21], [0.30, 0.31, 0.29], alternative: .less)
         #expect(s.comparisons[0].paired!.p == p.pValue)
     }
@@ -218,8 +239,8 @@ struct FolderTests {
         let c = try makeConfig()
         let folder = try ExperimentFolder.prepare(dir.file("e"), config: c)
         let r = makeResult(c, arm: "elu", run: 2, mse: 0.01)
-        try folder.record(r)
-        #expect(throws: ExperimentError.self) { try folder.record(r) }
+        try folder.record(r, config: c)
+        #expect(throws: ExperimentError.self) { try folder.record(r, config: c) }
         #expect(try folder.results(c) == [RunID(arm: "elu", run: 2): r])
         // A result in another run's place, of another experiment, or with a bad value is refused, naming the file.
         try FileManager.default.createDirectory(atPath: folder.runPath(RunID(arm: "relu", run: 1)), withIntermediateDirectories: true)
@@ -246,6 +267,48 @@ struct FolderTests {
         }
     }
 
+    @Test("record checks a result before writing it: non-finite or huge values and odd slot names are errors, not crashes")
+    func recordChecks() throws {
+        let dir = try Scratch()
+        defer { dir.cleanup() }
+        let c = try makeConfig()
+        let folder = try ExperimentFolder.prepare(dir.file("e"), config: c)
+        var r = makeResult(c, arm: "relu", run: 1, mse: 0.01)
+        var bad: [(RunResult, String)] = []
+        r.activations[0].alpha[0] = .nan; bad.append((r, "outside [-1e6, 1e6]"))
+        r = makeResult(c, arm: "relu", run: 1, mse: 1e300); bad.append((r, "field 'test_mse'"))
+        r = makeResult(c, arm: "relu", run: 1, mse: 0.01); r.activations[0].slot = "../x"; bad.append((r, "activations[0].slot"))
+        r = makeResult(c, arm: "relu", run: 1, mse: 0.01); r.activations.append(r.activations[0]); bad.append((r, "a slot twice"))
+        r = makeResult(c, arm: "relu", run: 1, mse: 0.01); r.activations[0].member = "gelu"; bad.append((r, "not an activation member"))
+        r = makeResult(c, arm: "relu", run: 1, mse: 0.01); r.seed = 9; bad.append((r, "field 'seed' is 9"))
+        for (result, expected) in bad {
+            do {
+                try folder.record(result, config: c)
+                Issue.record("recorded: \(expected)")
+            } catch {
+                #expect(error.description.contains("not recorded") && error.description.contains(expected), "\(error) / \(expected)")
+            }
+            #expect(!folder.isFinished(RunID(arm: "relu", run: 1)))
+        }
+    }
+
+    @Test("merge into one of the inputs keeps its own results; differing duplicates are reported as such")
+    func mergeIntoInput() throws {
+        let dir = try Scratch()
+        defer { dir.cleanup() }
+        let c = try makeConfig(runs: 1)
+        let a = try ExperimentFolder.prepare(dir.file("a"), config: c)
+        let b = try ExperimentFolder.prepare(dir.file("b"), config: c)
+        try a.record(makeResult(c, arm: "relu", run: 1, mse: 0.5), config: c)
+        try b.record(makeResult(c, arm: "relu", run: 1, mse: 0.6), config: c)
+        try b.record(makeResult(c, arm: "elu", run: 1, mse: 0.4), config: c)
+        let m = try mergeExperiments([dir.file("a"), dir.file("b")], into: dir.file("b"))
+        #expect(m.results[RunID(arm: "relu", run: 1)]?.testMSE == 0.6, "--out's own result is kept")
+        #expect(m.duplicates.count == 1 && m.duplicates[0].sameResult == false && m.duplicates[0].folders.first == dir.file("b"))
+        #expect(try b.results(c)[RunID(arm: "relu", run: 1)]?.testMSE == 0.6)
+        #expect(m.missing == [RunID(arm: "p-e2-relu", run: 1)])
+    }
+
     @Test("merge: shards give the whole; duplicates and missing runs are reported; other experiments are refused")
     func merge() throws {
         let dir = try Scratch()
@@ -254,7 +317,7 @@ struct FolderTests {
         let all = SummaryTests.results(c, values: ["relu": [0.3, 0.31, 0.32], "elu": [0.2, 0.21, 0.19], "p-e2-relu": [0.1, 0.12, 0.11]])
         for i in 1...2 {
             let f = try ExperimentFolder.prepare(dir.file("s\(i)"), config: c)
-            for id in try Shard(parsing: "\(i)/2").select(c.plan) { try f.record(all[id]!) }
+            for id in try Shard(parsing: "\(i)/2").select(c.plan) { try f.record(all[id]!, config: c) }
         }
         let m = try mergeExperiments([dir.file("s1"), dir.file("s2")], into: dir.file("merged"))
         #expect(m.results == all && m.missing.isEmpty && m.duplicates.isEmpty)
@@ -266,8 +329,9 @@ struct FolderTests {
         let csv = try String(contentsOfFile: dir.file("merged/results.csv"), encoding: .utf8)
         #expect(csv.split(separator: "\n").count == 10)
         // The same shard twice: every run of it is a duplicate with the same result; the other shard's are missing.
+        // The same shard twice counts once; the other shard's runs are missing.
         let twice = try mergeExperiments([dir.file("s1"), dir.file("s1")], into: dir.file("twice"))
-        #expect(twice.duplicates.count == 5 && twice.duplicates.allSatisfy(\.sameResult))
+        #expect(twice.duplicates.isEmpty && twice.results.count == 5)
         #expect(twice.missing.count == 4)
         // A shard of another experiment is refused and nothing is written.
         let other = try makeConfig(runs: 3, seed: 2)

@@ -53,8 +53,36 @@ struct ExperimentArguments: ParsableArguments {
         if let shard { do { _ = try Shard(parsing: shard) } catch { throw ValidationError(error.message) } }
     }
 
+    /// Checks what needs the task: the arms, the baselines among them, and that every run's seed fits.
+    func validate(_ task: ExperimentTask, seed: UInt64?) throws {
+        let arms = try parsedArms(task)
+        if let baselines = try parsedBaselines {
+            for b in baselines where !arms.contains(where: { $0.name == b }) {
+                throw ValidationError("--baselines: '\(b)' is not one of the arms (\(arms.map(\.name).joined(separator: ", ")))")
+            }
+            guard Set(baselines).count < arms.count else {
+                throw ValidationError("--baselines: every arm is a baseline; nothing would be compared")
+            }
+        }
+        if let seed, seed > UInt64.max - UInt64(runs - 1) {
+            throw ValidationError("--seed \(seed): run \(runs) would need seed \(seed) + \(runs - 1), beyond \(UInt64.max)")
+        }
+    }
+
+    /// A comma-separated list: items trimmed of spaces, none empty.
+    static func list(_ text: String, option: String) throws -> [String] {
+        let items = text.split(separator: ",", omittingEmptySubsequences: false).map { item in
+            String(item.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+        }
+        guard !items.contains(where: \.isEmpty) else {
+            throw ValidationError("\(option) '\(text)': an empty item; expected names separated by commas")
+        }
+        return items
+    }
+
     func parsedArms(_ task: ExperimentTask) throws -> [Arm] {
-        do { return try parseArms(arms.split(separator: ",").map(String.init), task: task) } catch {
+        let items = try Self.list(arms, option: "--arms")
+        do { return try parseArms(items, task: task) } catch {
             throw ValidationError("--arms: \(error.message)")
         }
     }
@@ -63,12 +91,9 @@ struct ExperimentArguments: ParsableArguments {
         get throws { try shard.map { try Shard(parsing: $0) } ?? .whole }
     }
 
-    var parsedBaselines: [String]? { baselines.map { $0.lowercased().split(separator: ",").map(String.init) } }
-}
-
-extension ExperimentError {
-    /// The message without the file (for ValidationError, whose text names the option).
-    var message: String { description }
+    var parsedBaselines: [String]? {
+        get throws { try baselines.map { try Self.list($0.lowercased(), option: "--baselines") } }
+    }
 }
 
 /// The trainer's settings of an experiment as text, for its fingerprint (only what changes results).
@@ -109,13 +134,13 @@ struct ExperimentCAECommand: ParsableCommand {
     @OptionGroup var trainer: TrainerOptions
 
     func validate() throws {
-        _ = try experiment.parsedArms(.cae)
+        try experiment.validate(.cae, seed: trainer.seed)
         if model.data == nil { throw ValidationError("--data is required") }
     }
 
     func run() throws {
         let arch = model.arch.lowercased()
-        let options = trainer.options(defaultEpochs: 30, defaultBatch: 128, defaultPatience: 5)
+        let options = trainer.options(defaultEpochs: 30, defaultBatch: 128, defaultPatience: trainer.valSplit == 0 ? nil : 5)
         try options.validate()
         let learningRate = trainer.lr ?? TrainingDefaults.learningRate
         let dataConfig = model.dataConfig(validationFraction: trainer.valSplit)
@@ -161,12 +186,12 @@ struct ExperimentForecastCommand: ParsableCommand {
     @OptionGroup var trainer: TrainerOptions
 
     func validate() throws {
-        _ = try experiment.parsedArms(.forecast)
+        try experiment.validate(.forecast, seed: trainer.seed)
         if model.series.isEmpty { throw ValidationError("--series is required") }
     }
 
     func run() throws {
-        let options = trainer.options(defaultEpochs: 100, defaultBatch: 32, defaultPatience: 10)
+        let options = trainer.options(defaultEpochs: 100, defaultBatch: 32, defaultPatience: trainer.valSplit == 0 ? nil : 10)
         try options.validate()
         let learningRate = trainer.lr ?? TrainingDefaults.learningRate
         let (dataConfig, prepared) = try model.prepare(validationFraction: trainer.valSplit)
@@ -182,7 +207,7 @@ struct ExperimentForecastCommand: ParsableCommand {
         settings["targets"] = (dataConfig.targets ?? []).joined(separator: "\t")
         let config = try ExperimentRunner.config(
             .forecast, arguments: experiment, settings: settings, seed: options.seed, data: prepared,
-            reference: Self.zeroForecast(prepared, transform: model.transform))
+            references: Self.referenceForecasts(prepared, transform: model.transform))
         let runner = ExperimentRunner(config: config, arguments: experiment)
         try runner.run { id, path, label in
             var runOptions = options
@@ -200,22 +225,33 @@ struct ExperimentForecastCommand: ParsableCommand {
 }
 
 extension ExperimentForecastCommand {
-    /// The forecast "no change" on the test windows, in the trainer's units (normalised targets): a return (or
-    /// log return) of 0, which normalises to −mean/std of its series. For prices (`--transform none`) there is no
-    /// such reference.
-    static func zeroForecast(_ data: PreparedData, transform: String) -> Reference? {
-        guard transform != SeriesTransform.none.rawValue, case let .series(spec) = data.input, let test = data.test,
-              let targets = test.targets, !targets.isEmpty else { return nil }
-        let zero = spec.targets.map { name -> Double in
-            let f = spec.features.firstIndex(of: name)!
-            return -spec.normalization.mean[f] / spec.normalization.std[f]
+    /// Fixed forecasts on the test windows, in the trainer's units (targets normalised with the training part's
+    /// mean and standard deviation):
+    /// - the training-mean forecast: the training part's mean of each target, which normalises to 0 — a model
+    ///   that has learnt nothing but the mean does as well as this;
+    /// - for returns (and log returns), the zero-return ("no change") forecast: a return of 0, which normalises
+    ///   to −mean/std of its series.
+    static func referenceForecasts(_ data: PreparedData, transform: String) -> [Reference] {
+        guard case let .series(spec) = data.input, let test = data.test, let targets = test.targets, !targets.isEmpty else {
+            return []
         }
-        var sum = 0.0
-        for (i, y) in targets.enumerated() {
-            let d = Double(y) - zero[i % zero.count]
-            sum += d * d
+        func mse(_ forecast: [Double]) -> Double {
+            var sum = 0.0
+            for (i, y) in targets.enumerated() {
+                let d = Double(y) - forecast[i % forecast.count]
+                sum += d * d
+            }
+            return sum / Double(targets.count)
         }
-        return Reference(name: "zero-return forecast", testMSE: sum / Double(targets.count))
+        var references = [Reference(name: "training-mean forecast", testMSE: mse(spec.targets.map { _ in 0 }))]
+        if transform != SeriesTransform.none.rawValue {
+            let zero = spec.targets.map { name -> Double in
+                let f = spec.features.firstIndex(of: name)!
+                return -spec.normalization.mean[f] / spec.normalization.std[f]
+            }
+            references.append(Reference(name: "zero-return forecast", testMSE: mse(zero)))
+        }
+        return references
     }
 }
 
@@ -229,7 +265,8 @@ struct ExperimentMergeCommand: ParsableCommand {
         experiment). They must hold the same experiment (the fingerprint in experiment.json covers the arms, \
         runs, seeds, settings and the data's content, not paths or thread counts); --out may be new, or one of \
         them. Each finished run's result.json is copied (the runs' weights stay where they are); runs found in \
-        several folders keep the first folder's result and are reported, as are missing runs.
+        several folders keep --out's own result if it has one, else the first folder's (in the order given), and \
+        are reported (with whether the results agree), as are missing runs.
         """
     )
 
@@ -248,7 +285,7 @@ struct ExperimentMergeCommand: ParsableCommand {
         do { outcome = try mergeExperiments(folders, into: out) } catch { throw CLIError(error.description) }
         for d in outcome.duplicates {
             writeError("note: \(d.run) is in \(d.folders.joined(separator: ", "))"
-                + (d.sameResult ? " (the same result)" : " with different results; kept the first") + "\n")
+                + (d.sameResult ? " (the same result)" : " with different results; kept \(d.folders[0])'s") + "\n")
         }
         if !outcome.missing.isEmpty {
             writeError("note: \(outcome.missing.count) of \(outcome.config.plan.count) runs have no result in any folder: \(outcome.missing.prefix(12).map(\.description).joined(separator: ", "))\(outcome.missing.count > 12 ? ", …" : "")\n")

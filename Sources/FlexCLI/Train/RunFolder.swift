@@ -435,16 +435,3 @@ private struct RunFormatProbe: Decodable {
     var formatVersion: Int?
 }
 
-/// A short description of a decoding error (the field path and what is wrong).
-func decodingMessage(_ error: any Error) -> String {
-    guard let e = error as? DecodingError else { return "\(error)" }
-    func path(_ c: DecodingError.Context) -> String {
-        let p = c.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-        return p.isEmpty ? "" : "field '\(p)': "
-    }
-    switch e {
-    case let .keyNotFound(k, c): return "\(path(c))missing field '\(k.stringValue)'"
-    case let .typeMismatch(_, c), let .valueNotFound(_, c), let .dataCorrupted(c): return "\(path(c))\(c.debugDescription)"
-    @unknown default: return "\(error)"
-    }
-}

@@ -70,8 +70,9 @@ public struct ActivationSlotStatistics: Sendable, Equatable {
             if k == 1 {
                 a.append(("alpha", ParameterStatistics(alpha.scalars, bins: bins, range: 0...1)))
             } else if k > 1 {
+                let slot = ActivationSlot(nonlinearity: nil, stackedLayer: 0, function: function, units: units)
                 for c in 0..<k {
-                    let column = stride(from: c, to: alpha.count, by: k).map { alpha.scalars[$0] }
+                    let column = slot.alphaColumn(c, of: alpha)
                     a.append(("alpha[\(c + 1)] \(function.components[c].name)",
                               ParameterStatistics(column, bins: bins, range: 0...1)))
                 }

@@ -32,6 +32,16 @@ public enum JSONOutput {
         }
     }
 
+    /// `value` as JSON text ending with a line break, or nil when it holds a non-finite number (for files written
+    /// from values that came from other files, which must not crash the writer).
+    public static func renderIfFinite(_ value: some Encodable, pretty: Bool = true) -> String? {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        guard let data = try? encoder.encode(value) else { return nil }
+        return String(decoding: data, as: UTF8.self) + (pretty ? "\n" : "")
+    }
+
     /// A top-level document: `schema_version` and `kind` next to the fields of `body`.
     public static func document(kind: String, _ body: some Encodable) -> String {
         render(JSONDocument(kind: kind, body: body))
@@ -96,4 +106,24 @@ public struct NameKey: CodingKey, Sendable {
     public init(_ name: String) { stringValue = name }
     public init?(stringValue: String) { self.stringValue = stringValue }
     public init?(intValue: Int) { nil }
+}
+
+/// A short description of a JSON decoding error: the field's path in snake_case and what is wrong
+/// (`field 'training.batch_size': expected Int`), for messages that name the file and the field.
+public func decodingMessage(_ error: any Error) -> String {
+    guard let e = error as? DecodingError else { return "invalid JSON" }
+    func snake(_ s: String) -> String {
+        var out = ""
+        for c in s { if c.isUppercase { out += "_" + c.lowercased() } else { out.append(c) } }
+        return out
+    }
+    func path(_ c: DecodingError.Context) -> String {
+        let p = c.codingPath.map { $0.intValue.map { "[\($0)]" } ?? snake($0.stringValue) }.joined(separator: ".")
+        return p.isEmpty ? "" : "field '\(p)': "
+    }
+    switch e {
+    case let .keyNotFound(k, c): return "\(path(c))missing field '\(snake(k.stringValue))'"
+    case let .typeMismatch(_, c), let .valueNotFound(_, c), let .dataCorrupted(c): return "\(path(c))\(c.debugDescription)"
+    @unknown default: return "invalid JSON"
+    }
 }

@@ -343,11 +343,7 @@ public final class TrainingLoop {
         var alpha: [Float] = [], beta: [Float] = []
         for (l, slot) in trainer.model.activationSlots {
             let layer = trainer.model.layers[l]
-            if let i = slot.alphaIndex {
-                let a = layer.parameters[i].scalars
-                let w = slot.function.alphaWidth
-                alpha += w == 1 ? a : stride(from: 0, to: a.count, by: w).map { a[$0] }
-            }
+            if let i = slot.alphaIndex { alpha += slot.slot.alphaColumn(0, of: layer.parameters[i]) }
             if let i = slot.betaIndex { beta += layer.parameters[i].scalars }
         }
         return (ValueSummary(alpha), ValueSummary(beta))
