@@ -60,6 +60,9 @@ struct ExperimentPlots {
     /// The test MSE of every run, per arm.
     func testPlot() -> CategoryPlot {
         var plot = CategoryPlot(title: "Test MSE per run", xLabel: "arm", yLabel: "test MSE")
+        // Room for long arm names (`p-sig-ramp+cell=p-tanh-ramp`), which the plot writes upwards under the axis.
+        let longest = config.arms.map(\.name.count).max() ?? 0
+        plot.height = max(plot.height, 360 + 14 * longest)
         for arm in config.arms {
             let values = runs(of: arm).map(\.testMSE)
             if !values.isEmpty { try? plot.add(name: arm.name, values: values) }
