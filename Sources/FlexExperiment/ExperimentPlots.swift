@@ -36,6 +36,10 @@ struct ExperimentPlots {
     func validationPlot() -> LinePlot {
         var plot = LinePlot(title: "Validation loss, mean and sd over runs", xLabel: "epoch", yLabel: "MSE")
         plot.xAxis = .integer
+        // The first epochs' losses are many times the final ones: the y axis starts at the lowest mean and ends at
+        // the highest mean from a tenth of the way on, so that the differences between the arms show (earlier
+        // epochs run off the top).
+        var low = Double.infinity, high = -Double.infinity
         for arm in config.arms {
             let curves = runs(of: arm).map { $0.curve.compactMap(\.validationLoss) }.filter { !$0.isEmpty }
             guard let longest = curves.map(\.count).max() else { continue }
@@ -49,11 +53,14 @@ struct ExperimentPlots {
                 sd.append(v.squareRoot())
             }
             // Finite by construction (results are checked to be finite), so the band is valid.
+            low = min(low, mean.min()!)
+            high = max(high, mean[(mean.count / 10)...].max()!)
             if let band = try? PlotBand(center: mean, spread: sd),
                let series = try? PlotSeries(name: arm.name, x: x, y: mean, band: band) {
                 plot.add(series)
             }
         }
+        if low < high { plot.yRange = (low - 0.05 * (high - low))...(high + 0.05 * (high - low)) }
         return plot
     }
 
