@@ -130,6 +130,28 @@ struct ExperimentProcessTests {
         #expect(js.status == 0 && js.stdout.contains("\"kind\" : \"experiment_summary\""), "\(js.stdout)")
     }
 
+    @Test("SIGINT during a run saves it (exit 130); the same command resumes it and ends with the uninterrupted results")
+    func interruptAndResume() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        try SyntheticData.writeIDX(dir.file("images.idx"), count: 1200, seed: 2)
+        let args = ["experiment", "cae", "--arch", "cae1", "--data", dir.file("images.idx"), "--arms", "relu,p-e2-id",
+                    "--runs", "1", "--epochs", "3", "--batch-size", "8", "--threads", "2"]
+        let full = try runFlexctl(args + ["--out", dir.file("full")])
+        #expect(full.status == 0, "\(full.stderr)")
+        let p = try FlexctlProcess(args + ["--out", dir.file("cut")])
+        TrainProcessTests.waitForFile(dir.file("cut/runs/relu/run-1/state.h5"), while: p)
+        usleep(150_000)
+        kill(p.process.processIdentifier, SIGINT)
+        let cut = try p.wait()
+        #expect(cut.status == 130, "\(cut.stdout)\(cut.stderr)")
+        #expect(cut.stderr.contains("interrupted: state saved to") && cut.stderr.contains("run the same `flexctl experiment` command again"), "\(cut.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("cut/runs/relu/run-1/result.json")))
+        let resumed = try runFlexctl(args + ["--out", dir.file("cut")])
+        #expect(resumed.status == 0 && resumed.stderr.contains("0 finished, 2 to do"), "\(resumed.stderr)")
+        #expect(try Self.outcomes(dir.file("cut/results.csv")) == (try Self.outcomes(dir.file("full/results.csv"))))
+    }
+
     @Test("experiment forecast: gate arms and a cell arm on two series")
     func forecast() throws {
         let dir = try TempDir()
