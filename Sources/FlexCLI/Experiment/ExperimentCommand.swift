@@ -175,7 +175,8 @@ struct ExperimentForecastCommand: ParsableCommand {
         abstract: "Compare gate and cell activations in LSTM forecasters over seeded runs (test MSE).",
         discussion: """
         The series options as for `flexctl train forecast`. Each arm's member is the gates' (`sigmoid`, \
-        `p-sig-ramp`); `+cell=p-tanh-ramp` sets an arm's cell member (default: --cell). Defaults: --runs 10, \
+        `p-sig-ramp`); `+cell=p-tanh-ramp` sets an arm's cell member (default: --cell). The summary also tests \
+        every arm against the training-mean and zero-return forecasts on the same test windows. Defaults: --runs 10, \
         --epochs 100, --batch-size 32, --lr 0.001, --seed 1, --val-split 0.2, --patience 10, \
         --reg-mean/--reg-default/--reg-boundary 0.001, --margin 0.05.
         """
